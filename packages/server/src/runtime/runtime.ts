@@ -1,0 +1,62 @@
+import type { Isolation } from '@paddock/protocol';
+
+/**
+ * What the agent inside a sandbox is told at start, written by the driver to
+ * `/run/paddock/config.json` inside the sandbox (host: `<sandboxDir>/run/config.json`).
+ */
+export interface AgentConfig {
+  /** Environment every command starts with (template env, then sandbox env). */
+  env: Record<string, string>;
+  /** User that commands and file operations run as when the caller names none. */
+  defaultUser: string;
+  /** Working directory of commands when the caller names none. */
+  workdir: string;
+}
+
+/** Everything a driver needs to start one sandbox. */
+export interface SandboxLaunch {
+  /** 20 lowercase letters/digits; also the runtime's container id. */
+  id: string;
+  /** Read-only root filesystem of the template (already uid-shifted, see `uid-map.ts`). */
+  rootfs: string;
+  memoryMiB: number;
+  cpus: number;
+  /** Cap of the writable layer. */
+  diskMiB: number;
+  pids: number;
+  hostname: string;
+  agent: AgentConfig;
+}
+
+/** What the runtime says about a sandbox it was asked to run. */
+export type RuntimeState = 'running' | 'paused' | 'stopped' | 'absent';
+
+/** Host-side resource usage of a sandbox, read from its cgroups. */
+export interface RuntimeUsage {
+  memoryBytes: number;
+  /** Times the kernel's OOM killer fired inside the sandbox's memory cgroup. */
+  oomKills: number;
+}
+
+/**
+ * The runtime seam: a handful of OCI verbs. One implementation per OCI runtime (`crun`,
+ * `runsc`); lifecycle logic lives above it in `core`. Every method is idempotent where
+ * that makes sense (destroy of an absent sandbox succeeds), so that recovery after a
+ * crash can simply replay it.
+ */
+export interface Runtime {
+  readonly isolation: Isolation;
+  /**
+   * Prepares the writable layer and bundle, starts the sandbox and resolves once its agent
+   * answers on the control socket. On failure everything created so far is removed.
+   */
+  create(launch: SandboxLaunch, signal?: AbortSignal): Promise<void>;
+  /** Where the host reaches the sandbox's agent (a Unix socket path on the host). */
+  agentSocket(id: string): string;
+  state(id: string): Promise<RuntimeState>;
+  usage(id: string): Promise<RuntimeUsage>;
+  /** Kills every process and frees every resource (mounts, cgroups, dirs, runtime state). */
+  destroy(id: string): Promise<void>;
+  /** Ids of every sandbox this runtime still holds any resource for (for reconcile and leak checks). */
+  list(): Promise<string[]>;
+}
