@@ -49,6 +49,8 @@ export const CommandEvent = z.discriminatedUnion('type', [
     signal: z.string().optional(),
     /** True when the command's `timeoutMs` ran out and it was killed. */
     timedOut: z.boolean().optional(),
+    /** True when the kernel's OOM killer ended it (the sandbox's memory limit was hit). */
+    oomKilled: z.boolean().optional(),
   }),
   z.object({
     type: z.literal('error'),

@@ -1,0 +1,107 @@
+import type { Command } from 'commander';
+import type { Isolation, SandboxInfo, SandboxState } from '@paddock/protocol';
+import type { ConnectionOptions } from '../connection.js';
+import { Sandbox } from '../sandbox.js';
+import { printJson, printTable } from './output.js';
+import { collectPairs, parseDurationMs, parseNumber } from './parse.js';
+
+type Conn = () => ConnectionOptions;
+
+function rowOf(s: SandboxInfo): Record<string, string> {
+  return {
+    id: s.id,
+    state: s.state,
+    template: s.template,
+    isolation: s.isolation,
+    created: s.createdAt,
+    expires: s.expiresAt,
+    metadata: Object.entries(s.metadata)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(','),
+  };
+}
+
+/** `paddock sandbox create|ls|get|kill|set-timeout`. */
+export function registerSandboxCommands(program: Command, conn: Conn): void {
+  const sandbox = program.command('sandbox').alias('sbx').description('create, list, inspect and kill sandboxes');
+
+  sandbox
+    .command('create')
+    .description('create a sandbox and print its id')
+    .option('-t, --template <name>', 'template', 'base')
+    .option('--timeout <duration>', 'lifetime before it is killed (e.g. 300000, 5m)', parseDurationMs)
+    .option('--memory <MiB>', 'memory limit in MiB', parseNumber)
+    .option('--cpus <n>', 'CPU limit', parseNumber)
+    .option('--disk <MiB>', 'disk cap in MiB', parseNumber)
+    .option('--isolation <kind>', 'container (crun) or gvisor (runsc)')
+    .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', collectPairs)
+    .option('-m, --metadata <KEY=VALUE>', 'metadata label (repeatable)', collectPairs)
+    .option('--json', 'print the sandbox as JSON')
+    .action(async (o: Record<string, unknown>) => {
+      const sbx = await Sandbox.create({
+        ...conn(),
+        template: o.template as string,
+        ...(o.timeout !== undefined ? { timeoutMs: o.timeout as number } : {}),
+        ...(o.memory !== undefined ? { memoryMiB: o.memory as number } : {}),
+        ...(o.cpus !== undefined ? { cpus: o.cpus as number } : {}),
+        ...(o.disk !== undefined ? { diskMiB: o.disk as number } : {}),
+        ...(o.isolation !== undefined ? { isolation: o.isolation as Isolation } : {}),
+        ...(o.env !== undefined ? { env: o.env as Record<string, string> } : {}),
+        ...(o.metadata !== undefined ? { metadata: o.metadata as Record<string, string> } : {}),
+      });
+      if (o.json) printJson(await sbx.getInfo());
+      else process.stdout.write(`${sbx.id}\n`);
+    });
+
+  sandbox
+    .command('ls')
+    .alias('list')
+    .description('list sandboxes')
+    .option('-m, --metadata <KEY=VALUE>', 'only sandboxes with this label (repeatable)', collectPairs)
+    .option('-s, --state <states>', 'comma-separated states (default: live ones)')
+    .option('--json', 'print JSON')
+    .action(async (o: { metadata?: Record<string, string>; state?: string; json?: boolean }) => {
+      const list = await Sandbox.list({
+        ...conn(),
+        ...(o.metadata ? { metadata: o.metadata } : {}),
+        ...(o.state ? { state: o.state.split(',') as SandboxState[] } : {}),
+      });
+      if (o.json) printJson(list);
+      else printTable(list.map(rowOf), ['id', 'state', 'template', 'isolation', 'expires', 'metadata']);
+    });
+
+  sandbox
+    .command('get')
+    .description('show one sandbox')
+    .argument('<id>')
+    .option('--json', 'print JSON')
+    .action(async (id: string, o: { json?: boolean }) => {
+      const info = await (await Sandbox.connect(id, conn())).getInfo();
+      if (o.json) printJson(info);
+      else for (const [k, v] of Object.entries(rowOf(info))) process.stdout.write(`${k.padEnd(10)} ${v}\n`);
+    });
+
+  sandbox
+    .command('kill')
+    .description('kill sandboxes and free their resources')
+    .argument('<ids...>')
+    .action(async (ids: string[]) => {
+      for (const id of ids) {
+        const killed = await Sandbox.kill(id, conn());
+        if (!killed) throw new Error(`sandbox '${id}' does not exist`);
+        process.stdout.write(`${id}\n`);
+      }
+    });
+
+  sandbox
+    .command('set-timeout')
+    .description('make a sandbox expire this long from now')
+    .argument('<id>')
+    .argument('<duration>', 'e.g. 600000, 10m, 2h', parseDurationMs)
+    .option('--json', 'print JSON')
+    .action(async (id: string, timeoutMs: number, o: { json?: boolean }) => {
+      const info = await (await Sandbox.connect(id, conn())).setTimeout(timeoutMs);
+      if (o.json) printJson(info);
+      else process.stdout.write(`${id} expires at ${info.expiresAt}\n`);
+    });
+}

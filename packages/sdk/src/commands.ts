@@ -1,0 +1,129 @@
+import { CommandEvent, parseNdjson, type RunCommandRequest } from '@paddock/protocol';
+import type { Connection } from './connection.js';
+import { CommandExitError, errorFromBody, SandboxError, TimeoutError } from './errors.js';
+
+/** Options of {@link Commands.run} and {@link Commands.stream}. */
+export interface RunOptions {
+  /** Working directory (absolute); default the template's workdir or the user's home. */
+  cwd?: string;
+  /** Extra environment, over the sandbox's `env`. */
+  env?: Record<string, string>;
+  /** User to run as (name or uid); default `user`. */
+  user?: string;
+  /** Kill the command after this long (ms); 0 means never. Default 60 000. */
+  timeoutMs?: number;
+  /** Bytes for the command's stdin; stdin is closed after them. */
+  stdin?: string | Uint8Array;
+  /** Called with each stdout chunk as it arrives (decoded as UTF-8). */
+  onStdout?: (data: string) => void;
+  /** Called with each stderr chunk as it arrives (decoded as UTF-8). */
+  onStderr?: (data: string) => void;
+  /** `run` throws {@link CommandExitError} on a non-zero exit unless this is false. Default true. */
+  throwOnError?: boolean;
+  /** Cancels the command (it is killed in the sandbox). */
+  signal?: AbortSignal;
+  /** How long to wait for the server to accept the command. */
+  requestTimeoutMs?: number;
+}
+
+/** The outcome of a finished command. */
+export interface CommandResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  /** Signal that ended the command, e.g. `SIGKILL`. */
+  signal?: string;
+  /** True when the kernel's OOM killer ended it (memory limit reached). */
+  oomKilled?: boolean;
+}
+
+/** A decoded stream event: output as text and as the raw bytes. */
+export type CommandOutputEvent =
+  | { type: 'start'; pid: number }
+  | { type: 'stdout' | 'stderr'; data: string; bytes: Uint8Array; offset: number }
+  | { type: 'exit'; exitCode: number; signal?: string | undefined; timedOut?: boolean | undefined; oomKilled?: boolean | undefined };
+
+/** Runs commands inside a sandbox. Reach it as `sandbox.commands`. */
+export class Commands {
+  constructor(
+    private readonly conn: Connection,
+    private readonly sandboxId: string,
+  ) {}
+
+  /**
+   * Runs a command to completion and returns its output and exit code.
+   * A string runs through the shell; an array runs the program directly.
+   *
+   * @example
+   * ```ts
+   * const r = await sbx.commands.run('python3 -c "print(6*7)"') // r.stdout === '42\n'
+   * await sbx.commands.run(['ls', '-la', '/'], { cwd: '/tmp', onStdout: (d) => process.stdout.write(d) })
+   * ```
+   */
+  async run(cmd: string | readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    let exit: Extract<CommandOutputEvent, { type: 'exit' }> | undefined;
+    for await (const event of this.stream(cmd, opts)) {
+      if (event.type === 'stdout') {
+        stdout.push(event.data);
+        opts.onStdout?.(event.data);
+      } else if (event.type === 'stderr') {
+        stderr.push(event.data);
+        opts.onStderr?.(event.data);
+      } else if (event.type === 'exit') {
+        exit = event;
+      }
+    }
+    if (!exit) throw new SandboxError('INTERNAL', 'the command stream ended without an exit status');
+    const result: CommandResult = { exitCode: exit.exitCode, stdout: stdout.join(''), stderr: stderr.join('') };
+    if (exit.signal) result.signal = exit.signal;
+    if (exit.oomKilled) result.oomKilled = true;
+    if (exit.timedOut) {
+      throw new TimeoutError(
+        'TIMEOUT',
+        `command timed out after timeoutMs=${opts.timeoutMs ?? 60_000} and was killed; pass a larger timeoutMs (0 = no limit)`,
+        { details: { ...result } },
+      );
+    }
+    if (opts.throwOnError !== false && exit.exitCode !== 0) {
+      throw new CommandExitError(result.exitCode, result.stdout, result.stderr, result.signal);
+    }
+    return result;
+  }
+
+  /**
+   * Runs a command and yields its events as they happen: `start`, output chunks, `exit`.
+   *
+   * @example
+   * ```ts
+   * for await (const ev of sbx.commands.stream('make')) if (ev.type === 'stdout') process.stdout.write(ev.data)
+   * ```
+   */
+  async *stream(cmd: string | readonly string[], opts: RunOptions = {}): AsyncGenerator<CommandOutputEvent> {
+    const req: RunCommandRequest = typeof cmd === 'string' ? { cmd } : { argv: [...cmd] };
+    if (opts.cwd !== undefined) req.cwd = opts.cwd;
+    if (opts.env !== undefined) req.env = opts.env;
+    if (opts.user !== undefined) req.user = opts.user;
+    if (opts.timeoutMs !== undefined) req.timeoutMs = opts.timeoutMs;
+    if (opts.stdin !== undefined) req.stdinBase64 = Buffer.from(opts.stdin).toString('base64');
+    const res = await this.conn.request('POST', `/v1/sandboxes/${this.sandboxId}/commands`, {
+      json: req,
+      signal: opts.signal,
+      requestTimeoutMs: opts.requestTimeoutMs,
+    });
+    const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
+    for await (const raw of parseNdjson(res)) {
+      const parsed = CommandEvent.safeParse(raw);
+      if (!parsed.success) throw new SandboxError('INTERNAL', `unexpected command event: ${JSON.stringify(raw)}`);
+      const event = parsed.data;
+      if (event.type === 'error') throw errorFromBody(event.error as never);
+      if (event.type === 'stdout' || event.type === 'stderr') {
+        const bytes = Buffer.from(event.data, 'base64');
+        yield { type: event.type, data: decoders[event.type].decode(bytes, { stream: true }), bytes, offset: event.offset };
+      } else {
+        yield event;
+      }
+    }
+  }
+}

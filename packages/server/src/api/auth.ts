@@ -1,0 +1,36 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Store } from '../store/store.js';
+
+/** API keys are stored only as SHA-256 hashes; the plain key is shown once. */
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+/** A fresh key: `pdk_` + 32 hex chars. */
+export function generateApiKey(): string {
+  return `pdk_${randomBytes(16).toString('hex')}`;
+}
+
+/**
+ * Makes sure the server has a key: the configured one (stored hashed, so scripts and CI can
+ * start the server headless), or on first start a generated one that the caller prints once.
+ * Returns the generated key, if one was made.
+ */
+export function ensureApiKey(store: Store, configured: string | undefined): string | undefined {
+  if (configured) {
+    store.addApiKeyHash(hashApiKey(configured), 'configured');
+    return undefined;
+  }
+  if (store.countApiKeys() > 0) return undefined;
+  const key = generateApiKey();
+  store.addApiKeyHash(hashApiKey(key), 'generated on first start');
+  return key;
+}
+
+/** The key of a request: `Authorization: Bearer KEY` or `X-API-Key: KEY`. */
+export function apiKeyOf(headers: Record<string, string | string[] | undefined>): string | undefined {
+  const auth = headers.authorization;
+  if (typeof auth === 'string' && auth.toLowerCase().startsWith('bearer ')) return auth.slice(7).trim();
+  const key = headers['x-api-key'];
+  return typeof key === 'string' ? key : undefined;
+}

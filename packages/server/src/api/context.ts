@@ -1,0 +1,13 @@
+import type { AgentClient } from '../agent-client/agent-client.js';
+import type { Logger } from '../core/logger.js';
+import type { SandboxService } from '../core/sandbox-service.js';
+import type { TemplateRegistry } from '../templates/registry.js';
+
+/** What route handlers get: the core service and the adapters, never globals. */
+export interface ApiContext {
+  service: SandboxService;
+  templates: TemplateRegistry;
+  /** The agent of a running sandbox (throws the service's typed errors otherwise). */
+  agentOf(sandboxId: string): AgentClient;
+  logger: Logger;
+}

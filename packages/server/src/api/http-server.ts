@@ -1,0 +1,56 @@
+import { ERROR_CODES } from '@paddock/protocol';
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Store } from '../store/store.js';
+import { apiKeyOf, hashApiKey } from './auth.js';
+import type { ApiContext } from './context.js';
+import { installErrorHandler } from './errors.js';
+import { commandRoutes } from './routes/commands.js';
+import { fileRoutes } from './routes/files.js';
+import { sandboxRoutes } from './routes/sandboxes.js';
+import { templateRoutes } from './routes/templates.js';
+
+export interface HttpServerOptions {
+  ctx: ApiContext;
+  store: Store;
+  /** Answers `/health` with 503 until this returns true. */
+  isReady: () => boolean;
+}
+
+/** The HTTP API: auth, routes and error mapping. The only module that knows HTTP. */
+export function buildHttpServer({ ctx, store, isReady }: HttpServerOptions): FastifyInstance {
+  const app = Fastify({
+    logger: false,
+    // Sandbox and file calls can legitimately last long; their own timeouts apply.
+    requestTimeout: 0,
+    connectionTimeout: 0,
+    keepAliveTimeout: 65_000,
+    bodyLimit: 64 * 1024 * 1024,
+  });
+  installErrorHandler(app, ctx.logger);
+
+  app.get('/health', async (_request, reply) =>
+    isReady() ? { status: 'ok' } : reply.status(503).send({ code: 'UNAVAILABLE', message: 'server is starting' }),
+  );
+
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.url === '/health') return;
+    const key = apiKeyOf(request.headers);
+    if (!key || !store.hasApiKeyHash(hashApiKey(key))) {
+      return reply.status(ERROR_CODES.UNAUTHENTICATED.status).send({
+        code: 'UNAUTHENTICATED',
+        message: key
+          ? 'the API key is not valid: check PADDOCK_API_KEY'
+          : 'missing API key: send `Authorization: Bearer <key>` (PADDOCK_API_KEY in the SDK and CLI)',
+      });
+    }
+    if (!isReady()) {
+      return reply.status(503).send({ code: 'UNAVAILABLE', message: 'server is starting; retry shortly' });
+    }
+  });
+
+  sandboxRoutes(app, ctx);
+  commandRoutes(app, ctx);
+  fileRoutes(app, ctx);
+  templateRoutes(app, ctx);
+  return app;
+}

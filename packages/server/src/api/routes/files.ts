@@ -1,0 +1,94 @@
+import { MkdirRequest, PaddockError, RemoveRequest, RenameRequest, SandboxPath } from '@paddock/protocol';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ApiContext } from '../context.js';
+import { parseOrThrow } from '../validate.js';
+
+type FileQuery = { path?: string; user?: string; mode?: string; depth?: string };
+
+function pathOf(request: FastifyRequest): string {
+  const q = request.query as FileQuery;
+  return parseOrThrow(SandboxPath, q.path ?? '', 'path');
+}
+
+function optional<T>(value: T | undefined): T | undefined {
+  return value === undefined || value === '' ? undefined : value;
+}
+
+/** Aborts when the client goes away, so a half-done transfer to the agent is cancelled. */
+function clientSignal(request: FastifyRequest): AbortSignal {
+  const controller = new AbortController();
+  request.raw.once('close', () => {
+    if (!request.raw.complete) controller.abort(new Error('client disconnected'));
+  });
+  return controller.signal;
+}
+
+/**
+ * File routes: every operation is done by the agent inside the sandbox, so a symlink the
+ * sandbox planted resolves inside the sandbox, never on the host. Bodies stream through.
+ */
+export function fileRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  // Uploads stream straight to the agent: no parsing, no buffering, no body limit here.
+  app.addContentTypeParser('application/octet-stream', (_request, payload, done) => done(null, payload));
+
+  app.get<{ Params: { id: string } }>('/v1/sandboxes/:id/files', async (request, reply) => {
+    const path = pathOf(request);
+    const q = request.query as FileQuery;
+    const user = optional(q.user);
+    const file = await ctx
+      .agentOf(request.params.id)
+      .readFile(path, { ...(user ? { user } : {}), signal: clientSignal(request) });
+    return reply
+      .type('application/octet-stream')
+      .header('content-length', String(file.sizeBytes))
+      .send(file.stream);
+  });
+
+  app.put<{ Params: { id: string } }>('/v1/sandboxes/:id/files', async (request) => {
+    const path = pathOf(request);
+    const q = request.query as FileQuery;
+    const user = optional(q.user);
+    let mode: number | undefined;
+    if (optional(q.mode) !== undefined) {
+      mode = Number(q.mode);
+      if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) {
+        throw new PaddockError('INVALID_ARGUMENT', 'mode: must be an integer permission value (e.g. 420 for 0o644)');
+      }
+    }
+    const body = request.body;
+    if (!body || typeof (body as NodeJS.ReadableStream).pipe !== 'function') {
+      throw new PaddockError('INVALID_ARGUMENT', 'send the file content as the body with content-type application/octet-stream');
+    }
+    return ctx.agentOf(request.params.id).writeFile(path, body as NodeJS.ReadableStream, {
+      ...(user ? { user } : {}),
+      ...(mode !== undefined ? { mode } : {}),
+      signal: clientSignal(request),
+    });
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/sandboxes/:id/files/stat', async (request) =>
+    ctx.agentOf(request.params.id).stat(pathOf(request)),
+  );
+
+  app.get<{ Params: { id: string } }>('/v1/sandboxes/:id/files/list', async (request) => {
+    const q = request.query as FileQuery;
+    const depth = optional(q.depth) === undefined ? 1 : Number(q.depth);
+    if (!Number.isInteger(depth) || depth < 1 || depth > 10) {
+      throw new PaddockError('INVALID_ARGUMENT', 'depth: must be an integer from 1 to 10');
+    }
+    return ctx.agentOf(request.params.id).list(pathOf(request), { depth });
+  });
+
+  app.post<{ Params: { id: string } }>('/v1/sandboxes/:id/files/mkdir', async (request) =>
+    ctx.agentOf(request.params.id).mkdir(parseOrThrow(MkdirRequest, request.body ?? {}, 'mkdir request')),
+  );
+
+  app.post<{ Params: { id: string } }>('/v1/sandboxes/:id/files/rename', async (request) =>
+    ctx.agentOf(request.params.id).rename(parseOrThrow(RenameRequest, request.body ?? {}, 'rename request')),
+  );
+
+  app.post<{ Params: { id: string } }>('/v1/sandboxes/:id/files/remove', async (request, reply) => {
+    await ctx.agentOf(request.params.id).remove(parseOrThrow(RemoveRequest, request.body ?? {}, 'remove request'));
+    return reply.status(204).send();
+  });
+}

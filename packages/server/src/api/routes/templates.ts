@@ -1,0 +1,71 @@
+import { BuildTemplateRequest, type TemplateBuildEvent } from '@paddock/protocol';
+import type { FastifyInstance } from 'fastify';
+import type { ApiContext } from '../context.js';
+import { sendNdjson } from '../ndjson-reply.js';
+import { parseOrThrow } from '../validate.js';
+
+/** Relays build events as they come; the build's own failure arrives as a final `error` event. */
+async function* buildEvents(
+  ctx: ApiContext,
+  req: ReturnType<typeof BuildTemplateRequest.parse>,
+  signal: AbortSignal,
+): AsyncGenerator<TemplateBuildEvent> {
+  const queue: TemplateBuildEvent[] = [];
+  let wake: (() => void) | undefined;
+  let finished = false;
+  const push = (event: TemplateBuildEvent) => {
+    queue.push(event);
+    wake?.();
+  };
+  const build = ctx.templates
+    .build({ name: req.name, spec: req.spec, contextFiles: req.contextFiles ?? {}, onEvent: push, signal })
+    .then(
+      ({ info, cached }) => push({ type: 'done', template: info, cached }),
+      (err: unknown) => {
+        const pe = err as { code?: string; message?: string; details?: Record<string, unknown> };
+        push({
+          type: 'error',
+          error: {
+            code: typeof pe.code === 'string' ? pe.code : 'TEMPLATE_BUILD_FAILED',
+            message: pe.message ?? String(err),
+            ...(pe.details ? { details: pe.details } : {}),
+          },
+        });
+      },
+    )
+    .finally(() => {
+      finished = true;
+      wake?.();
+    });
+  while (true) {
+    const next = queue.shift();
+    if (next) {
+      yield next;
+      continue;
+    }
+    if (finished) break;
+    await new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    wake = undefined;
+  }
+  await build;
+}
+
+export function templateRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  app.get('/v1/templates', async () => ({ templates: ctx.templates.list() }));
+
+  app.get<{ Params: { name: string } }>('/v1/templates/:name', async (request) => ctx.templates.get(request.params.name));
+
+  app.post('/v1/templates', { bodyLimit: 256 * 1024 * 1024 }, async (request, reply) => {
+    const req = parseOrThrow(BuildTemplateRequest, request.body ?? {}, 'template build request');
+    return sendNdjson(reply, (signal) => buildEvents(ctx, req, signal));
+  });
+
+  app.delete<{ Params: { name: string } }>('/v1/templates/:name', async (request, reply) => {
+    const { name } = request.params;
+    parseOrThrow(BuildTemplateRequest.shape.name, name, 'template name');
+    await ctx.templates.remove(name);
+    return reply.status(204).send();
+  });
+}

@@ -1,0 +1,57 @@
+import type { Isolation } from '@paddock/protocol';
+import type { Runtime } from '../runtime/runtime.js';
+import type { Store } from '../store/store.js';
+import type { Logger } from './logger.js';
+import type { SandboxService } from './sandbox-service.js';
+
+/**
+ * Brings the store and the runtimes back in line after a restart (clean or kill -9):
+ * running sandboxes are re-adopted with their timers, half-created or half-killed ones are
+ * finished off, and runtime leftovers that the store does not know are destroyed.
+ */
+export async function reconcile(deps: {
+  store: Store;
+  runtimes: Partial<Record<Isolation, Runtime>>;
+  service: SandboxService;
+  logger: Logger;
+}): Promise<{ adopted: number; lost: number; cleaned: number }> {
+  const { store, runtimes, service, logger } = deps;
+  let adopted = 0;
+  let lost = 0;
+  let cleaned = 0;
+  const live = store.listSandboxes({ states: ['starting', 'running', 'stopping'] });
+  for (const record of live) {
+    const runtime = runtimes[record.isolation];
+    if (record.state === 'stopping' || record.state === 'starting' || !runtime) {
+      // A create or kill that the crash interrupted: nobody was told the sandbox is ready, so finish it off.
+      await runtime?.destroy(record.id);
+      if (record.pooled || record.state === 'starting') store.deleteSandbox(record.id);
+      else store.updateSandbox(record.id, { state: 'killed' });
+      cleaned++;
+      continue;
+    }
+    const state = await runtime.state(record.id);
+    if (state === 'running') {
+      service.armTimer(record);
+      adopted++;
+    } else {
+      logger.warn({ sandboxId: record.id, state }, 'sandbox did not survive the restart');
+      await runtime.destroy(record.id);
+      if (record.pooled) store.deleteSandbox(record.id);
+      else store.updateSandbox(record.id, { state: 'error', reason: `sandbox was ${state} after a server restart` });
+      lost++;
+    }
+  }
+  const known = new Set(store.listSandboxes({ states: ['running'] }).map((r) => r.id));
+  for (const runtime of Object.values(runtimes)) {
+    for (const id of await runtime.list()) {
+      if (known.has(id)) continue;
+      const record = store.getSandbox(id);
+      if (record && record.isolation !== runtime.isolation) continue;
+      logger.info({ sandboxId: id }, 'removing leftover sandbox resources');
+      await runtime.destroy(id);
+      cleaned++;
+    }
+  }
+  return { adopted, lost, cleaned };
+}

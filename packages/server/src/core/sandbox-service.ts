@@ -1,0 +1,261 @@
+import { type CreateSandboxRequest, type Isolation, LIMITS, PaddockError, type SandboxState } from '@paddock/protocol';
+import type { Runtime, SandboxLaunch } from '../runtime/runtime.js';
+import type { PoolKey, SandboxFilter, SandboxRecord, Store } from '../store/store.js';
+import type { Clock } from './clock.js';
+import type { Logger } from './logger.js';
+import { TaskScope } from './task-scope.js';
+import type { ResolvedTemplate, TemplateCatalog } from './templates.js';
+
+/** States from which nothing more happens. */
+export const FINAL_STATES: readonly SandboxState[] = ['killed', 'error'];
+/** States listed by default. */
+export const LIVE_STATES: readonly SandboxState[] = ['starting', 'running', 'stopping'];
+
+export interface SandboxServiceDeps {
+  store: Store;
+  runtimes: Partial<Record<Isolation, Runtime>>;
+  templates: TemplateCatalog;
+  clock: Clock;
+  logger: Logger;
+  newId: () => string;
+  /** Default isolation when a request names none. */
+  defaultIsolation?: Isolation;
+}
+
+/** Resolved create parameters, defaults applied. */
+export interface SandboxShape extends PoolKey {
+  template: ResolvedTemplate;
+}
+
+/**
+ * The sandbox lifecycle: create (from the warm pool when it can), timeouts, kill and
+ * listing, over injected runtime, store and clock. Knows nothing of HTTP.
+ */
+export class SandboxService {
+  readonly scope: TaskScope;
+  private readonly timers = new Map<string, () => void>();
+  private readonly killing = new Map<string, Promise<void>>();
+  /** Called after a pooled sandbox is claimed, so the pool can refill. */
+  onClaim: (key: PoolKey) => void = () => {};
+
+  constructor(private readonly deps: SandboxServiceDeps) {
+    this.scope = new TaskScope(deps.logger);
+  }
+
+  runtimeFor(isolation: Isolation): Runtime {
+    const runtime = this.deps.runtimes[isolation];
+    if (!runtime) {
+      throw new PaddockError('INVALID_ARGUMENT', `isolation: '${isolation}' is not available on this server`, {
+        field: 'isolation',
+      });
+    }
+    return runtime;
+  }
+
+  /** Applies defaults and checks the template and isolation exist. */
+  resolveShape(req: CreateSandboxRequest): SandboxShape {
+    const name = req.template ?? 'base';
+    const template = this.deps.templates.resolve(name);
+    if (!template) {
+      throw new PaddockError('NOT_FOUND', `template: no template named '${name}' (list them with GET /v1/templates)`, {
+        field: 'template',
+      });
+    }
+    const isolation = req.isolation ?? this.deps.defaultIsolation ?? 'container';
+    this.runtimeFor(isolation);
+    return {
+      template,
+      templateHash: template.specHash,
+      isolation,
+      memoryMiB: req.memoryMiB ?? LIMITS.memoryMiB.default,
+      cpus: req.cpus ?? LIMITS.cpus.default,
+      diskMiB: req.diskMiB ?? LIMITS.diskMiB.default,
+      pids: req.pids ?? LIMITS.pids.default,
+    };
+  }
+
+  /** Creates a sandbox: claims a warm one when one of the same shape is ready, else boots one. */
+  async create(req: CreateSandboxRequest, signal?: AbortSignal): Promise<SandboxRecord> {
+    const shape = this.resolveShape(req);
+    const now = this.deps.clock.now();
+    const timeoutMs = req.timeoutMs ?? LIMITS.timeoutMs.default;
+    const claimed = this.deps.store.claimPooled(shape, {
+      template: shape.template.name,
+      createdAtMs: now,
+      expiresAtMs: now + timeoutMs,
+      env: req.env ?? {},
+      metadata: req.metadata ?? {},
+    });
+    if (claimed) {
+      this.armTimer(claimed);
+      this.onClaim(shape);
+      return claimed;
+    }
+    const record = await this.boot(shape, { env: req.env ?? {}, metadata: req.metadata ?? {}, timeoutMs }, signal);
+    this.armTimer(record);
+    return record;
+  }
+
+  /** Boots a new sandbox of `shape`; a pooled one when `user` is undefined. */
+  async boot(
+    shape: SandboxShape,
+    user: { env: Record<string, string>; metadata: Record<string, string>; timeoutMs: number } | undefined,
+    signal?: AbortSignal,
+  ): Promise<SandboxRecord> {
+    const id = this.deps.newId();
+    const now = this.deps.clock.now();
+    const record: SandboxRecord = {
+      id,
+      template: shape.template.name,
+      templateHash: shape.templateHash,
+      isolation: shape.isolation,
+      state: 'starting',
+      createdAtMs: now,
+      expiresAtMs: user ? now + user.timeoutMs : null,
+      memoryMiB: shape.memoryMiB,
+      cpus: shape.cpus,
+      diskMiB: shape.diskMiB,
+      pids: shape.pids,
+      env: user?.env ?? {},
+      metadata: user?.metadata ?? {},
+      pooled: user === undefined,
+      reason: null,
+    };
+    // The row exists before any resource does, so a crash mid-create is found and cleaned on restart.
+    this.deps.store.insertSandbox(record);
+    const launch: SandboxLaunch = {
+      id,
+      rootfs: shape.template.rootfs,
+      memoryMiB: shape.memoryMiB,
+      cpus: shape.cpus,
+      diskMiB: shape.diskMiB,
+      pids: shape.pids,
+      hostname: id,
+      agent: { env: shape.template.env, defaultUser: shape.template.user, workdir: shape.template.workdir },
+    };
+    try {
+      await this.runtimeFor(shape.isolation).create(launch, signal);
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      this.deps.store.updateSandbox(id, { state: 'error', reason: `failed to start: ${reason}` });
+      if (record.pooled) this.deps.store.deleteSandbox(id);
+      if (signal?.aborted) throw signal.reason;
+      throw err instanceof PaddockError
+        ? err
+        : new PaddockError('INTERNAL', `sandbox failed to start: ${reason}`, undefined, { cause: err });
+    }
+    // A kill that raced with the boot wins: the sandbox is already marked stopping.
+    const current = this.deps.store.getSandbox(id);
+    if (current?.state !== 'starting') {
+      await this.kill(id);
+      throw new PaddockError('CONFLICT', `sandbox ${id} was killed while it was starting`);
+    }
+    this.deps.store.updateSandbox(id, { state: 'running' });
+    return { ...record, state: 'running' };
+  }
+
+  /** The sandbox, or NOT_FOUND. Pooled spares are invisible to users. */
+  get(id: string): SandboxRecord {
+    const record = this.deps.store.getSandbox(id);
+    if (!record || record.pooled) {
+      throw new PaddockError('NOT_FOUND', `sandbox '${id}' does not exist`, { sandboxId: id });
+    }
+    return record;
+  }
+
+  /** The sandbox if it is running; a typed error naming its state otherwise. */
+  requireRunning(id: string): SandboxRecord {
+    const record = this.get(id);
+    if (record.state !== 'running') {
+      const why = record.reason ? ` (${record.reason})` : '';
+      throw new PaddockError('SANDBOX_NOT_RUNNING', `sandbox '${id}' is ${record.state}${why}`, {
+        sandboxId: id,
+        state: record.state,
+      });
+    }
+    return record;
+  }
+
+  list(filter: Omit<SandboxFilter, 'pooled'> = {}): SandboxRecord[] {
+    return this.deps.store.listSandboxes({
+      states: filter.states && filter.states.length > 0 ? filter.states : LIVE_STATES,
+      ...(filter.metadata ? { metadata: filter.metadata } : {}),
+      pooled: false,
+    });
+  }
+
+  /** Sets the sandbox to expire `timeoutMs` from now (extends or shortens). */
+  setTimeout(id: string, timeoutMs: number): SandboxRecord {
+    const record = this.requireRunning(id);
+    const expiresAtMs = this.deps.clock.now() + timeoutMs;
+    this.deps.store.updateSandbox(id, { expiresAtMs });
+    const updated = { ...record, expiresAtMs };
+    this.armTimer(updated);
+    return updated;
+  }
+
+  /**
+   * Kills the sandbox and frees all its resources; resolves when they are gone.
+   * Killing a killed sandbox is a no-op; concurrent kills share one destroy.
+   */
+  kill(id: string, reason?: string): Promise<void> {
+    const inFlight = this.killing.get(id);
+    if (inFlight) return inFlight;
+    const record = this.deps.store.getSandbox(id);
+    if (!record) return Promise.reject(new PaddockError('NOT_FOUND', `sandbox '${id}' does not exist`));
+    if (record.state === 'killed') return Promise.resolve();
+    this.cancelTimer(id);
+    this.deps.store.updateSandbox(id, { state: 'stopping', ...(reason ? { reason } : {}) });
+    const done = this.destroy(record, reason).finally(() => this.killing.delete(id));
+    this.killing.set(id, done);
+    return done;
+  }
+
+  private async destroy(record: SandboxRecord, reason?: string): Promise<void> {
+    const runtime = this.deps.runtimes[record.isolation];
+    try {
+      await runtime?.destroy(record.id);
+    } catch (err) {
+      this.deps.logger.error({ err, sandboxId: record.id }, 'destroy failed; will retry on next start');
+      this.deps.store.updateSandbox(record.id, { state: 'error', reason: 'failed to free resources' });
+      throw err;
+    }
+    if (record.pooled) this.deps.store.deleteSandbox(record.id);
+    else this.deps.store.updateSandbox(record.id, { state: 'killed', ...(reason ? { reason } : {}) });
+  }
+
+  /** Marks a sandbox that died on its own (e.g. gVisor OOM) and frees what is left. */
+  markLost(id: string, reason: string): void {
+    const record = this.deps.store.getSandbox(id);
+    if (!record || FINAL_STATES.includes(record.state)) return;
+    this.cancelTimer(id);
+    this.deps.store.updateSandbox(id, { state: 'error', reason });
+    this.scope.spawn(`cleanup ${id}`, async () => {
+      await this.deps.runtimes[record.isolation]?.destroy(id);
+    });
+  }
+
+  armTimer(record: SandboxRecord): void {
+    this.cancelTimer(record.id);
+    if (record.expiresAtMs === null) return;
+    const delay = Math.max(0, record.expiresAtMs - this.deps.clock.now());
+    const cancel = this.deps.clock.setTimer(delay, () => {
+      this.timers.delete(record.id);
+      this.scope.spawn(`timeout ${record.id}`, () => this.kill(record.id, 'timeout expired'));
+    });
+    this.timers.set(record.id, cancel);
+  }
+
+  private cancelTimer(id: string): void {
+    this.timers.get(id)?.();
+    this.timers.delete(id);
+  }
+
+  /** Stops timers and waits for background work; sandboxes keep running. */
+  async shutdown(): Promise<void> {
+    for (const cancel of this.timers.values()) cancel();
+    this.timers.clear();
+    await this.scope.drain();
+    await Promise.allSettled([...this.killing.values()]);
+  }
+}

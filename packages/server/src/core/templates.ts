@@ -1,0 +1,17 @@
+/** What core needs to know about a template to start sandboxes from it. */
+export interface ResolvedTemplate {
+  name: string;
+  specHash: string;
+  /** Read-only root filesystem on the host. */
+  rootfs: string;
+  env: Record<string, string>;
+  workdir: string;
+  user: string;
+}
+
+/** Looks templates up by name; implemented over the store and the built templates on disk. */
+export interface TemplateCatalog {
+  resolve(name: string): ResolvedTemplate | undefined;
+  /** Same, by content hash (sandboxes keep the hash they were created from). */
+  resolveHash(specHash: string): ResolvedTemplate | undefined;
+}

@@ -1,0 +1,89 @@
+import type { CreateSandboxRequest } from '@paddock/protocol';
+import type { PoolKey, Store } from '../store/store.js';
+import type { Clock } from './clock.js';
+import type { Logger } from './logger.js';
+import type { SandboxService } from './sandbox-service.js';
+
+/** One pool: how many ready spares of which shape (defaults fill the rest). */
+export interface PoolTarget {
+  request: Pick<CreateSandboxRequest, 'template' | 'isolation' | 'memoryMiB' | 'cpus' | 'diskMiB' | 'pids'>;
+  size: number;
+}
+
+const RETRY_AFTER_FAILURE_MS = 5_000;
+
+/**
+ * Keeps `size` ready sandboxes per target so that a create with the same shape is a claim
+ * (one SQLite update) instead of a boot. Refills one sandbox at a time: on a 2-core host,
+ * a burst of boots would slow the users' own creates.
+ */
+export class WarmPool {
+  private filling = false;
+  private again = false;
+  private stopped = false;
+
+  constructor(
+    private readonly service: SandboxService,
+    private readonly deps: { store: Store; clock: Clock; logger: Logger; targets: readonly PoolTarget[] },
+  ) {
+    service.onClaim = () => this.refill();
+  }
+
+  /** Starts filling in the background. */
+  refill(): void {
+    if (this.stopped) return;
+    if (this.filling) {
+      this.again = true;
+      return;
+    }
+    this.filling = true;
+    this.service.scope.spawn('warm pool refill', (signal) => this.fill(signal));
+  }
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  private count(key: PoolKey): number {
+    return this.deps.store
+      .listSandboxes({ pooled: true, states: ['running', 'starting'] })
+      .filter(
+        (r) =>
+          r.templateHash === key.templateHash &&
+          r.isolation === key.isolation &&
+          r.memoryMiB === key.memoryMiB &&
+          r.cpus === key.cpus &&
+          r.diskMiB === key.diskMiB &&
+          r.pids === key.pids,
+      ).length;
+  }
+
+  private async fill(signal: AbortSignal): Promise<void> {
+    try {
+      do {
+        this.again = false;
+        for (const target of this.deps.targets) {
+          let shape: ReturnType<SandboxService['resolveShape']>;
+          try {
+            shape = this.service.resolveShape(target.request);
+          } catch (err) {
+            this.deps.logger.warn({ err, target: target.request }, 'warm pool target skipped');
+            continue;
+          }
+          while (!signal.aborted && !this.stopped && this.count(shape) < target.size) {
+            try {
+              await this.service.boot(shape, undefined, signal);
+            } catch (err) {
+              if (signal.aborted) return;
+              this.deps.logger.warn({ err }, 'warm pool boot failed; retrying later');
+              this.deps.clock.setTimer(RETRY_AFTER_FAILURE_MS, () => this.refill());
+              break;
+            }
+          }
+        }
+      } while (this.again && !signal.aborted && !this.stopped);
+    } finally {
+      this.filling = false;
+    }
+  }
+}

@@ -1,0 +1,27 @@
+import { join } from 'node:path';
+
+/**
+ * Where the server keeps its state under the data dir. One place, so that every module
+ * (and the leak check in the tests) agrees on the layout.
+ */
+export interface DataPaths {
+  root: string;
+  /** SQLite database. */
+  db: string;
+  /** Built templates: `<templates>/<specHash>/rootfs` plus `meta.json`. */
+  templates: string;
+  /** Per-sandbox host dirs: writable layer, bundle, control socket dir, logs. */
+  sandboxes: string;
+  /** State dirs of the OCI runtimes (`crun --root`, `runsc --root`). */
+  runtimeState: string;
+}
+
+export function dataPaths(root: string): DataPaths {
+  return {
+    root,
+    db: join(root, 'paddock.db'),
+    templates: join(root, 'templates'),
+    sandboxes: join(root, 'sandboxes'),
+    runtimeState: join(root, 'runtime'),
+  };
+}
