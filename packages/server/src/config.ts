@@ -31,7 +31,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
   const parsedIsolation = Isolation.safeParse(isolation);
   if (!parsedIsolation.success) throw new Error(`default isolation must be 'container' or 'gvisor', got '${isolation}'`);
   const port = overrides.port ?? envInt(env, 'PADDOCK_PORT') ?? 7070;
-  if (port < 1 || port > 65_535) throw new Error(`port must be 1-65535, got ${port}`);
+  if (port < 0 || port > 65_535) throw new Error(`port must be 0-65535 (0 = any free port), got ${port}`);
   const poolSize = overrides.poolSize ?? envInt(env, 'PADDOCK_POOL_SIZE') ?? 2;
   const gvisorPoolSize = overrides.gvisorPoolSize ?? envInt(env, 'PADDOCK_GVISOR_POOL_SIZE') ?? 1;
   const cgroupParent = overrides.cgroupParent ?? env.PADDOCK_CGROUP_PARENT ?? 'paddock';

@@ -1,0 +1,134 @@
+import { mkdirSync } from 'node:fs';
+import type { Isolation } from '@paddock/protocol';
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { AgentClient } from './agent-client/agent-client.js';
+import { ensureApiKey } from './api/auth.js';
+import { buildHttpServer } from './api/http-server.js';
+import { type ConfigOverrides, loadConfig, type ServerConfig } from './config.js';
+import { systemClock } from './core/clock.js';
+import { newSandboxId } from './core/ids.js';
+import type { Logger } from './core/logger.js';
+import { reconcile } from './core/reconcile.js';
+import { LIVE_STATES, SandboxService } from './core/sandbox-service.js';
+import { WarmPool } from './core/warm-pool.js';
+import { dataPaths } from './paths.js';
+import { CrunRuntime } from './runtime/crun-driver.js';
+import type { Runtime } from './runtime/runtime.js';
+import { RunscRuntime } from './runtime/runsc-driver.js';
+import { SqliteStore } from './store/sqlite-store.js';
+import { ensureBuiltinTemplates } from './templates/builtin.js';
+import { TemplateRegistry } from './templates/registry.js';
+
+/** A started server: its address, the API key generated on first start (if any), and how to stop it. */
+export interface RunningServer {
+  url: string;
+  config: ServerConfig;
+  generatedApiKey: string | undefined;
+  service: SandboxService;
+  http: FastifyInstance;
+  /** Stops serving; sandboxes keep running and are re-adopted by the next start. */
+  close(): Promise<void>;
+}
+
+/** Assembles the server from its adapters and starts it. */
+export async function startServer(
+  overrides: ConfigOverrides = {},
+  options: { logger?: Logger; runtimes?: Partial<Record<Isolation, Runtime>> } = {},
+): Promise<RunningServer> {
+  const config = loadConfig(overrides);
+  const logger: Logger =
+    options.logger ??
+    pino({ level: config.logLevel, redact: ['apiKey', 'req.headers.authorization', '*.env', 'env'] });
+  const paths = dataPaths(config.dataDir);
+  for (const dir of [paths.root, paths.templates, paths.sandboxes, paths.runtimeState]) {
+    mkdirSync(dir, { recursive: true });
+  }
+  const store = new SqliteStore(paths.db);
+  const generatedApiKey = ensureApiKey(store, config.apiKey);
+  const runtimes: Partial<Record<Isolation, Runtime>> = options.runtimes ?? {
+    container: new CrunRuntime({ dataDir: config.dataDir, cgroupParent: config.cgroupParent }),
+    gvisor: new RunscRuntime({ dataDir: config.dataDir, cgroupParent: config.cgroupParent }),
+  };
+  const templates = new TemplateRegistry(
+    paths,
+    store,
+    () => new Set(store.listSandboxes({ states: LIVE_STATES }).map((r) => r.templateHash)),
+  );
+  const service = new SandboxService({
+    store,
+    runtimes,
+    templates,
+    clock: systemClock,
+    logger,
+    newId: newSandboxId,
+    defaultIsolation: config.defaultIsolation,
+  });
+  const agents = new Map<string, AgentClient>();
+  let ready = false;
+  const http = buildHttpServer({
+    store,
+    isReady: () => ready,
+    ctx: {
+      service,
+      templates,
+      logger,
+      agentOf(sandboxId) {
+        const record = service.requireRunning(sandboxId);
+        let client = agents.get(sandboxId);
+        if (!client) {
+          client = new AgentClient(service.runtimeFor(record.isolation).agentSocket(sandboxId));
+          agents.set(sandboxId, client);
+        }
+        return client;
+      },
+    },
+  });
+  const address = await http.listen({ host: config.host, port: config.port });
+  await ensureBuiltinTemplates({ templates, store, paths, logger });
+  const outcome = await reconcile({ store, runtimes, service, logger });
+  logger.info(outcome, 'reconciled sandboxes with the runtimes');
+  const pool = new WarmPool(service, { store, clock: systemClock, logger, targets: config.pool });
+  pool.refill();
+  ready = true;
+  logger.info({ url: address, dataDir: config.dataDir }, 'paddock server ready');
+
+  return {
+    url: address,
+    config,
+    generatedApiKey,
+    service,
+    http,
+    async close() {
+      ready = false;
+      pool.stop();
+      await http.close();
+      await service.shutdown();
+      for (const client of agents.values()) client.close();
+      store.close();
+    },
+  };
+}
+
+/** `paddock serve`: starts, prints the first-start key once, and stops cleanly on SIGTERM/SIGINT. */
+export async function runServer(overrides: ConfigOverrides = {}): Promise<void> {
+  const server = await startServer(overrides);
+  if (server.generatedApiKey) {
+    process.stdout.write(
+      `\nCreated an API key (shown only this once, stored hashed):\n\n  PADDOCK_API_KEY=${server.generatedApiKey}\n\n`,
+    );
+  }
+  process.stdout.write(`Paddock listening on ${server.url} (data: ${server.config.dataDir})\n`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    process.stdout.write(`${signal}: stopping (sandboxes keep running)\n`);
+    server.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}

@@ -1,0 +1,26 @@
+#!/bin/bash
+# Everything Paddock needs on this machine, idempotent and quick when already done:
+# host packages and cgroup prep, npm packages, the build, and the base template.
+# Usage: scripts/setup.sh DATA_DIR
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA_DIR=${1:?usage: scripts/setup.sh DATA_DIR}
+
+say() { echo "setup: $*"; }
+
+bash scripts/host-prep.sh
+
+# npm packages: reinstall only when package-lock.json changed since the last install.
+lock_hash=$(sha256sum package-lock.json | cut -c1-16)
+if [ ! -f node_modules/.paddock-lock-hash ] || [ "$(cat node_modules/.paddock-lock-hash)" != "$lock_hash" ]; then
+  say "installing npm packages (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" > node_modules/.paddock-lock-hash
+fi
+
+# Build: tsc -b is incremental, esbuild takes ~50 ms; both are quiet when nothing changed.
+if [ ! -f packages/agent/dist/agent.js ] || [ ! -f packages/server/dist/main.js ]; then say "building (TypeScript + agent bundle)"; fi
+npm run --silent build
+
+# The base template (Debian bookworm + python3, built with mmdebstrap; ~20 s the first time).
+node --import tsx scripts/build-template.ts templates/base.yaml --data-dir "$DATA_DIR" --quiet-if-cached

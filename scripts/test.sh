@@ -1,0 +1,21 @@
+#!/bin/bash
+# README's test command: set-up (idempotent), lint, then the whole suite against real
+# crun/runsc sandboxes, then a global leak check that fails the run if anything remains.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PADDOCK_TEST_ROOT=${PADDOCK_TEST_ROOT:-/var/tmp/paddock-test}
+bash scripts/setup.sh "$PADDOCK_TEST_ROOT/data"
+
+echo "test: lint and format check (biome)"
+npx biome check .
+
+echo "test: TypeScript suites"
+node --import tsx --test --test-concurrency=1 --test-reporter=spec \
+  test/unit/*.test.ts \
+  test/agent/*.test.ts \
+  test/templates/*.test.ts \
+  test/runtime/*.test.ts \
+  test/e2e/*.test.ts
+
+echo "test: leak check"
+node --import tsx test/leak-check.ts

@@ -1,0 +1,39 @@
+import { type RunningServer, startServer } from '@paddock/server';
+import { TEST_API_KEY, TEST_CGROUP_PARENT, TEST_DATA_DIR } from './env.js';
+
+/** Connection options for the SDK against a test server. */
+export interface TestConnection {
+  apiUrl: string;
+  apiKey: string;
+}
+
+/**
+ * Starts the whole server in this process on a free loopback port, against the suite's
+ * data dir. Pool sizes default to 0 so tests control exactly which sandboxes exist.
+ */
+export async function startTestServer(
+  overrides: { poolSize?: number; gvisorPoolSize?: number } = {},
+): Promise<{ server: RunningServer; conn: TestConnection }> {
+  const server = await startServer({
+    host: '127.0.0.1',
+    port: 0,
+    dataDir: TEST_DATA_DIR,
+    apiKey: TEST_API_KEY,
+    cgroupParent: TEST_CGROUP_PARENT,
+    poolSize: overrides.poolSize ?? 0,
+    gvisorPoolSize: overrides.gvisorPoolSize ?? 0,
+    logLevel: process.env.PADDOCK_TEST_LOG_LEVEL ?? 'warn',
+  });
+  return { server, conn: { apiUrl: server.url, apiKey: TEST_API_KEY } };
+}
+
+/** Polls `check` until it returns a value other than undefined, failing after `timeoutMs`. */
+export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 10; ; delay = Math.min(delay * 2, 250)) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}
