@@ -28,7 +28,10 @@ after(async () => {
 
 describe('the paddock CLI', () => {
   it('creates, lists, gets, execs, copies, extends and kills', async () => {
-    const created = await runCli(['sandbox', 'create', '--json', '-e', 'FOO=bar', '-m', 'owner=cli-test', '--memory', '256'], { env });
+    const created = await runCli(
+      ['sandbox', 'create', '--json', '-e', 'FOO=bar', '-m', 'owner=cli-test', '--memory', '256'],
+      { env },
+    );
     assert.equal(created.code, 0, created.stderr);
     const info = JSON.parse(created.stdout) as SandboxInfo;
     ids.push(info.id);
@@ -44,7 +47,9 @@ describe('the paddock CLI', () => {
     const got = await runCli(['sandbox', 'get', info.id, '--json'], { env });
     assert.equal((JSON.parse(got.stdout) as SandboxInfo).state, 'running');
 
-    const exec = await runCli(['exec', info.id, '--', 'python3', '-c', 'import os; print(6*7, os.environ["FOO"])'], { env });
+    const exec = await runCli(['exec', info.id, '--', 'python3', '-c', 'import os; print(6*7, os.environ["FOO"])'], {
+      env,
+    });
     assert.equal(exec.code, 0, exec.stderr);
     assert.equal(exec.stdout, '42 bar\n');
     const failing = await runCli(['exec', info.id, '--', 'sh', '-c', 'echo to-stderr >&2; exit 7'], { env });
@@ -93,7 +98,14 @@ describe('the paddock CLI', () => {
     await writeFile(join(work, 'hello.txt'), 'from a context file\n');
     await writeFile(
       spec,
-      ['packages: [jq]', 'files:', '  - { dest: /etc/hello.txt, src: hello.txt }', 'env: { GREETING: hi }', 'run: ["echo built > /etc/built-marker"]', ''].join('\n'),
+      [
+        'packages: [jq]',
+        'files:',
+        '  - { dest: /etc/hello.txt, src: hello.txt }',
+        'env: { GREETING: hi }',
+        'run: ["echo built > /etc/built-marker"]',
+        '',
+      ].join('\n'),
     );
     const built = await runCli(['template', 'build', spec, '--name', 'cli-test-tpl'], { env, timeoutMs: 300_000 });
     assert.equal(built.code, 0, built.stderr);
@@ -101,7 +113,10 @@ describe('the paddock CLI', () => {
     const created = await runCli(['sandbox', 'create', '-t', 'cli-test-tpl'], { env });
     const id = created.stdout.trim();
     ids.push(id);
-    const out = await runCli(['exec', id, '--', 'sh', '-c', 'cat /etc/hello.txt /etc/built-marker; echo $GREETING; jq -n 1'], { env });
+    const out = await runCli(
+      ['exec', id, '--', 'sh', '-c', 'cat /etc/hello.txt /etc/built-marker; echo $GREETING; jq -n 1'],
+      { env },
+    );
     assert.equal(out.stdout, 'from a context file\nbuilt\nhi\n1\n');
     const inUse = await runCli(['template', 'rm', 'cli-test-tpl'], { env });
     assert.equal(inUse.code, 1);

@@ -97,7 +97,10 @@ describe('sandbox lifecycle through the TypeScript SDK', () => {
     assert.equal(chunks.join(''), 'out1\nout2\nout3\n');
 
     const seen: string[] = [];
-    const r = await sbx.commands.run('echo a; echo b >&2', { onStdout: (d) => seen.push(`o:${d}`), onStderr: (d) => seen.push(`e:${d}`) });
+    const r = await sbx.commands.run('echo a; echo b >&2', {
+      onStdout: (d) => seen.push(`o:${d}`),
+      onStderr: (d) => seen.push(`e:${d}`),
+    });
     assert.equal(r.stdout, 'a\n');
     assert.equal(r.stderr, 'b\n');
     assert.ok(seen.includes('o:a\n') && seen.includes('e:b\n'));
@@ -148,7 +151,9 @@ describe('sandbox lifecycle through the TypeScript SDK', () => {
     await writeFile(secret, 'host-only-secret');
     try {
       const sbx = await sandbox();
-      await sbx.commands.run(`ln -s / /home/user/root && ln -s /etc/shadow /home/user/shadow && ln -s ${secret} /home/user/direct`);
+      await sbx.commands.run(
+        `ln -s / /home/user/root && ln -s /etc/shadow /home/user/shadow && ln -s ${secret} /home/user/direct`,
+      );
       await assert.rejects(sbx.files.read(`/home/user/root${secret}`), NotFoundError);
       await assert.rejects(sbx.files.read('/home/user/direct'), NotFoundError);
       // /etc/shadow through the link is the sandbox's own (readable by its root), never the host's.

@@ -18,9 +18,25 @@ export class ServerProcess {
   async start(): Promise<void> {
     this.child = spawn(
       process.execPath,
-      [CLI, 'serve', '--port', String(this.port), '--data-dir', TEST_DATA_DIR, '--api-key', TEST_API_KEY, '--pool-size', '0'],
+      [
+        CLI,
+        'serve',
+        '--port',
+        String(this.port),
+        '--data-dir',
+        TEST_DATA_DIR,
+        '--api-key',
+        TEST_API_KEY,
+        '--pool-size',
+        '0',
+      ],
       {
-        env: { ...process.env, PADDOCK_CGROUP_PARENT: TEST_CGROUP_PARENT, PADDOCK_GVISOR_POOL_SIZE: '0', PADDOCK_LOG_LEVEL: 'warn' },
+        env: {
+          ...process.env,
+          PADDOCK_CGROUP_PARENT: TEST_CGROUP_PARENT,
+          PADDOCK_GVISOR_POOL_SIZE: '0',
+          PADDOCK_LOG_LEVEL: 'warn',
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
     );

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PaddockError } from '@paddock/protocol';
+import { silentLogger } from '../../packages/server/src/core/logger.js';
 import { reconcile } from '../../packages/server/src/core/reconcile.js';
 import { SandboxService } from '../../packages/server/src/core/sandbox-service.js';
-import { silentLogger } from '../../packages/server/src/core/logger.js';
 import type { ResolvedTemplate, TemplateCatalog } from '../../packages/server/src/core/templates.js';
 import { WarmPool } from '../../packages/server/src/core/warm-pool.js';
 import { FakeRuntime } from '../../packages/server/src/runtime/fake/fake-runtime.js';
@@ -133,8 +133,14 @@ describe('SandboxService', () => {
     const dead = await service.create({});
     runtime.sandboxes.delete(dead.id); // died while the server was down
     store.insertSandbox({ ...store.getSandbox(alive.id)!, id: 'halfmade000000000000', state: 'starting' });
-    runtime.sandboxes.set('halfmade000000000000', { launch: runtime.sandboxes.get(alive.id)!.launch, state: 'running' });
-    runtime.sandboxes.set('orphan00000000000000', { launch: runtime.sandboxes.get(alive.id)!.launch, state: 'running' });
+    runtime.sandboxes.set('halfmade000000000000', {
+      launch: runtime.sandboxes.get(alive.id)!.launch,
+      state: 'running',
+    });
+    runtime.sandboxes.set('orphan00000000000000', {
+      launch: runtime.sandboxes.get(alive.id)!.launch,
+      state: 'running',
+    });
 
     // A new service over the same store and runtime stands for the restarted server.
     const restarted = new SandboxService({
@@ -145,7 +151,12 @@ describe('SandboxService', () => {
       logger: silentLogger,
       newId: () => 'unused00000000000000',
     });
-    const outcome = await reconcile({ store, runtimes: { container: runtime }, service: restarted, logger: silentLogger });
+    const outcome = await reconcile({
+      store,
+      runtimes: { container: runtime },
+      service: restarted,
+      logger: silentLogger,
+    });
     assert.deepEqual(outcome, { adopted: 1, lost: 1, cleaned: 2 });
     assert.equal(restarted.get(alive.id).state, 'running');
     assert.equal(restarted.get(dead.id).state, 'error');

@@ -41,7 +41,13 @@ export interface CommandResult {
 export type CommandOutputEvent =
   | { type: 'start'; pid: number }
   | { type: 'stdout' | 'stderr'; data: string; bytes: Uint8Array; offset: number }
-  | { type: 'exit'; exitCode: number; signal?: string | undefined; timedOut?: boolean | undefined; oomKilled?: boolean | undefined };
+  | {
+      type: 'exit';
+      exitCode: number;
+      signal?: string | undefined;
+      timedOut?: boolean | undefined;
+      oomKilled?: boolean | undefined;
+    };
 
 /** Runs commands inside a sandbox. Reach it as `sandbox.commands`. */
 export class Commands {
@@ -120,7 +126,12 @@ export class Commands {
       if (event.type === 'error') throw errorFromBody(event.error as never);
       if (event.type === 'stdout' || event.type === 'stderr') {
         const bytes = Buffer.from(event.data, 'base64');
-        yield { type: event.type, data: decoders[event.type].decode(bytes, { stream: true }), bytes, offset: event.offset };
+        yield {
+          type: event.type,
+          data: decoders[event.type].decode(bytes, { stream: true }),
+          bytes,
+          offset: event.offset,
+        };
       } else {
         yield event;
       }

@@ -2,7 +2,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { Readable } from 'node:stream';
 import type { ErrorBody } from '@paddock/protocol';
-import { InternalError, SandboxError, TimeoutError, UnavailableError, errorFromBody } from './errors.js';
+import { errorFromBody, InternalError, SandboxError, TimeoutError, UnavailableError } from './errors.js';
 
 /** How to reach the server. Arguments win over `PADDOCK_URL` / `PADDOCK_API_KEY`. */
 export interface ConnectionOptions {
@@ -161,7 +161,10 @@ export async function readAll(stream: AsyncIterable<Uint8Array | string>): Promi
 }
 
 /** Rejects with the registry-typed error when a parsed body does not match its schema. */
-export function checked<T>(parse: (v: unknown) => { success: true; data: T } | { success: false; error: Error }, value: unknown): T {
+export function checked<T>(
+  parse: (v: unknown) => { success: true; data: T } | { success: false; error: Error },
+  value: unknown,
+): T {
   const result = parse(value);
   if (!result.success) {
     throw new SandboxError('INTERNAL', `unexpected response from the server: ${result.error.message}`);

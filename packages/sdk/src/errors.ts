@@ -15,7 +15,11 @@ export class SandboxError extends Error {
   /** HTTP status of the response, when there was one. */
   readonly status: number | undefined;
 
-  constructor(code: ErrorCode, message: string, options?: { details?: Record<string, unknown>; status?: number; cause?: unknown }) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options?: { details?: Record<string, unknown>; status?: number; cause?: unknown },
+  ) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -96,7 +100,9 @@ export class CommandExitError extends Error {
     readonly stderr: string,
     readonly signal: string | undefined,
   ) {
-    super(`command exited with code ${exitCode}${signal ? ` (${signal})` : ''}${stderr ? `: ${stderr.slice(-500)}` : ''}`);
+    super(
+      `command exited with code ${exitCode}${signal ? ` (${signal})` : ''}${stderr ? `: ${stderr.slice(-500)}` : ''}`,
+    );
     this.name = 'CommandExitError';
   }
 }

@@ -12,7 +12,13 @@ export interface FileOptions {
 }
 
 /** Data `write` accepts: text, bytes, or a stream (streamed, never held in memory). */
-export type WriteData = string | Uint8Array | ArrayBuffer | Readable | ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>;
+export type WriteData =
+  | string
+  | Uint8Array
+  | ArrayBuffer
+  | Readable
+  | ReadableStream<Uint8Array>
+  | AsyncIterable<Uint8Array>;
 
 function toBody(data: WriteData): Uint8Array | Readable {
   if (typeof data === 'string') return Buffer.from(data, 'utf8');
@@ -111,13 +117,19 @@ export class Files {
   /** Creates a directory and its parents; an existing directory is fine. */
   async mkdir(path: string, opts: FileOptions = {}): Promise<FileInfo> {
     const json = { path, ...(opts.user ? { user: opts.user } : {}) };
-    return checked((v) => FileInfo.safeParse(v), await this.conn.json('POST', this.url('/mkdir', {}), { ...opts, json }));
+    return checked(
+      (v) => FileInfo.safeParse(v),
+      await this.conn.json('POST', this.url('/mkdir', {}), { ...opts, json }),
+    );
   }
 
   /** Moves or renames a file or directory. */
   async rename(from: string, to: string, opts: FileOptions = {}): Promise<FileInfo> {
     const json = { from, to, ...(opts.user ? { user: opts.user } : {}) };
-    return checked((v) => FileInfo.safeParse(v), await this.conn.json('POST', this.url('/rename', {}), { ...opts, json }));
+    return checked(
+      (v) => FileInfo.safeParse(v),
+      await this.conn.json('POST', this.url('/rename', {}), { ...opts, json }),
+    );
   }
 
   /** Removes a file, or a directory with its contents. */

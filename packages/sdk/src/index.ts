@@ -8,19 +8,20 @@
  * console.log((await sbx.commands.run('echo hi')).stdout)
  * ```
  */
-export { Sandbox, type SandboxCreateOptions, type SandboxListOptions } from './sandbox.js';
-export { Commands, type CommandResult, type CommandOutputEvent, type RunOptions } from './commands.js';
-export { Files, type FileOptions, type WriteData } from './files.js';
-export { Template, type TemplateBuildOptions } from './templates.js';
-export { Connection, type ConnectionOptions } from './connection.js';
-export * from './errors.js';
+
 export type {
+  ErrorCode,
   FileInfo,
   Isolation,
   SandboxInfo,
   SandboxState,
-  TemplateInfo,
   TemplateBuildEvent,
+  TemplateInfo,
   TemplateSpecInput,
-  ErrorCode,
 } from '@paddock/protocol';
+export { type CommandOutputEvent, type CommandResult, Commands, type RunOptions } from './commands.js';
+export { Connection, type ConnectionOptions } from './connection.js';
+export * from './errors.js';
+export { type FileOptions, Files, type WriteData } from './files.js';
+export { Sandbox, type SandboxCreateOptions, type SandboxListOptions } from './sandbox.js';
+export { Template, type TemplateBuildOptions } from './templates.js';

@@ -65,12 +65,26 @@ export class Sandbox implements AsyncDisposable {
   static async create(opts: SandboxCreateOptions = {}): Promise<Sandbox> {
     const conn = new Connection(opts);
     const body: CreateSandboxRequest = {};
-    for (const key of ['template', 'timeoutMs', 'memoryMiB', 'cpus', 'diskMiB', 'pids', 'isolation', 'env', 'metadata'] as const) {
+    for (const key of [
+      'template',
+      'timeoutMs',
+      'memoryMiB',
+      'cpus',
+      'diskMiB',
+      'pids',
+      'isolation',
+      'env',
+      'metadata',
+    ] as const) {
       if (opts[key] !== undefined) (body as Record<string, unknown>)[key] = opts[key];
     }
     const info = checked(
       (v) => SandboxInfo.safeParse(v),
-      await conn.json('POST', '/v1/sandboxes', { json: body, signal: opts.signal, requestTimeoutMs: opts.requestTimeoutMs }),
+      await conn.json('POST', '/v1/sandboxes', {
+        json: body,
+        signal: opts.signal,
+        requestTimeoutMs: opts.requestTimeoutMs,
+      }),
     );
     return new Sandbox(info.id, conn);
   }

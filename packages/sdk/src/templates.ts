@@ -1,4 +1,10 @@
-import { parseNdjson, type TemplateBuildEvent, TemplateInfo, type TemplateSpecInput, TemplateList } from '@paddock/protocol';
+import {
+  parseNdjson,
+  type TemplateBuildEvent,
+  TemplateInfo,
+  TemplateList,
+  type TemplateSpecInput,
+} from '@paddock/protocol';
 import { Connection, type ConnectionOptions, checked } from './connection.js';
 import { errorFromBody } from './errors.js';
 

@@ -15,7 +15,9 @@ function progress(label: string, totalBytes: number | undefined): Transform {
     if (!process.stderr.isTTY) return;
     const mib = (n: number) => (n / 1_048_576).toFixed(1);
     const pct = totalBytes ? ` ${Math.floor((done / totalBytes) * 100)}%` : '';
-    process.stderr.write(`\r${label}: ${mib(done)}${totalBytes ? `/${mib(totalBytes)}` : ''} MiB${pct}${final ? '\n' : ''}`);
+    process.stderr.write(
+      `\r${label}: ${mib(done)}${totalBytes ? `/${mib(totalBytes)}` : ''} MiB${pct}${final ? '\n' : ''}`,
+    );
   };
   return new Transform({
     transform(chunk: Buffer, _enc, cb) {

@@ -13,14 +13,14 @@ async function readStdin(): Promise<Buffer> {
 export function registerExecCommand(program: Command, conn: () => ConnectionOptions): void {
   program
     .command('exec')
-    .description("run a command in a sandbox, stream its output, exit with its exit code")
+    .description('run a command in a sandbox, stream its output, exit with its exit code')
     .argument('<id>', 'sandbox id')
     .argument('<command...>', 'program and arguments (put them after --)')
     .option('--cwd <dir>', 'working directory')
     .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', collectPairs)
     .option('-u, --user <user>', 'user to run as (default: user)')
     .option('--timeout <duration>', 'kill the command after this long (0 = never)', parseDurationMs)
-    .option('-i, --stdin', 'send this process\'s stdin to the command')
+    .option('-i, --stdin', "send this process's stdin to the command")
     .option('--shell', 'run the arguments as one shell command line')
     .action(async (id: string, command: string[], o: Record<string, unknown>) => {
       const sbx = await Sandbox.connect(id, conn());

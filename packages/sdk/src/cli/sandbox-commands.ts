@@ -1,5 +1,5 @@
-import type { Command } from 'commander';
 import type { Isolation, SandboxInfo, SandboxState } from '@paddock/protocol';
+import type { Command } from 'commander';
 import type { ConnectionOptions } from '../connection.js';
 import { Sandbox } from '../sandbox.js';
 import { printJson, printTable } from './output.js';

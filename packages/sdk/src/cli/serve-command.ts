@@ -25,7 +25,9 @@ export function registerServeCommand(program: Command): void {
       try {
         server = (await import(specifier)) as ServerModule;
       } catch (err) {
-        throw new Error(`the Paddock server is not installed here (${(err as Error).message}); run the README's set-up`);
+        throw new Error(
+          `the Paddock server is not installed here (${(err as Error).message}); run the README's set-up`,
+        );
       }
       await server.runServer({
         ...(o.port !== undefined ? { port: o.port } : {}),

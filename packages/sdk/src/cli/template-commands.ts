@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import type { Command } from 'commander';
 import type { TemplateSpecInput } from '@paddock/protocol';
+import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import type { ConnectionOptions } from '../connection.js';
 import { Template } from '../templates.js';

@@ -6,7 +6,10 @@ import type { FastifyReply } from 'fastify';
  * Streams `events` as NDJSON. The signal given to `produce` aborts when the client goes
  * away before the stream ends, so the work behind it (a command, a build) is cancelled.
  */
-export function sendNdjson(reply: FastifyReply, produce: (signal: AbortSignal) => AsyncIterable<unknown>): FastifyReply {
+export function sendNdjson(
+  reply: FastifyReply,
+  produce: (signal: AbortSignal) => AsyncIterable<unknown>,
+): FastifyReply {
   const controller = new AbortController();
   reply.raw.on('close', () => {
     if (!reply.raw.writableFinished) controller.abort(new Error('client disconnected'));

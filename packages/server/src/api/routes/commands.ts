@@ -46,7 +46,9 @@ async function* runCommand(
       return;
     }
     const pe =
-      err instanceof PaddockError ? err : new PaddockError('INTERNAL', 'command stream failed', undefined, { cause: err });
+      err instanceof PaddockError
+        ? err
+        : new PaddockError('INTERNAL', 'command stream failed', undefined, { cause: err });
     if (pe.code === 'INTERNAL') ctx.logger.error({ err, sandboxId }, 'command stream failed');
     yield { type: 'error', error: pe.toBody() };
   }

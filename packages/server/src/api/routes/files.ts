@@ -38,10 +38,10 @@ export function fileRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const file = await ctx
       .agentOf(request.params.id)
       .readFile(path, { ...(user ? { user } : {}), signal: clientSignal(request) });
-    return reply
-      .type('application/octet-stream')
-      .header('content-length', String(file.sizeBytes))
-      .send(file.stream);
+    reply.type('application/octet-stream');
+    // Devices and /proc files have no length up front; those go out chunked.
+    if (file.sizeBytes !== undefined) reply.header('content-length', String(file.sizeBytes));
+    return reply.send(file.stream);
   });
 
   app.put<{ Params: { id: string } }>('/v1/sandboxes/:id/files', async (request) => {
@@ -57,7 +57,10 @@ export function fileRoutes(app: FastifyInstance, ctx: ApiContext): void {
     }
     const body = request.body;
     if (!body || typeof (body as NodeJS.ReadableStream).pipe !== 'function') {
-      throw new PaddockError('INVALID_ARGUMENT', 'send the file content as the body with content-type application/octet-stream');
+      throw new PaddockError(
+        'INVALID_ARGUMENT',
+        'send the file content as the body with content-type application/octet-stream',
+      );
     }
     return ctx.agentOf(request.params.id).writeFile(path, body as NodeJS.ReadableStream, {
       ...(user ? { user } : {}),

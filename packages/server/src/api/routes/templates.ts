@@ -55,7 +55,9 @@ async function* buildEvents(
 export function templateRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get('/v1/templates', async () => ({ templates: ctx.templates.list() }));
 
-  app.get<{ Params: { name: string } }>('/v1/templates/:name', async (request) => ctx.templates.get(request.params.name));
+  app.get<{ Params: { name: string } }>('/v1/templates/:name', async (request) =>
+    ctx.templates.get(request.params.name),
+  );
 
   app.post('/v1/templates', { bodyLimit: 256 * 1024 * 1024 }, async (request, reply) => {
     const req = parseOrThrow(BuildTemplateRequest, request.body ?? {}, 'template build request');

@@ -1,0 +1,78 @@
+import { unlinkSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { type AgentConfig, loadConfig } from './config.js';
+import { answerHealth } from './health.js';
+import { log } from './log.js';
+
+/**
+ * Entry point: `PADDOCK_SOCKET` is where to listen, `PADDOCK_CONFIG` the AgentConfig JSON.
+ *
+ * The driver reports the sandbox ready once `GET /health` answers, so the agent listens
+ * before loading its request handlers (zod and the schemas cost ~50 ms of CPU here) and
+ * loads them right after the first health answer, while the host hands the sandbox to its
+ * caller. A request that comes earlier waits for the load; nothing is lost.
+ */
+type App = typeof import('./server.js');
+let app: Promise<App> | undefined;
+const loadApp = (): Promise<App> => {
+  app ??= import('./server.js');
+  return app;
+};
+
+function main(): void {
+  const socketPath = process.env.PADDOCK_SOCKET;
+  const configPath = process.env.PADDOCK_CONFIG;
+  if (!socketPath || !configPath) {
+    log.error('PADDOCK_SOCKET and PADDOCK_CONFIG must be set');
+    process.exit(2);
+  }
+  const config = loadConfig(configPath);
+  // A socket file left by an earlier agent (restart, crash) would make listen fail.
+  try {
+    unlinkSync(socketPath);
+  } catch {
+    // Usually absent.
+  }
+  const server = createServer((req, res) => handle(req, res, config));
+  // Uploads and command streams may last hours; the host client bounds them with its own
+  // signals. Idle keep-alive sockets outlive the client's (30 s) so that it closes them first.
+  server.requestTimeout = 0;
+  server.keepAliveTimeout = 65_000;
+  server.on('error', (err) => {
+    log.error('cannot serve', { err, socket: socketPath });
+    process.exit(1);
+  });
+  server.listen(socketPath, () => {
+    // performance.now() counts from process start: Node's own start-up is included.
+    log.info('listening', { socket: socketPath, pid: process.pid, startupMs: Math.round(performance.now()) });
+    // Without a health check (agent run by hand), load anyway once start-up has settled.
+    setTimeout(loadApp, 100);
+  });
+
+  const shutdown = async (signal: NodeJS.Signals) => {
+    log.info('shutting down', { signal });
+    if (app !== undefined) (await app).killAllCommands();
+    server.close();
+    server.closeAllConnections();
+    process.exit(0);
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}
+
+function handle(req: IncomingMessage, res: ServerResponse, config: AgentConfig): void {
+  if (req.method === 'GET' && req.url === '/health') {
+    answerHealth(res);
+    res.once('finish', loadApp);
+    return;
+  }
+  loadApp().then(
+    (loaded) => loaded.dispatch(req, res, config),
+    (err: unknown) => {
+      log.error('cannot load the request handlers', { err });
+      res.destroy();
+    },
+  );
+}
+
+main();

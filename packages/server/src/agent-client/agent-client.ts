@@ -1,0 +1,194 @@
+import { Agent, type IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
+import {
+  CommandEvent,
+  FileInfo,
+  FileList,
+  type MkdirRequest,
+  PaddockError,
+  parseNdjson,
+  type RemoveRequest,
+  type RenameRequest,
+  type RunCommandRequest,
+} from '@paddock/protocol';
+import { z } from 'zod';
+import { type AgentEndpoint, type AgentRequest, readJsonBody, send, transportError } from './transport.js';
+
+const Health = z.object({ ok: z.literal(true), pid: z.number(), uptimeMs: z.number() });
+export type AgentHealth = z.infer<typeof Health>;
+
+/** Options every call takes. */
+export interface CallOptions {
+  signal?: AbortSignal | undefined;
+}
+
+/** A file being read: its bytes as they come off the socket, and its size when it has one. */
+export interface AgentFileStream {
+  stream: Readable;
+  /** Undefined for files without a length (devices, /proc): then the stream runs to EOF. */
+  sizeBytes: number | undefined;
+}
+
+export interface ReadFileOptions extends CallOptions {
+  user?: string | undefined;
+}
+
+export interface WriteFileOptions extends CallOptions {
+  user?: string | undefined;
+  /** Permission bits, e.g. `0o644`; an overwritten file keeps its own by default. */
+  mode?: number | undefined;
+  /** Sent as content-length when known; the body is sent chunked otherwise. */
+  sizeBytes?: number | undefined;
+}
+
+export interface ListOptions extends CallOptions {
+  /** 1 (default) to 10. */
+  depth?: number | undefined;
+}
+
+/**
+ * Talks to one sandbox's agent over its Unix socket (docs/agent-protocol.md). Streams stay
+ * streams end to end: command output, file reads and file writes are never held whole in
+ * memory. Failures are `PaddockError`s: the agent's own code, or UNAVAILABLE when it cannot
+ * be reached; an aborted call rejects with its signal's reason.
+ *
+ * @example
+ * ```ts
+ * using agent = new AgentClient(runtime.agentSocket(id));
+ * for await (const event of agent.exec({ cmd: 'echo hi' }, signal)) console.log(event);
+ * ```
+ */
+export class AgentClient {
+  private readonly endpoint: AgentEndpoint;
+
+  constructor(socketPath: string) {
+    // Keep-alive saves a connect per call; idle sockets are closed (30 s) before the agent
+    // would close them (65 s), so a reused socket is never one the agent is closing.
+    this.endpoint = { socketPath, agent: new Agent({ keepAlive: true, timeout: 30_000 }) };
+  }
+
+  get socketPath(): string {
+    return this.endpoint.socketPath;
+  }
+
+  async health(signal?: AbortSignal): Promise<AgentHealth> {
+    return Health.parse(await this.json({ method: 'GET', path: '/health', signal }));
+  }
+
+  /**
+   * Runs a command; yields `start`, output chunks as they are produced, then one `exit`
+   * (or `error`). Leaving the loop early, or aborting, closes the stream, and the agent
+   * then kills the command's whole process group.
+   */
+  async *exec(request: RunCommandRequest, signal?: AbortSignal): AsyncGenerator<CommandEvent> {
+    const res = await send(this.endpoint, { method: 'POST', path: '/exec', json: request, signal });
+    let ended = false;
+    try {
+      for await (const value of parseNdjson(res)) {
+        const event = CommandEvent.parse(value);
+        if (event.type === 'exit' || event.type === 'error') ended = true;
+        yield event;
+      }
+    } catch (err) {
+      throw signal?.aborted ? signal.reason : transportError(err);
+    } finally {
+      // Stopped before the end: closing the connection tells the agent to kill the command.
+      // After the end only the stream's last bytes remain; draining them keeps the socket.
+      if (!res.complete) {
+        if (ended) res.resume();
+        else res.destroy();
+      }
+    }
+    if (!ended) {
+      throw new PaddockError('UNAVAILABLE', 'sandbox agent closed the command stream before the command exited');
+    }
+  }
+
+  /** Opens a file for reading; the stream comes straight off the agent's socket. */
+  async readFile(path: string, options: ReadFileOptions = {}): Promise<AgentFileStream> {
+    const res = await this.raw({
+      method: 'GET',
+      path: '/files/read',
+      query: { path, user: options.user },
+      signal: options.signal,
+    });
+    const length = res.headers['content-length'];
+    return { stream: res, sizeBytes: length === undefined ? undefined : Number(length) };
+  }
+
+  /**
+   * Streams `body` into `path` (parents created). The agent writes a temp file and renames
+   * it, so an aborted or failed upload leaves the old file (or none), never a part.
+   */
+  async writeFile(
+    path: string,
+    body: NodeJS.ReadableStream | AsyncIterable<Uint8Array>,
+    options: WriteFileOptions = {},
+  ): Promise<FileInfo> {
+    const request: AgentRequest = {
+      method: 'PUT',
+      path: '/files/write',
+      query: { path, user: options.user, mode: options.mode },
+      body,
+      signal: options.signal,
+    };
+    if (options.sizeBytes !== undefined) request.sizeBytes = options.sizeBytes;
+    return FileInfo.parse(await this.json(request));
+  }
+
+  /** Describes `path` itself (a final symlink is reported, not followed). */
+  async stat(path: string, options: CallOptions = {}): Promise<FileInfo> {
+    return FileInfo.parse(
+      await this.json({ method: 'GET', path: '/files/stat', query: { path }, signal: options.signal }),
+    );
+  }
+
+  async list(path: string, options: ListOptions = {}): Promise<FileList> {
+    const query = { path, depth: options.depth };
+    return FileList.parse(await this.json({ method: 'GET', path: '/files/list', query, signal: options.signal }));
+  }
+
+  async mkdir(request: MkdirRequest, options: CallOptions = {}): Promise<FileInfo> {
+    return FileInfo.parse(
+      await this.json({ method: 'POST', path: '/files/mkdir', json: request, signal: options.signal }),
+    );
+  }
+
+  async rename(request: RenameRequest, options: CallOptions = {}): Promise<FileInfo> {
+    return FileInfo.parse(
+      await this.json({ method: 'POST', path: '/files/rename', json: request, signal: options.signal }),
+    );
+  }
+
+  async remove(request: RemoveRequest, options: CallOptions = {}): Promise<void> {
+    const res = await this.raw({ method: 'POST', path: '/files/remove', json: request, signal: options.signal });
+    res.resume();
+  }
+
+  /**
+   * The raw passthrough: sends any agent request and resolves with the 2xx response, body
+   * unread, for the API layer to pipe on (`reply.send(res)`) without re-buffering. Non-2xx
+   * answers reject with the agent's `PaddockError`.
+   */
+  raw(request: AgentRequest): Promise<IncomingMessage> {
+    return send(this.endpoint, request);
+  }
+
+  /** Closes idle keep-alive sockets; calls in flight continue. */
+  close(): void {
+    this.endpoint.agent.destroy();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  private async json(request: AgentRequest): Promise<unknown> {
+    const res = await send(this.endpoint, request);
+    try {
+      return await readJsonBody(res);
+    } catch (err) {
+      throw request.signal?.aborted ? request.signal.reason : transportError(err);
+    }
+  }
+}

@@ -1,0 +1,10 @@
+export {
+  AgentClient,
+  type AgentFileStream,
+  type AgentHealth,
+  type CallOptions,
+  type ListOptions,
+  type ReadFileOptions,
+  type WriteFileOptions,
+} from './agent-client.js';
+export type { AgentRequest } from './transport.js';
