@@ -1,0 +1,51 @@
+import { request } from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
+
+/** One `GET /health` over the agent's Unix socket; resolves with the HTTP status. */
+export function healthStatus(socketPath: string, timeoutMs: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path: '/health', method: 'GET', timeout: timeoutMs }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('health request timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+export interface WaitHealthyOptions {
+  socketPath: string;
+  timeoutMs: number;
+  signal?: AbortSignal | undefined;
+  /** Resolves to a reason when the sandbox died, to fail fast instead of waiting out the timeout. */
+  deathReason: () => Promise<string | undefined>;
+}
+
+/**
+ * Polls `GET /health` until it answers 200, with a short backoff (1, 2, 4 … 25 ms): the agent
+ * needs ~50–300 ms to start, and a socket poll costs ~0.1 ms.
+ */
+export async function waitHealthy(options: WaitHealthyOptions): Promise<void> {
+  const deadline = Date.now() + options.timeoutMs;
+  let last = 'no answer yet';
+  for (let attempt = 0; ; attempt++) {
+    options.signal?.throwIfAborted();
+    try {
+      const status = await healthStatus(options.socketPath, Math.max(1, Math.min(1000, deadline - Date.now())));
+      if (status === 200) return;
+      last = `GET /health answered ${status}`;
+    } catch (error) {
+      last = error instanceof Error ? error.message : String(error);
+    }
+    const died = await options.deathReason();
+    if (died !== undefined) throw new Error(`sandbox died before its agent became healthy: ${died}`);
+    if (Date.now() >= deadline) {
+      throw new Error(
+        `agent not healthy after ${options.timeoutMs} ms (${last}); raise startTimeoutMs if the host is slow`,
+      );
+    }
+    await delay(Math.min(2 ** attempt, 25), undefined, options.signal ? { signal: options.signal } : undefined);
+  }
+}

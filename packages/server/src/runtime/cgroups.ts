@@ -1,0 +1,127 @@
+import { readdir, readFile, rmdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+
+const CGROUP_ROOT = '/sys/fs/cgroup';
+
+/**
+ * cgroup v1 helpers for sandboxes placed at `<parent>/<id>` in every hierarchy (the OCI
+ * `cgroupsPath` `/<parent>/<id>`; the runtimes create the dirs and write the limits).
+ */
+export class SandboxCgroups {
+  constructor(private readonly parent: string) {}
+
+  /** The OCI `linux.cgroupsPath` of a sandbox. */
+  ociPath(id: string): string {
+    return `/${this.parent}/${id}`;
+  }
+
+  dir(controller: string, id: string): string {
+    return join(CGROUP_ROOT, controller, this.parent, id);
+  }
+
+  async usage(id: string): Promise<{ memoryBytes: number; oomKills: number }> {
+    const dir = this.dir('memory', id);
+    const [usage, oomControl] = await Promise.all([
+      readFile(join(dir, 'memory.usage_in_bytes'), 'utf8'),
+      readFile(join(dir, 'memory.oom_control'), 'utf8'),
+    ]);
+    const oomKill = /^oom_kill (\d+)$/m.exec(oomControl)?.[1];
+    return { memoryBytes: Number(usage.trim()), oomKills: oomKill === undefined ? 0 : Number(oomKill) };
+  }
+
+  /** CPU time the sandbox used so far, in nanoseconds. */
+  async cpuUsageNs(id: string): Promise<number> {
+    return Number((await readFile(join(this.dir('cpuacct', id), 'cpuacct.usage'), 'utf8')).trim());
+  }
+
+  /** Host pids of every process in the sandbox's cgroup. */
+  pids(id: string): Promise<number[]> {
+    return procs(this.dir('pids', id));
+  }
+
+  /** Every hierarchy dir that holds this sandbox's cgroup. */
+  async existing(id: string): Promise<string[]> {
+    const dirs: string[] = [];
+    for (const controller of await hierarchies()) {
+      const dir = this.dir(controller, id);
+      if (await isDir(dir)) dirs.push(dir);
+    }
+    return dirs;
+  }
+
+  /** Ids that have a cgroup under the parent in any hierarchy. */
+  async ids(): Promise<string[]> {
+    const ids = new Set<string>();
+    for (const controller of await hierarchies()) {
+      try {
+        for (const entry of await readdir(join(CGROUP_ROOT, controller, this.parent), { withFileTypes: true })) {
+          if (entry.isDirectory()) ids.add(entry.name);
+        }
+      } catch {
+        // no parent dir in this hierarchy
+      }
+    }
+    return [...ids];
+  }
+
+  /** SIGKILLs every task in the sandbox's cgroups (all hierarchies): immediate, no runtime fork. */
+  async killAll(id: string): Promise<void> {
+    for (const controller of await hierarchies()) {
+      for (const pid of await procs(this.dir(controller, id))) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
+  }
+
+  /**
+   * Kills whatever still runs in the sandbox's cgroups and removes them in every hierarchy.
+   * The runtimes remove their cgroups on delete; this covers a crash or a runtime that lost
+   * track. A cgroup can only be removed once its last task is gone, so it waits (bounded).
+   */
+  async remove(id: string, signal?: AbortSignal): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      await this.killAll(id);
+      const left: string[] = [];
+      for (const dir of await this.existing(id)) {
+        try {
+          await rmdir(dir);
+        } catch {
+          left.push(dir);
+        }
+      }
+      if (left.length === 0) return;
+      if (attempt >= 100) throw new Error(`cgroups still busy after kill: ${left.join(', ')}`);
+      await delay(Math.min(2 ** attempt, 50), undefined, signal ? { signal } : undefined);
+    }
+  }
+}
+
+async function hierarchies(): Promise<string[]> {
+  return (await readdir(CGROUP_ROOT, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
+}
+
+async function procs(dir: string): Promise<number[]> {
+  try {
+    const text = await readFile(join(dir, 'cgroup.procs'), 'utf8');
+    return text
+      .split('\n')
+      .filter((line) => line.length > 0)
+      .map(Number);
+  } catch {
+    return [];
+  }
+}
+
+async function isDir(path: string): Promise<boolean> {
+  try {
+    await readdir(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

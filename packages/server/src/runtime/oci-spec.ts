@@ -1,0 +1,162 @@
+import type { SandboxLaunch } from './runtime.js';
+import { seccompProfile } from './seccomp-profile.js';
+import { UID_BASE, UID_COUNT } from './uid-map.js';
+
+/** Paths inside the sandbox; docs/agent-protocol.md is the contract. */
+export const AGENT_MOUNT = '/opt/paddock';
+export const RUN_MOUNT = '/run/paddock';
+
+/** The agent start command of docs/agent-protocol.md. */
+export const AGENT_ARGS = [
+  `${AGENT_MOUNT}/bin/tini`,
+  '-s',
+  '--',
+  `${AGENT_MOUNT}/lib/ld-linux-x86-64.so.2`,
+  '--library-path',
+  `${AGENT_MOUNT}/lib`,
+  `${AGENT_MOUNT}/bin/node`,
+  `${AGENT_MOUNT}/agent.js`,
+];
+
+/**
+ * Capabilities of the sandbox's root (all relative to its own user namespace). Root needs
+ * CHOWN/DAC_OVERRIDE/FOWNER/FSETID to manage files of any user, SETUID/SETGID to run
+ * commands as `user`, KILL to signal them, NET_BIND_SERVICE for low ports in its own
+ * network namespace, SETFCAP so package installs that set file capabilities work.
+ * Left out: SYS_ADMIN, NET_ADMIN, NET_RAW (raw sockets: kernel surface), MKNOD, SYS_CHROOT,
+ * AUDIT_WRITE (no audit in a user namespace), SETPCAP, SYS_PTRACE (own-uid ptrace needs none).
+ */
+export const CAPABILITIES = [
+  'CAP_CHOWN',
+  'CAP_DAC_OVERRIDE',
+  'CAP_FOWNER',
+  'CAP_FSETID',
+  'CAP_KILL',
+  'CAP_SETGID',
+  'CAP_SETUID',
+  'CAP_NET_BIND_SERVICE',
+  'CAP_SETFCAP',
+];
+
+const MASKED_PATHS = [
+  '/proc/acpi',
+  '/proc/asound',
+  '/proc/kcore',
+  '/proc/keys',
+  '/proc/latency_stats',
+  '/proc/timer_list',
+  '/proc/timer_stats',
+  '/proc/sched_debug',
+  '/proc/scsi',
+  '/sys/firmware',
+  '/sys/devices/virtual/powercap',
+];
+const READONLY_PATHS = ['/proc/bus', '/proc/fs', '/proc/irq', '/proc/sys', '/proc/sysrq-trigger'];
+
+export interface OciSpecInput {
+  launch: SandboxLaunch;
+  /** Host dir bind-mounted read-only at /opt/paddock. */
+  agentRoot: string;
+  /** Host dir bind-mounted read-write at /run/paddock. */
+  runDir: string;
+  cgroupsPath: string;
+  /** crun: new empty netns, user namespace, seccomp. runsc: the driver provides the netns. */
+  flavor: 'crun' | 'runsc';
+}
+
+export interface OciMount {
+  destination: string;
+  type: string;
+  source: string;
+  options: string[];
+}
+
+/** Builds the OCI runtime spec (config.json) of one sandbox. */
+export function ociSpec(input: OciSpecInput): Record<string, unknown> {
+  const { launch } = input;
+  const periodUs = 100_000;
+  const memoryBytes = launch.memoryMiB * 1024 * 1024;
+  const namespaces = ['pid', 'ipc', 'uts', 'mount', 'cgroup', 'user', 'network'];
+  // runsc runs inside a netns the driver made (`nsenter --net`, `--network=host`).
+  const used = input.flavor === 'runsc' ? namespaces.filter((n) => n !== 'network') : namespaces;
+  const idMap = [{ containerID: 0, hostID: UID_BASE, size: UID_COUNT }];
+  const caps = { bounding: CAPABILITIES, effective: CAPABILITIES, permitted: CAPABILITIES };
+  const linux: Record<string, unknown> = {
+    namespaces: used.map((type) => ({ type })),
+    uidMappings: idMap,
+    gidMappings: idMap,
+    cgroupsPath: input.cgroupsPath,
+    resources: {
+      devices: [{ allow: false, access: 'rwm' }],
+      memory: { limit: memoryBytes, swap: memoryBytes },
+      pids: { limit: launch.pids },
+      // A quota of -1 is refused by crun on cgroup v1; "no limit" means no cpu section at all.
+      ...(launch.cpus > 0 ? { cpu: { quota: Math.round(launch.cpus * periodUs), period: periodUs } } : {}),
+    },
+    maskedPaths: MASKED_PATHS,
+    readonlyPaths: READONLY_PATHS,
+  };
+  linux.seccomp = seccompProfile(input.flavor === 'crun' ? 'crun' : 'gvisor');
+  return {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: false,
+      user: { uid: 0, gid: 0 },
+      args: AGENT_ARGS,
+      env: [
+        'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+        'HOME=/root',
+        `PADDOCK_SOCKET=${RUN_MOUNT}/agent.sock`,
+        `PADDOCK_CONFIG=${RUN_MOUNT}/config.json`,
+      ],
+      cwd: '/',
+      capabilities: caps,
+      noNewPrivileges: true,
+      // Under host memory pressure, sandboxes go before the server.
+      oomScoreAdj: 500,
+    },
+    root: { path: 'rootfs', readonly: false },
+    hostname: launch.hostname,
+    mounts: mounts(input),
+    linux,
+  };
+}
+
+function mounts(input: OciSpecInput): OciMount[] {
+  return [
+    { destination: '/proc', type: 'proc', source: 'proc', options: ['nosuid', 'noexec', 'nodev'] },
+    {
+      destination: '/dev',
+      type: 'tmpfs',
+      source: 'tmpfs',
+      options: ['nosuid', 'strictatime', 'mode=755', 'size=65536k'],
+    },
+    {
+      destination: '/dev/pts',
+      type: 'devpts',
+      source: 'devpts',
+      options: ['nosuid', 'noexec', 'newinstance', 'ptmxmode=0666', 'mode=0620', 'gid=5'],
+    },
+    {
+      destination: '/dev/shm',
+      type: 'tmpfs',
+      source: 'shm',
+      options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'],
+    },
+    { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
+    { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] },
+    {
+      destination: '/sys/fs/cgroup',
+      type: 'cgroup',
+      source: 'cgroup',
+      options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'],
+    },
+    { destination: AGENT_MOUNT, type: 'bind', source: input.agentRoot, options: ['rbind', 'ro', 'nosuid', 'nodev'] },
+    {
+      destination: RUN_MOUNT,
+      type: 'bind',
+      source: input.runDir,
+      options: ['rbind', 'rw', 'nosuid', 'nodev', 'noexec'],
+    },
+  ];
+}

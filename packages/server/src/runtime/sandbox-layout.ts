@@ -1,0 +1,57 @@
+import { join } from 'node:path';
+
+/**
+ * Where one sandbox's host-side pieces live. Everything a sandbox owns on the host is under
+ * `<sandboxes>/<id>/`, so that a crash at any point of create leaves one dir to find and remove.
+ */
+export interface SandboxLayout {
+  id: string;
+  dir: string;
+  /** OCI bundle config (the bundle dir is `dir`). */
+  ociConfig: string;
+  /** Sparse ext4 image that holds the overlay upper and work dirs; its size is the disk cap. */
+  layerImage: string;
+  /** Mount point of `layerImage`. */
+  layerMount: string;
+  upperDir: string;
+  workDir: string;
+  /** Overlay (template lower + upper) mount point: the sandbox's root. */
+  rootfs: string;
+  /** Host side of `/run/paddock` inside the sandbox. */
+  runDir: string;
+  agentConfig: string;
+  agentSocket: string;
+  /** Container stdio (the agent's own output) and runtime errors, appended. */
+  log: string;
+  /** Pid of the container init (crun) or sandbox process (runsc), written by the runtime. */
+  pidFile: string;
+  /** Bind mount of the sandbox's own network namespace (runsc only). */
+  netns: string;
+}
+
+export function sandboxLayout(sandboxesDir: string, id: string): SandboxLayout {
+  const dir = join(sandboxesDir, id);
+  const layerMount = join(dir, 'layer');
+  const runDir = join(dir, 'run');
+  return {
+    id,
+    dir,
+    ociConfig: join(dir, 'config.json'),
+    layerImage: join(dir, 'layer.img'),
+    layerMount,
+    upperDir: join(layerMount, 'upper'),
+    workDir: join(layerMount, 'work'),
+    rootfs: join(dir, 'rootfs'),
+    runDir,
+    agentConfig: join(runDir, 'config.json'),
+    agentSocket: join(runDir, 'agent.sock'),
+    log: join(dir, 'sandbox.log'),
+    pidFile: join(dir, 'init.pid'),
+    netns: join(dir, 'netns'),
+  };
+}
+
+/** Sandbox ids are 20 lowercase letters/digits; anything else never reaches a path or argv. */
+export function assertSandboxId(id: string): void {
+  if (!/^[a-z0-9]{20}$/.test(id)) throw new Error(`invalid sandbox id ${JSON.stringify(id)}: want 20 of [a-z0-9]`);
+}
