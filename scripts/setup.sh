@@ -24,3 +24,19 @@ npm run --silent build
 
 # The base template (Debian bookworm + python3, built with mmdebstrap; ~20 s the first time).
 node --import tsx scripts/build-template.ts templates/base.yaml --data-dir "$DATA_DIR" --quiet-if-cached
+
+# --- Python SDK (python/): its runtime and test packages from Debian, and a development-mode
+# install into Debian's python3 (a .pth file pointing at python/src), so `import paddock` works
+# in /usr/bin/python3. PyPI is not reachable here, hence Debian's packages. Idempotent.
+py_missing=$(for p in python3-httpx python3-pytest; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || echo "$p"
+done)
+if [ -n "$py_missing" ]; then
+  say "installing Python SDK packages: $py_missing"
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $py_missing >/dev/null
+fi
+py_site=$(/usr/bin/python3 -c 'import sys; print(f"/usr/local/lib/python3.{sys.version_info.minor}/dist-packages")')
+mkdir -p "$py_site"
+echo "$PWD/python/src" > "$py_site/paddock-dev.pth"

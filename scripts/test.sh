@@ -17,5 +17,8 @@ node --import tsx --test --test-concurrency=1 --test-reporter=spec \
   test/runtime/*.test.ts \
   test/e2e/*.test.ts
 
+echo "test: Python SDK (pytest on Debian's python3, against a real server)"
+/usr/bin/python3 -m pytest -q -p no:cacheprovider python/tests
+
 echo "test: leak check"
 node --import tsx test/leak-check.ts

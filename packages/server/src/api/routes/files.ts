@@ -62,11 +62,18 @@ export function fileRoutes(app: FastifyInstance, ctx: ApiContext): void {
         'send the file content as the body with content-type application/octet-stream',
       );
     }
-    return ctx.agentOf(request.params.id).writeFile(path, body as NodeJS.ReadableStream, {
-      ...(user ? { user } : {}),
-      ...(mode !== undefined ? { mode } : {}),
-      signal: clientSignal(request),
-    });
+    try {
+      return await ctx.agentOf(request.params.id).writeFile(path, body as NodeJS.ReadableStream, {
+        ...(user ? { user } : {}),
+        ...(mode !== undefined ? { mode } : {}),
+        signal: clientSignal(request),
+      });
+    } catch (err) {
+      // Read the rest of the upload and drop it: clients that only read the answer once
+      // their body is sent (httpx, curl) would otherwise stall instead of seeing e.g. DISK_FULL.
+      request.raw.resume();
+      throw err;
+    }
   });
 
   app.get<{ Params: { id: string } }>('/v1/sandboxes/:id/files/stat', async (request) =>

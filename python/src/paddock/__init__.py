@@ -1,0 +1,105 @@
+"""Paddock Python SDK: isolated code sandboxes for AI agents, sync and async.
+
+The nouns are the TypeScript SDK's (``@paddock/sdk``) in snake_case. Times are seconds:
+``timeout=`` is the lifetime of what you start (a sandbox, a command) and
+``request_timeout=`` the wait for one request to the server.
+
+Example::
+
+    from paddock import Sandbox
+    with Sandbox.create(template="base", timeout=300) as sbx:
+        print(sbx.commands.run("python3 -c 'print(6*7)'").stdout)   # 42
+        sbx.files.write("/home/user/a.txt", "hi")
+
+    from paddock import AsyncSandbox
+    async with await AsyncSandbox.create() as sbx:
+        r = await sbx.commands.run("echo hi")
+"""
+
+from .connection_config import ConnectionConfig
+from .errors import (
+    ERROR_CLASSES,
+    AuthenticationError,
+    CommandExitError,
+    ConflictError,
+    DiskFullError,
+    InternalError,
+    InvalidArgumentError,
+    IsADirectoryError,
+    NotADirectoryError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    RateLimitError,
+    SandboxError,
+    SandboxNotRunningError,
+    TemplateBuildError,
+    TimeoutError,
+    UnavailableError,
+    error_from_body,
+)
+from .models import (
+    CommandEvent,
+    CommandExit,
+    CommandOutput,
+    CommandResult,
+    CommandStart,
+    FileInfo,
+    SandboxInfo,
+    TemplateBuildEvent,
+    TemplateBuildLog,
+    TemplateBuildProgress,
+    TemplateBuildResult,
+    TemplateInfo,
+)
+from .sandbox_async import AsyncCommands, AsyncCommandStream, AsyncFiles, AsyncFileStream, AsyncSandbox, AsyncTemplate
+from .sandbox_sync import Commands, CommandStream, Files, FileStream, Sandbox, Template
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AsyncCommandStream",
+    "AsyncCommands",
+    "AsyncFileStream",
+    "AsyncFiles",
+    "AsyncSandbox",
+    "AsyncTemplate",
+    "AuthenticationError",
+    "CommandEvent",
+    "CommandExit",
+    "CommandExitError",
+    "CommandOutput",
+    "CommandResult",
+    "CommandStart",
+    "CommandStream",
+    "Commands",
+    "ConflictError",
+    "ConnectionConfig",
+    "DiskFullError",
+    "ERROR_CLASSES",
+    "FileInfo",
+    "FileStream",
+    "Files",
+    "InternalError",
+    "InvalidArgumentError",
+    "IsADirectoryError",
+    "NotADirectoryError",
+    "NotFoundError",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "Sandbox",
+    "SandboxError",
+    "SandboxInfo",
+    "SandboxNotRunningError",
+    "Template",
+    "TemplateBuildError",
+    "TemplateBuildEvent",
+    "TemplateBuildLog",
+    "TemplateBuildProgress",
+    "TemplateBuildResult",
+    "TemplateInfo",
+    "TimeoutError",
+    "UnavailableError",
+    "error_from_body",
+]

@@ -1,0 +1,46 @@
+"""Pieces of ``sbx.files`` shared by the sync and async SDKs."""
+
+from __future__ import annotations
+
+from typing import IO, Any, AsyncIterable, Dict, Iterable, Literal, Optional, Union
+
+from ._wire import iter_file_chunks
+
+UPLOAD_CHUNK_BYTES = 1024 * 1024
+"""Uploads read file objects in chunks of this size."""
+
+ReadFormat = Literal["text", "bytes", "stream"]
+"""How ``files.read`` returns the content: ``str``, ``bytes``, or an iterator of chunks."""
+
+WriteData = Union[str, bytes, bytearray, memoryview, IO[bytes], Iterable[bytes]]
+"""What ``files.write`` accepts: text (UTF-8), bytes, a binary file object or an iterable
+of byte chunks. File objects and iterables are streamed, never held whole in memory."""
+
+AsyncWriteData = Union[WriteData, AsyncIterable[bytes]]
+"""What ``AsyncFiles.write`` accepts: :data:`WriteData` or an async iterable of chunks."""
+
+
+def sync_body(data: Any) -> Any:
+    """The httpx ``content`` for ``data``; file objects become a chunk iterator."""
+    if isinstance(data, str):
+        return data.encode("utf-8")
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return bytes(data)
+    if hasattr(data, "read"):
+        return iter_file_chunks(data, UPLOAD_CHUNK_BYTES)
+    if isinstance(data, Iterable) and not isinstance(data, dict):
+        return data
+    raise TypeError(f"files.write takes str, bytes, a binary file object or an iterable of bytes, not {type(data).__name__}")
+
+
+def check_format(fmt: str) -> None:
+    """Raises ``ValueError`` for a ``format`` that ``files.read`` does not know."""
+    if fmt not in ("text", "bytes", "stream"):
+        raise ValueError(f"format must be 'text', 'bytes' or 'stream', not {fmt!r}")
+
+
+def with_user(body: Dict[str, Any], user: Optional[str]) -> Dict[str, Any]:
+    """Adds ``user`` to a JSON body when given."""
+    if user is not None:
+        body["user"] = user
+    return body

@@ -1,0 +1,24 @@
+"""Pieces of ``Template`` shared by the sync and async SDKs."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any, Callable, Dict, Mapping, Optional
+
+from .models import TemplateBuildEvent
+
+BuildEventCallback = Callable[[TemplateBuildEvent], Any]
+"""Called with each progress, log and done event of a build."""
+
+
+def build_body(name: str, spec: Mapping[str, Any], context_files: Optional[Mapping[str, bytes]]) -> Dict[str, Any]:
+    """The ``BuildTemplateRequest`` body; context files are sent base64-encoded."""
+    files = {src: base64.b64encode(bytes(data)).decode("ascii") for src, data in (context_files or {}).items()}
+    return {"name": name, "spec": dict(spec), "contextFiles": files}
+
+
+def template_path(name: str) -> str:
+    """The URL path of one template (names are URL-safe by the protocol's pattern)."""
+    from urllib.parse import quote
+
+    return f"/v1/templates/{quote(name, safe='')}"

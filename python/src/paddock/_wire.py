@@ -1,0 +1,151 @@
+"""Pure request building and response splitting, shared by the sync and async SDKs.
+
+Nothing here does I/O: options in seconds and snake_case become the protocol's camelCase
+JSON in milliseconds, and NDJSON byte chunks become parsed objects.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+
+from .connection_config import seconds_to_ms
+from .errors import InternalError
+
+Cmd = Union[str, Sequence[str]]
+"""A shell command line (run with ``bash -c``) or a program and its arguments."""
+
+StdinData = Union[str, bytes, bytearray, memoryview]
+"""Bytes for a command's stdin (text is sent as UTF-8)."""
+
+
+def _drop_none(fields: Mapping[str, Any]) -> Dict[str, Any]:
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def create_sandbox_body(
+    template: Optional[str] = None,
+    timeout: Optional[float] = None,
+    memory_mib: Optional[int] = None,
+    cpus: Optional[float] = None,
+    disk_mib: Optional[int] = None,
+    pids: Optional[int] = None,
+    isolation: Optional[str] = None,
+    env: Optional[Mapping[str, str]] = None,
+    metadata: Optional[Mapping[str, str]] = None,
+) -> Dict[str, Any]:
+    """The ``CreateSandboxRequest`` body; ``timeout`` (seconds) becomes ``timeoutMs``."""
+    return _drop_none(
+        {
+            "template": template,
+            "timeoutMs": None if timeout is None else seconds_to_ms(timeout, "timeout"),
+            "memoryMiB": memory_mib,
+            "cpus": cpus,
+            "diskMiB": disk_mib,
+            "pids": pids,
+            "isolation": isolation,
+            "env": None if env is None else dict(env),
+            "metadata": None if metadata is None else dict(metadata),
+        }
+    )
+
+
+def list_sandboxes_query(
+    metadata: Optional[Mapping[str, str]] = None,
+    state: Union[str, Sequence[str], None] = None,
+) -> List[Tuple[str, str]]:
+    """Query of ``GET /v1/sandboxes``: ``state=a,b`` and ``metadata.KEY=VALUE`` pairs."""
+    query: List[Tuple[str, str]] = []
+    if state:
+        query.append(("state", state if isinstance(state, str) else ",".join(state)))
+    for key, value in (metadata or {}).items():
+        query.append((f"metadata.{key}", value))
+    return query
+
+
+def set_timeout_body(timeout: float) -> Dict[str, Any]:
+    """The ``SetTimeoutRequest`` body for a lifetime of ``timeout`` seconds from now."""
+    return {"timeoutMs": seconds_to_ms(timeout, "timeout")}
+
+
+def run_command_body(
+    cmd: Cmd,
+    cwd: Optional[str] = None,
+    envs: Optional[Mapping[str, str]] = None,
+    user: Optional[str] = None,
+    timeout: Optional[float] = None,
+    stdin: Optional[StdinData] = None,
+) -> Dict[str, Any]:
+    """The ``RunCommandRequest`` body: a string runs through the shell, a list directly.
+
+    ``timeout`` is in seconds (0 = no limit) and ``stdin`` is sent base64-encoded.
+    """
+    if isinstance(cmd, (bytes, bytearray)):
+        raise TypeError("cmd must be a str (a shell line) or a list of str (argv), not bytes")
+    body: Dict[str, Any] = {"cmd": cmd} if isinstance(cmd, str) else {"argv": [str(a) for a in cmd]}
+    if stdin is not None:
+        raw = stdin.encode("utf-8") if isinstance(stdin, str) else bytes(stdin)
+        body["stdinBase64"] = base64.b64encode(raw).decode("ascii")
+    body.update(
+        _drop_none(
+            {
+                "cwd": cwd,
+                "env": None if envs is None else dict(envs),
+                "user": user,
+                "timeoutMs": None if timeout is None else seconds_to_ms(timeout, "timeout"),
+            }
+        )
+    )
+    return body
+
+
+def file_query(path: str, **params: Any) -> Dict[str, str]:
+    """Query of the file routes: ``path`` plus the given params that are not None."""
+    query = {"path": path}
+    query.update({k: str(v) for k, v in params.items() if v is not None})
+    return query
+
+
+class NdjsonSplitter:
+    """Splits a byte stream into NDJSON values, whatever the chunk boundaries.
+
+    Example::
+
+        s = NdjsonSplitter()
+        s.feed(b'{"a":1}\\n{"b"') + s.feed(b':2}\\n') + s.close()  # [{'a': 1}, {'b': 2}]
+    """
+
+    def __init__(self) -> None:
+        self._buffer = b""
+
+    def feed(self, chunk: bytes) -> List[Any]:
+        """Adds bytes and returns the values of every line they completed."""
+        self._buffer += chunk
+        if b"\n" not in chunk:
+            return []
+        *lines, self._buffer = self._buffer.split(b"\n")
+        return [self._parse(line) for line in lines if line.strip()]
+
+    def close(self) -> List[Any]:
+        """Returns the value of a last line that had no newline, if any."""
+        rest, self._buffer = self._buffer, b""
+        return [self._parse(rest)] if rest.strip() else []
+
+    @staticmethod
+    def _parse(line: bytes) -> Any:
+        try:
+            return json.loads(line)
+        except ValueError:
+            raise InternalError("INTERNAL", f"the server sent a line that is not JSON: {line[:200]!r}") from None
+
+
+def iter_file_chunks(fileobj: Any, chunk_size: int) -> Iterable[bytes]:
+    """Reads a binary file object in chunks, so an upload never holds it whole."""
+    while True:
+        chunk = fileobj.read(chunk_size)
+        if not chunk:
+            return
+        if isinstance(chunk, str):
+            raise TypeError("files.write got a text-mode file: open it with 'rb'")
+        yield chunk

@@ -1,0 +1,180 @@
+"""The async sandbox handle: ``AsyncSandbox``."""
+
+from __future__ import annotations
+
+from typing import Any, List, Mapping, Optional, Sequence, Union
+
+from .._hybrid import class_or_instance_method
+from .._transport import AsyncTransport, wait_for
+from .._wire import create_sandbox_body, list_sandboxes_query, set_timeout_body
+from ..connection_config import ConnectionConfig
+from ..errors import NotFoundError
+from ..models import SandboxInfo, parse_list
+from .commands import AsyncCommands
+from .files import AsyncFiles
+
+
+async def _kill(transport: AsyncTransport, sandbox_id: str, request_timeout: Optional[float]) -> bool:
+    # Kill waits for the teardown by default (request_timeout 0), as the TS SDK does.
+    wait = wait_for(transport.config, 0 if request_timeout is None else request_timeout)
+    try:
+        await transport.call("DELETE", f"/v1/sandboxes/{sandbox_id}", wait)
+        return True
+    except NotFoundError:
+        return False
+
+
+class AsyncSandbox:
+    """A live sandbox (async). Use it with ``async with``, or await :meth:`kill` when done.
+
+    The API is :class:`paddock.Sandbox`'s, with coroutines.
+
+    Example::
+
+        from paddock import AsyncSandbox
+        async with await AsyncSandbox.create() as sbx:
+            r = await sbx.commands.run("echo hi")
+    """
+
+    id: str
+    """The sandbox id."""
+    commands: AsyncCommands
+    """Runs commands in the sandbox."""
+    files: AsyncFiles
+    """Reads and writes files in the sandbox."""
+
+    def __init__(self, sandbox_id: str, transport: AsyncTransport) -> None:
+        """Wraps an existing sandbox; use :meth:`create` or :meth:`connect` instead."""
+        self.id = sandbox_id
+        self._transport = transport
+        self.commands = AsyncCommands(transport, sandbox_id)
+        self.files = AsyncFiles(transport, sandbox_id)
+
+    @property
+    def sandbox_id(self) -> str:
+        """The sandbox id (same as :attr:`id`)."""
+        return self.id
+
+    def __repr__(self) -> str:
+        return f"AsyncSandbox(id={self.id!r})"
+
+    @classmethod
+    async def create(
+        cls,
+        template: Optional[str] = None,
+        *,
+        timeout: Optional[float] = None,
+        memory_mib: Optional[int] = None,
+        cpus: Optional[float] = None,
+        disk_mib: Optional[int] = None,
+        pids: Optional[int] = None,
+        isolation: Optional[str] = None,
+        env: Optional[Mapping[str, str]] = None,
+        metadata: Optional[Mapping[str, str]] = None,
+        api_url: Optional[str] = None,
+        api_key: Optional[str] = None,
+        request_timeout: Optional[float] = None,
+    ) -> "AsyncSandbox":
+        """Creates a sandbox; the options are :meth:`paddock.Sandbox.create`'s."""
+        transport = AsyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
+        try:
+            body = create_sandbox_body(template, timeout, memory_mib, cpus, disk_mib, pids, isolation, env, metadata)
+            raw = await transport.call("POST", "/v1/sandboxes", wait_for(transport.config, None), json=body)
+            info = SandboxInfo.from_wire(raw)
+        except BaseException:
+            await transport.close()
+            raise
+        return cls(info.id, transport)
+
+    @classmethod
+    async def connect(
+        cls,
+        sandbox_id: str,
+        *,
+        api_url: Optional[str] = None,
+        api_key: Optional[str] = None,
+        request_timeout: Optional[float] = None,
+    ) -> "AsyncSandbox":
+        """Attaches to an existing sandbox by id; raises ``NotFoundError`` for an unknown id."""
+        transport = AsyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
+        sandbox = cls(sandbox_id, transport)
+        try:
+            await sandbox.get_info()
+        except BaseException:
+            await transport.close()
+            raise
+        return sandbox
+
+    @staticmethod
+    async def list(
+        *,
+        metadata: Optional[Mapping[str, str]] = None,
+        state: Union[str, Sequence[str], None] = None,
+        api_url: Optional[str] = None,
+        api_key: Optional[str] = None,
+        request_timeout: Optional[float] = None,
+    ) -> List[SandboxInfo]:
+        """Lists sandboxes by metadata and state; see :meth:`paddock.Sandbox.list`."""
+        transport = AsyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
+        try:
+            query = list_sandboxes_query(metadata, state)
+            body = await transport.call("GET", "/v1/sandboxes", wait_for(transport.config, None), params=query)
+        finally:
+            await transport.close()
+        return parse_list(body, "sandboxes", SandboxInfo.from_wire)
+
+    @class_or_instance_method
+    async def kill(  # type: ignore[misc]
+        cls: Any,
+        sandbox_id: str,
+        *,
+        api_url: Optional[str] = None,
+        api_key: Optional[str] = None,
+        request_timeout: Optional[float] = None,
+    ) -> bool:
+        """Kills a sandbox: ``await AsyncSandbox.kill(id)`` or ``await sbx.kill()``.
+
+        Returns True when it was killed (or was already dead), False when no sandbox has
+        this id. Killing twice is fine.
+        """
+        transport = AsyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
+        try:
+            return await _kill(transport, sandbox_id, request_timeout)
+        finally:
+            await transport.close()
+
+    @kill.instance
+    async def _kill_instance(self, *, request_timeout: Optional[float] = None) -> bool:
+        return await _kill(self._transport, self.id, request_timeout)
+
+    async def get_info(self, *, request_timeout: Optional[float] = None) -> SandboxInfo:
+        """The sandbox's current state, limits, metadata and expiry."""
+        wait = wait_for(self._transport.config, request_timeout)
+        return SandboxInfo.from_wire(await self._transport.call("GET", f"/v1/sandboxes/{self.id}", wait))
+
+    async def is_running(self, *, request_timeout: Optional[float] = None) -> bool:
+        """True while the sandbox is running."""
+        return (await self.get_info(request_timeout=request_timeout)).state == "running"
+
+    async def set_timeout(self, timeout: float, *, request_timeout: Optional[float] = None) -> SandboxInfo:
+        """Makes the sandbox expire ``timeout`` seconds from now."""
+        body = await self._transport.call(
+            "POST",
+            f"/v1/sandboxes/{self.id}/timeout",
+            wait_for(self._transport.config, request_timeout),
+            json=set_timeout_body(timeout),
+        )
+        return SandboxInfo.from_wire(body)
+
+    async def close(self) -> None:
+        """Closes this handle's connections; the sandbox keeps running (see :meth:`kill`)."""
+        await self._transport.close()
+
+    async def __aenter__(self) -> "AsyncSandbox":
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            await self.kill()
+        finally:
+            await self.close()

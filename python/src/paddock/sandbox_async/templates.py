@@ -1,0 +1,102 @@
+"""Templates (async): read-only root filesystems that sandboxes start from."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, AsyncIterator, List, Mapping, Optional
+
+from .._templates_common import BuildEventCallback, build_body, template_path
+from .._transport import AsyncTransport, wait_for
+from .._wire import NdjsonSplitter
+from ..connection_config import ConnectionConfig
+from ..errors import InternalError
+from ..models import TemplateBuildResult, TemplateInfo, decode_template_event, parse_list
+
+
+async def _lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[Any]:
+    splitter = NdjsonSplitter()
+    async for chunk in chunks:
+        for raw in splitter.feed(chunk):
+            yield raw
+    for raw in splitter.close():
+        yield raw
+
+
+class AsyncTemplate:
+    """Builds, lists and removes templates (async); see :class:`paddock.Template`.
+
+    Example::
+
+        result = await AsyncTemplate.build("py-tools", {"packages": ["python3-requests"]})
+    """
+
+    @staticmethod
+    async def build(
+        name: str,
+        spec: Mapping[str, Any],
+        *,
+        context_files: Optional[Mapping[str, bytes]] = None,
+        on_event: Optional[BuildEventCallback] = None,
+        api_url: Optional[str] = None,
+        api_key: Optional[str] = None,
+        request_timeout: Optional[float] = None,
+    ) -> TemplateBuildResult:
+        """Builds (or finds cached) a template; ``on_event`` may be a coroutine function."""
+        transport = AsyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
+        wait = wait_for(transport.config, None, None)
+        try:
+            response = await transport.open("POST", "/v1/templates", wait, json=build_body(name, spec, context_files))
+            async for raw in _lines(transport.iter_body(response, wait)):
+                event = decode_template_event(raw)
+                if on_event is not None:
+                    returned = on_event(event)
+                    if inspect.isawaitable(returned):
+                        await returned
+                if isinstance(event, TemplateBuildResult):
+                    return event
+        finally:
+            await transport.close()
+        raise InternalError("INTERNAL", "the template build stream ended without a result")
+
+    @staticmethod
+    async def list(
+        *, api_url: Optional[str] = None, api_key: Optional[str] = None, request_timeout: Optional[float] = None
+    ) -> List[TemplateInfo]:
+        """The templates on the server."""
+        transport = AsyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
+        try:
+            body = await transport.call("GET", "/v1/templates", wait_for(transport.config, None))
+        finally:
+            await transport.close()
+        return parse_list(body, "templates", TemplateInfo.from_wire)
+
+    @staticmethod
+    async def get(
+        name: str,
+        *,
+        api_url: Optional[str] = None,
+        api_key: Optional[str] = None,
+        request_timeout: Optional[float] = None,
+    ) -> TemplateInfo:
+        """One template by name; raises ``NotFoundError`` when there is none."""
+        transport = AsyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
+        try:
+            body = await transport.call("GET", template_path(name), wait_for(transport.config, None))
+        finally:
+            await transport.close()
+        return TemplateInfo.from_wire(body)
+
+    @staticmethod
+    async def remove(
+        name: str,
+        *,
+        api_url: Optional[str] = None,
+        api_key: Optional[str] = None,
+        request_timeout: Optional[float] = None,
+    ) -> None:
+        """Deletes a template; raises ``ConflictError`` while sandboxes use it."""
+        transport = AsyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
+        try:
+            await transport.call("DELETE", template_path(name), wait_for(transport.config, None))
+        finally:
+            await transport.close()

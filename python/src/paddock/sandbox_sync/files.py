@@ -1,0 +1,197 @@
+"""Files inside a sandbox (sync): ``sbx.files``."""
+
+from __future__ import annotations
+
+from typing import List, Literal, Optional, Union, overload
+
+import httpx
+
+from .._files_common import with_user, ReadFormat, WriteData, check_format, sync_body
+from .._transport import SyncTransport, Wait, wait_for
+from .._wire import file_query
+from ..errors import NotFoundError
+from ..models import FileInfo, parse_list
+
+
+class FileStream:
+    """The content of a file as an iterator of byte chunks; close it to stop early.
+
+    Example::
+
+        with sbx.files.read("/data/big.bin", format="stream") as chunks:
+            for chunk in chunks:
+                out.write(chunk)
+    """
+
+    def __init__(self, transport: SyncTransport, response: httpx.Response, wait: Wait) -> None:
+        self._response = response
+        self._chunks = transport.iter_body(response, wait)
+        self.size_bytes: Optional[int] = _content_length(response)
+        """The file's size as the server announced it."""
+
+    def __iter__(self) -> "FileStream":
+        return self
+
+    def __next__(self) -> bytes:
+        return next(self._chunks)
+
+    def close(self) -> None:
+        """Stops reading and frees the connection."""
+        self._chunks.close()
+        self._response.close()
+
+    def __enter__(self) -> "FileStream":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _content_length(response: httpx.Response) -> Optional[int]:
+    value = response.headers.get("content-length")
+    return int(value) if value and value.isdigit() else None
+
+
+class Files:
+    """File operations inside a sandbox. Reach it as ``sandbox.files``.
+
+    They are done by the sandbox's agent, so paths and symlinks resolve inside the sandbox,
+    never on the host. Paths are absolute.
+    """
+
+    def __init__(self, transport: SyncTransport, sandbox_id: str) -> None:
+        self._transport = transport
+        self._base = f"/v1/sandboxes/{sandbox_id}/files"
+
+    def _wait(self, request_timeout: Optional[float]) -> Wait:
+        return wait_for(self._transport.config, request_timeout)
+
+    @overload
+    def read(
+        self, path: str, *, format: Literal["text"] = "text", user: Optional[str] = None,
+        request_timeout: Optional[float] = None,
+    ) -> str: ...
+    @overload
+    def read(
+        self, path: str, *, format: Literal["bytes"], user: Optional[str] = None,
+        request_timeout: Optional[float] = None,
+    ) -> bytes: ...
+    @overload
+    def read(
+        self, path: str, *, format: Literal["stream"], user: Optional[str] = None,
+        request_timeout: Optional[float] = None,
+    ) -> FileStream: ...
+
+    def read(
+        self,
+        path: str,
+        *,
+        format: ReadFormat = "text",
+        user: Optional[str] = None,
+        request_timeout: Optional[float] = None,
+    ) -> Union[str, bytes, FileStream]:
+        """Reads a file: as text (UTF-8, the default), ``bytes``, or a ``stream`` of chunks.
+
+        Raises:
+            NotFoundError: the file does not exist.
+            IsADirectoryError: the path is a directory.
+
+        Example::
+
+            text = sbx.files.read("/home/user/a.txt")
+            for chunk in sbx.files.read("/data/big.bin", format="stream"): ...
+        """
+        check_format(format)
+        wait = self._wait(request_timeout)
+        response = self._transport.open("GET", self._base, wait, params=file_query(path, user=user))
+        stream = FileStream(self._transport, response, wait)
+        if format == "stream":
+            return stream
+        content = b"".join(stream)
+        return content if format == "bytes" else content.decode("utf-8")
+
+    def write(
+        self,
+        path: str,
+        data: WriteData,
+        *,
+        user: Optional[str] = None,
+        mode: Optional[int] = None,
+        request_timeout: Optional[float] = None,
+    ) -> FileInfo:
+        """Writes a file, creating parent directories, and returns its :class:`FileInfo`.
+
+        The content lands atomically: readers see the old file or the whole new one.
+        File objects (opened ``"rb"``) and iterables of bytes are streamed in chunks.
+
+        Args:
+            path: absolute path inside the sandbox.
+            data: text, bytes, a binary file object, or an iterable of byte chunks.
+            user: owner of the new file; default ``user``.
+            mode: permission bits, e.g. ``0o644``.
+            request_timeout: seconds each send and the final answer may take.
+
+        Raises:
+            DiskFullError: the sandbox's disk is full; the old file (if any) is intact.
+
+        Example::
+
+            sbx.files.write("/home/user/a.txt", "hi")
+            with open("big.bin", "rb") as f:
+                sbx.files.write("/data/big.bin", f)
+        """
+        wait = self._wait(request_timeout)
+        params = file_query(path, user=user, mode=mode)
+        response = self._transport.open("PUT", self._base, wait, params=params, content=sync_body(data))
+        return FileInfo.from_wire(self._transport.read_json(response, wait))
+
+    def list(self, path: str, *, depth: int = 1, request_timeout: Optional[float] = None) -> List[FileInfo]:
+        """Entries of a directory, ``depth`` levels deep (1 to 10), sorted by path.
+
+        Example::
+
+            names = [e.name for e in sbx.files.list("/home/user")]
+        """
+        body = self._transport.call(
+            "GET", self._base + "/list", self._wait(request_timeout), params=file_query(path, depth=depth)
+        )
+        return parse_list(body, "entries", FileInfo.from_wire)
+
+    def stat(self, path: str, *, request_timeout: Optional[float] = None) -> FileInfo:
+        """Information about a path; a final symlink is reported, not followed."""
+        body = self._transport.call("GET", self._base + "/stat", self._wait(request_timeout), params=file_query(path))
+        return FileInfo.from_wire(body)
+
+    def exists(self, path: str, *, request_timeout: Optional[float] = None) -> bool:
+        """True when the path exists (a dangling symlink exists too)."""
+        try:
+            self.stat(path, request_timeout=request_timeout)
+            return True
+        except NotFoundError:
+            return False
+
+    def mkdir(self, path: str, *, user: Optional[str] = None, request_timeout: Optional[float] = None) -> FileInfo:
+        """Creates a directory and its parents; an existing directory is fine."""
+        body = self._transport.call(
+            "POST", self._base + "/mkdir", self._wait(request_timeout), json=with_user({"path": path}, user)
+        )
+        return FileInfo.from_wire(body)
+
+    def rename(
+        self, old_path: str, new_path: str, *, user: Optional[str] = None, request_timeout: Optional[float] = None
+    ) -> FileInfo:
+        """Moves or renames a file or directory; returns the :class:`FileInfo` at ``new_path``."""
+        body = self._transport.call(
+            "POST",
+            self._base + "/rename",
+            self._wait(request_timeout),
+            json=with_user({"from": old_path, "to": new_path}, user),
+        )
+        return FileInfo.from_wire(body)
+
+    def remove(self, path: str, *, user: Optional[str] = None, request_timeout: Optional[float] = None) -> None:
+        """Removes a file, or a directory with its contents."""
+        self._transport.call(
+            "POST", self._base + "/remove", self._wait(request_timeout), json=with_user({"path": path}, user)
+        )
+

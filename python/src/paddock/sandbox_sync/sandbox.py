@@ -1,0 +1,215 @@
+"""The sync sandbox handle: ``Sandbox``."""
+
+from __future__ import annotations
+
+from typing import Any, List, Mapping, Optional, Sequence, Union
+
+from .._hybrid import class_or_instance_method
+from .._transport import SyncTransport, wait_for
+from .._wire import create_sandbox_body, list_sandboxes_query, set_timeout_body
+from ..connection_config import ConnectionConfig
+from ..errors import NotFoundError
+from ..models import SandboxInfo, parse_list
+from .commands import Commands
+from .files import Files
+
+
+def _kill(transport: SyncTransport, sandbox_id: str, request_timeout: Optional[float]) -> bool:
+    # Kill waits for the teardown by default (request_timeout 0), as the TS SDK does.
+    wait = wait_for(transport.config, 0 if request_timeout is None else request_timeout)
+    try:
+        transport.call("DELETE", f"/v1/sandboxes/{sandbox_id}", wait)
+        return True
+    except NotFoundError:
+        return False
+
+
+class Sandbox:
+    """A live sandbox. Use it as a context manager, or call :meth:`kill` when done.
+
+    Example::
+
+        from paddock import Sandbox
+        with Sandbox.create(template="base", memory_mib=512) as sbx:
+            r = sbx.commands.run("python3 -c 'print(6*7)'")
+            print(r.stdout)  # 42
+    """
+
+    id: str
+    """The sandbox id (20 lowercase letters and digits)."""
+    commands: Commands
+    """Runs commands in the sandbox."""
+    files: Files
+    """Reads and writes files in the sandbox."""
+
+    def __init__(self, sandbox_id: str, transport: SyncTransport) -> None:
+        """Wraps an existing sandbox; use :meth:`create` or :meth:`connect` instead."""
+        self.id = sandbox_id
+        self._transport = transport
+        self.commands = Commands(transport, sandbox_id)
+        self.files = Files(transport, sandbox_id)
+
+    @property
+    def sandbox_id(self) -> str:
+        """The sandbox id (same as :attr:`id`, the name E2B users know)."""
+        return self.id
+
+    def __repr__(self) -> str:
+        return f"Sandbox(id={self.id!r})"
+
+    @classmethod
+    def create(
+        cls,
+        template: Optional[str] = None,
+        *,
+        timeout: Optional[float] = None,
+        memory_mib: Optional[int] = None,
+        cpus: Optional[float] = None,
+        disk_mib: Optional[int] = None,
+        pids: Optional[int] = None,
+        isolation: Optional[str] = None,
+        env: Optional[Mapping[str, str]] = None,
+        metadata: Optional[Mapping[str, str]] = None,
+        api_url: Optional[str] = None,
+        api_key: Optional[str] = None,
+        request_timeout: Optional[float] = None,
+    ) -> "Sandbox":
+        """Creates a sandbox (claimed from the warm pool when one of the same shape is ready).
+
+        Args:
+            template: template name; default ``base``.
+            timeout: seconds until the sandbox is killed unless extended with
+                :meth:`set_timeout`; default 300.
+            memory_mib: memory limit in MiB (default 512).
+            cpus: CPU limit (default 1).
+            disk_mib: cap of the writable disk in MiB (default 2048).
+            pids: maximum number of processes and threads.
+            isolation: ``container`` (default) or ``gvisor``.
+            env: environment of every command in the sandbox.
+            metadata: your labels; filter :meth:`list` by them.
+            api_url: server URL; default ``PADDOCK_URL`` or ``http://127.0.0.1:7070``.
+            api_key: API key; default ``PADDOCK_API_KEY``.
+            request_timeout: seconds to wait for each request to the server (default 30,
+                0 waits forever); separate from ``timeout``, the sandbox's lifetime.
+
+        Raises:
+            InvalidArgumentError: a limit is out of range; the message names the field.
+            NotFoundError: the template does not exist.
+        """
+        transport = SyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
+        try:
+            body = create_sandbox_body(template, timeout, memory_mib, cpus, disk_mib, pids, isolation, env, metadata)
+            info = SandboxInfo.from_wire(transport.call("POST", "/v1/sandboxes", wait_for(transport.config, None), json=body))
+        except BaseException:
+            transport.close()
+            raise
+        return cls(info.id, transport)
+
+    @classmethod
+    def connect(
+        cls,
+        sandbox_id: str,
+        *,
+        api_url: Optional[str] = None,
+        api_key: Optional[str] = None,
+        request_timeout: Optional[float] = None,
+    ) -> "Sandbox":
+        """Attaches to an existing sandbox by id.
+
+        Raises:
+            NotFoundError: no sandbox has this id.
+        """
+        transport = SyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
+        sandbox = cls(sandbox_id, transport)
+        try:
+            sandbox.get_info()
+        except BaseException:
+            transport.close()
+            raise
+        return sandbox
+
+    @staticmethod
+    def list(
+        *,
+        metadata: Optional[Mapping[str, str]] = None,
+        state: Union[str, Sequence[str], None] = None,
+        api_url: Optional[str] = None,
+        api_key: Optional[str] = None,
+        request_timeout: Optional[float] = None,
+    ) -> List[SandboxInfo]:
+        """Lists sandboxes whose metadata has all the given pairs, in the given states
+        (default the live ones: starting, running, stopping).
+
+        Example::
+
+            mine = Sandbox.list(metadata={"agent": "a1"}, state=["running"])
+        """
+        transport = SyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
+        try:
+            query = list_sandboxes_query(metadata, state)
+            body = transport.call("GET", "/v1/sandboxes", wait_for(transport.config, None), params=query)
+        finally:
+            transport.close()
+        return parse_list(body, "sandboxes", SandboxInfo.from_wire)
+
+    @class_or_instance_method
+    def kill(  # type: ignore[misc]
+        cls: Any,
+        sandbox_id: str,
+        *,
+        api_url: Optional[str] = None,
+        api_key: Optional[str] = None,
+        request_timeout: Optional[float] = None,
+    ) -> bool:
+        """Kills a sandbox and frees its resources: ``Sandbox.kill(id)`` or ``sbx.kill()``.
+
+        Returns True when it was killed (or was already dead), False when no sandbox has
+        this id. Killing twice is fine. Waits for the teardown unless ``request_timeout``
+        is given.
+        """
+        transport = SyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
+        try:
+            return _kill(transport, sandbox_id, request_timeout)
+        finally:
+            transport.close()
+
+    @kill.instance
+    def _kill_instance(self, *, request_timeout: Optional[float] = None) -> bool:
+        return _kill(self._transport, self.id, request_timeout)
+
+    def get_info(self, *, request_timeout: Optional[float] = None) -> SandboxInfo:
+        """The sandbox's current state, limits, metadata and expiry."""
+        body = self._transport.call("GET", f"/v1/sandboxes/{self.id}", wait_for(self._transport.config, request_timeout))
+        return SandboxInfo.from_wire(body)
+
+    def is_running(self, *, request_timeout: Optional[float] = None) -> bool:
+        """True while the sandbox is running."""
+        return self.get_info(request_timeout=request_timeout).state == "running"
+
+    def set_timeout(self, timeout: float, *, request_timeout: Optional[float] = None) -> SandboxInfo:
+        """Makes the sandbox expire ``timeout`` seconds from now (extends or shortens its life).
+
+        Example::
+
+            sbx.set_timeout(600)  # ten more minutes from now
+        """
+        body = self._transport.call(
+            "POST",
+            f"/v1/sandboxes/{self.id}/timeout",
+            wait_for(self._transport.config, request_timeout),
+            json=set_timeout_body(timeout),
+        )
+        return SandboxInfo.from_wire(body)
+
+    def close(self) -> None:
+        """Closes this handle's connections; the sandbox keeps running (see :meth:`kill`)."""
+        self._transport.close()
+
+    def __enter__(self) -> "Sandbox":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.kill()
+        finally:
+            self.close()

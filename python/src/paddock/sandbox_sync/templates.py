@@ -1,0 +1,108 @@
+"""Templates (sync): read-only root filesystems that sandboxes start from."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, List, Mapping, Optional
+
+from .._templates_common import BuildEventCallback, build_body, template_path
+from .._transport import SyncTransport, wait_for
+from .._wire import NdjsonSplitter
+from ..connection_config import ConnectionConfig
+from ..errors import InternalError
+from ..models import TemplateBuildResult, TemplateInfo, decode_template_event, parse_list
+
+
+class Template:
+    """Builds, lists and removes templates.
+
+    Example::
+
+        from paddock import Template
+        Template.build("py-tools", {"packages": ["python3-requests"]}, on_event=print)
+        names = [t.name for t in Template.list()]
+    """
+
+    @staticmethod
+    def build(
+        name: str,
+        spec: Mapping[str, Any],
+        *,
+        context_files: Optional[Mapping[str, bytes]] = None,
+        on_event: Optional[BuildEventCallback] = None,
+        api_url: Optional[str] = None,
+        api_key: Optional[str] = None,
+        request_timeout: Optional[float] = None,
+    ) -> TemplateBuildResult:
+        """Builds (or finds cached) a template from a spec and names it; returns when ready.
+
+        Args:
+            name: lowercase letters, digits, ``.``, ``_`` or ``-``.
+            spec: the template spec (``packages``, ``run``, ``files``, ``env``, ``workdir``,
+                ``user``), as in a template YAML file.
+            context_files: bytes of the files named by ``src`` in the spec, keyed by ``src``.
+            on_event: called with each progress, log and done event.
+            request_timeout: seconds to wait for the server to accept the build; the build
+                itself may take as long as it needs.
+
+        Raises:
+            TemplateBuildError: the build failed; the message names the package or step.
+        """
+        transport = SyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
+        wait = wait_for(transport.config, None, None)
+        try:
+            response = transport.open("POST", "/v1/templates", wait, json=build_body(name, spec, context_files))
+            splitter = NdjsonSplitter()
+            for chunk in itertools.chain(transport.iter_body(response, wait), [b"\n"]):
+                for raw in splitter.feed(chunk):
+                    event = decode_template_event(raw)
+                    if on_event is not None:
+                        on_event(event)
+                    if isinstance(event, TemplateBuildResult):
+                        return event
+        finally:
+            transport.close()
+        raise InternalError("INTERNAL", "the template build stream ended without a result")
+
+    @staticmethod
+    def list(
+        *, api_url: Optional[str] = None, api_key: Optional[str] = None, request_timeout: Optional[float] = None
+    ) -> List[TemplateInfo]:
+        """The templates on the server."""
+        transport = SyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
+        try:
+            body = transport.call("GET", "/v1/templates", wait_for(transport.config, None))
+        finally:
+            transport.close()
+        return parse_list(body, "templates", TemplateInfo.from_wire)
+
+    @staticmethod
+    def get(
+        name: str,
+        *,
+        api_url: Optional[str] = None,
+        api_key: Optional[str] = None,
+        request_timeout: Optional[float] = None,
+    ) -> TemplateInfo:
+        """One template by name; raises ``NotFoundError`` when there is none."""
+        transport = SyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
+        try:
+            body = transport.call("GET", template_path(name), wait_for(transport.config, None))
+        finally:
+            transport.close()
+        return TemplateInfo.from_wire(body)
+
+    @staticmethod
+    def remove(
+        name: str,
+        *,
+        api_url: Optional[str] = None,
+        api_key: Optional[str] = None,
+        request_timeout: Optional[float] = None,
+    ) -> None:
+        """Deletes a template; raises ``ConflictError`` while sandboxes use it."""
+        transport = SyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
+        try:
+            transport.call("DELETE", template_path(name), wait_for(transport.config, None))
+        finally:
+            transport.close()
