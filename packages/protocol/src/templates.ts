@@ -18,7 +18,10 @@ export const TemplateSpec = z.strictObject({
   /** Debian suite of the root filesystem. */
   from: z.enum(['debian:bookworm']).default('debian:bookworm'),
   packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]*$/, 'not a Debian package name')).default([]),
-  /** Shell commands run as root inside the new root filesystem, in order. */
+  /**
+   * Shell commands run in order, as root of the template inside an isolated namespace
+   * without network access: install software through `packages`.
+   */
   run: z.array(z.string().min(1)).default([]),
   files: z.array(TemplateFile).default([]),
   env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),

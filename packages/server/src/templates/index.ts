@@ -1,0 +1,11 @@
+export { type BuildTemplateOptions, type BuildTemplateResult, buildTemplate } from './builder.js';
+export {
+  BuiltTemplate,
+  listBuiltTemplates,
+  readBuiltTemplate,
+  removeStaleBuilds,
+  removeTemplateFiles,
+  templateRootfs,
+} from './layout.js';
+export { shiftTree } from './shift-ownership.js';
+export { BUILDER_VERSION, type ContextFiles, parseTemplateSpec, specHash, validateTemplateSpec } from './spec.js';
