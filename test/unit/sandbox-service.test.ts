@@ -184,3 +184,19 @@ describe('SandboxService', () => {
     assert.equal(runtime.sandboxes.size, 0);
   });
 });
+
+describe('WarmPool resizing', () => {
+  it('kills spares beyond the target after a restart with a smaller pool', async () => {
+    const { service, runtime, store, clock } = setup();
+    const big = new WarmPool(service, { store, clock, logger: silentLogger, targets: [{ request: {}, size: 3 }] });
+    big.refill();
+    await service.scope.idle();
+    assert.equal(runtime.sandboxes.size, 3);
+    big.stop();
+    const small = new WarmPool(service, { store, clock, logger: silentLogger, targets: [{ request: {}, size: 1 }] });
+    small.refill();
+    await service.scope.idle();
+    assert.equal(runtime.sandboxes.size, 1);
+    assert.equal(store.listSandboxes({ pooled: true }).length, 1, 'killed spares leave no rows');
+  });
+});

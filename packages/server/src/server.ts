@@ -14,10 +14,12 @@ import { LIVE_STATES, SandboxService } from './core/sandbox-service.js';
 import { WarmPool } from './core/warm-pool.js';
 import { dataPaths } from './paths.js';
 import { CrunRuntime } from './runtime/crun-driver.js';
-import type { Runtime } from './runtime/runtime.js';
 import { RunscRuntime } from './runtime/runsc-driver.js';
+import type { Runtime } from './runtime/runtime.js';
 import { SqliteStore } from './store/sqlite-store.js';
+import { buildsInProgress } from './templates/builder.js';
 import { ensureBuiltinTemplates } from './templates/builtin.js';
+import { removeStaleBuilds } from './templates/layout.js';
 import { TemplateRegistry } from './templates/registry.js';
 
 /** A started server: its address, the API key generated on first start (if any), and how to stop it. */
@@ -38,8 +40,7 @@ export async function startServer(
 ): Promise<RunningServer> {
   const config = loadConfig(overrides);
   const logger: Logger =
-    options.logger ??
-    pino({ level: config.logLevel, redact: ['apiKey', 'req.headers.authorization', '*.env', 'env'] });
+    options.logger ?? pino({ level: config.logLevel, redact: ['apiKey', 'req.headers.authorization', '*.env', 'env'] });
   const paths = dataPaths(config.dataDir);
   for (const dir of [paths.root, paths.templates, paths.sandboxes, paths.runtimeState]) {
     mkdirSync(dir, { recursive: true });
@@ -85,6 +86,8 @@ export async function startServer(
     },
   });
   const address = await http.listen({ host: config.host, port: config.port });
+  // Half-finished template builds of a crashed server are garbage; finished ones are atomic.
+  await removeStaleBuilds(paths, buildsInProgress());
   await ensureBuiltinTemplates({ templates, store, paths, logger });
   const outcome = await reconcile({ store, runtimes, service, logger });
   logger.info(outcome, 'reconciled sandboxes with the runtimes');

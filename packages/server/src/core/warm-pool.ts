@@ -58,6 +58,24 @@ export class WarmPool {
       ).length;
   }
 
+  /** Kills spares that no target wants any more (the pool was resized or its template changed). */
+  private async trim(): Promise<void> {
+    const wanted = new Map<string, number>();
+    for (const target of this.deps.targets) {
+      try {
+        wanted.set(poolKeyString(this.service.resolveShape(target.request)), target.size);
+      } catch {
+        // unresolvable target: its spares go
+      }
+    }
+    for (const spare of this.deps.store.listSandboxes({ pooled: true, states: ['running'] })) {
+      const key = poolKeyString(spare);
+      const left = wanted.get(key) ?? 0;
+      if (left > 0) wanted.set(key, left - 1);
+      else await this.service.kill(spare.id, 'warm pool shrank');
+    }
+  }
+
   private async fill(signal: AbortSignal): Promise<void> {
     try {
       do {
@@ -82,8 +100,13 @@ export class WarmPool {
           }
         }
       } while (this.again && !signal.aborted && !this.stopped);
+      if (!signal.aborted && !this.stopped) await this.trim();
     } finally {
       this.filling = false;
     }
   }
+}
+
+function poolKeyString(k: PoolKey): string {
+  return [k.templateHash, k.isolation, k.memoryMiB, k.cpus, k.diskMiB, k.pids].join('/');
 }
