@@ -18,17 +18,31 @@ const CGROUP_PARENT = 'paddock-bench';
 const N = Number(process.env.BENCH_N ?? 20);
 const CONCURRENT = Number(process.env.BENCH_CONCURRENT ?? 100);
 
-async function withServer<T>(pool: { poolSize: number; gvisorPoolSize: number }, fn: (s: RunningServer, conn: { apiUrl: string; apiKey: string }) => Promise<T>): Promise<T> {
-  const server = await startServer({ port: 0, dataDir: DATA_DIR, apiKey: API_KEY, cgroupParent: CGROUP_PARENT, logLevel: 'warn', ...pool });
+async function withServer<T>(
+  pool: { poolSize: number; gvisorPoolSize: number },
+  fn: (s: RunningServer, conn: { apiUrl: string; apiKey: string }) => Promise<T>,
+): Promise<T> {
+  const server = await startServer({
+    port: 0,
+    dataDir: DATA_DIR,
+    apiKey: API_KEY,
+    cgroupParent: CGROUP_PARENT,
+    logLevel: 'warn',
+    ...pool,
+  });
   try {
     return await fn(server, { apiUrl: server.url, apiKey: API_KEY });
   } finally {
-    for (const s of await Sandbox.list({ apiUrl: server.url, apiKey: API_KEY })) await Sandbox.kill(s.id, { apiUrl: server.url, apiKey: API_KEY });
+    for (const s of await Sandbox.list({ apiUrl: server.url, apiKey: API_KEY }))
+      await Sandbox.kill(s.id, { apiUrl: server.url, apiKey: API_KEY });
     await server.close();
   }
 }
 
-async function createToFirstCommand(conn: { apiUrl: string; apiKey: string }, isolation: Isolation): Promise<{ ms: number; sbx: Sandbox }> {
+async function createToFirstCommand(
+  conn: { apiUrl: string; apiKey: string },
+  isolation: Isolation,
+): Promise<{ ms: number; sbx: Sandbox }> {
   let sbx!: Sandbox;
   const ms = await timeIt(async () => {
     sbx = await Sandbox.create({ ...conn, isolation });
@@ -82,7 +96,9 @@ function cgroupPids(id: string): number[] {
   const pids = new Set<number>();
   for (const controller of ['memory', 'pids', 'cpu']) {
     try {
-      for (const line of readFileSync(`/sys/fs/cgroup/${controller}/${CGROUP_PARENT}/${id}/cgroup.procs`, 'utf8').split('\n')) {
+      for (const line of readFileSync(`/sys/fs/cgroup/${controller}/${CGROUP_PARENT}/${id}/cgroup.procs`, 'utf8').split(
+        '\n',
+      )) {
         if (line) pids.add(Number(line));
       }
     } catch {
@@ -93,7 +109,12 @@ function cgroupPids(id: string): number[] {
 }
 
 async function main(): Promise<void> {
-  const results: Record<string, unknown> = { date: new Date().toISOString(), n: N, concurrent: CONCURRENT, cpus: execFileSync('nproc', { encoding: 'utf8' }).trim() };
+  const results: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    n: N,
+    concurrent: CONCURRENT,
+    cpus: execFileSync('nproc', { encoding: 'utf8' }).trim(),
+  };
   const rows: string[][] = [];
   const row = (what: string, kind: string, values: readonly number[], target: string) => {
     results[`${kind}: ${what}`] = values;
@@ -132,30 +153,46 @@ async function main(): Promise<void> {
       }
       results[`${isolation}: idle memory cgroup MiB`] = mem;
       results[`${isolation}: idle memory PSS MiB`] = pss;
-      rows.push(['idle memory per sandbox (cgroup / PSS)', isolation, `${percentile(mem, 50).toFixed(1)} MiB`, `${percentile(pss, 50).toFixed(1)} MiB PSS`, isolation === 'container' ? '≤ 10 MiB' : '–']);
+      rows.push([
+        'idle memory per sandbox (cgroup / PSS)',
+        isolation,
+        `${percentile(mem, 50).toFixed(1)} MiB`,
+        `${percentile(pss, 50).toFixed(1)} MiB PSS`,
+        isolation === 'container' ? '≤ 10 MiB' : '–',
+      ]);
       await Promise.all(idle.map((s) => s.kill()));
     });
 
     // Warm: a pool of 4; after each claim wait until the pool is full again.
-    await withServer({ poolSize: isolation === 'container' ? 4 : 0, gvisorPoolSize: isolation === 'gvisor' ? 4 : 0 }, async (server, conn) => {
-      await server.service.scope.idle();
-      const warm: number[] = [];
-      for (let i = 0; i < n; i++) {
-        const { ms, sbx } = await createToFirstCommand(conn, isolation);
-        warm.push(ms);
-        await sbx.kill();
+    await withServer(
+      { poolSize: isolation === 'container' ? 4 : 0, gvisorPoolSize: isolation === 'gvisor' ? 4 : 0 },
+      async (server, conn) => {
         await server.service.scope.idle();
-      }
-      row('create → first command, warm pool', isolation, warm, isolation === 'container' ? '≤ 20 ms' : '≤ 30 ms');
-    });
+        const warm: number[] = [];
+        for (let i = 0; i < n; i++) {
+          const { ms, sbx } = await createToFirstCommand(conn, isolation);
+          warm.push(ms);
+          await sbx.kill();
+          await server.service.scope.idle();
+        }
+        row('create → first command, warm pool', isolation, warm, isolation === 'container' ? '≤ 20 ms' : '≤ 30 ms');
+      },
+    );
 
     // 100 concurrent creates (pool off), each followed by a first command.
     await withServer({ poolSize: 0, gvisorPoolSize: 0 }, async (_server, conn) => {
-      const outcomes = await Promise.allSettled(Array.from({ length: CONCURRENT }, () => createToFirstCommand(conn, isolation)));
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: CONCURRENT }, () => createToFirstCommand(conn, isolation)),
+      );
       const ok = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
       const failed = outcomes.flatMap((o) => (o.status === 'rejected' ? [String(o.reason)] : []));
       results[`${isolation}: concurrent failures`] = failed.slice(0, 5);
-      row(`${CONCURRENT} concurrent creates (${ok.length}/${CONCURRENT} ok)`, isolation, ok.map((o) => o.ms), `all succeed`);
+      row(
+        `${CONCURRENT} concurrent creates (${ok.length}/${CONCURRENT} ok)`,
+        isolation,
+        ok.map((o) => o.ms),
+        `all succeed`,
+      );
       for (let i = 0; i < ok.length; i += 10) await Promise.all(ok.slice(i, i + 10).map((o) => o.sbx.kill()));
     });
   }

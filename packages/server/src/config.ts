@@ -29,13 +29,15 @@ function envInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
 export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): ServerConfig {
   const isolation = overrides.defaultIsolation ?? env.PADDOCK_DEFAULT_ISOLATION ?? 'container';
   const parsedIsolation = Isolation.safeParse(isolation);
-  if (!parsedIsolation.success) throw new Error(`default isolation must be 'container' or 'gvisor', got '${isolation}'`);
+  if (!parsedIsolation.success)
+    throw new Error(`default isolation must be 'container' or 'gvisor', got '${isolation}'`);
   const port = overrides.port ?? envInt(env, 'PADDOCK_PORT') ?? 7070;
   if (port < 0 || port > 65_535) throw new Error(`port must be 0-65535 (0 = any free port), got ${port}`);
   const poolSize = overrides.poolSize ?? envInt(env, 'PADDOCK_POOL_SIZE') ?? 2;
   const gvisorPoolSize = overrides.gvisorPoolSize ?? envInt(env, 'PADDOCK_GVISOR_POOL_SIZE') ?? 1;
   const cgroupParent = overrides.cgroupParent ?? env.PADDOCK_CGROUP_PARENT ?? 'paddock';
-  if (!/^[a-z0-9_-]+$/.test(cgroupParent)) throw new Error(`cgroup parent must match [a-z0-9_-]+, got '${cgroupParent}'`);
+  if (!/^[a-z0-9_-]+$/.test(cgroupParent))
+    throw new Error(`cgroup parent must match [a-z0-9_-]+, got '${cgroupParent}'`);
   return {
     host: overrides.host ?? env.PADDOCK_HOST ?? '127.0.0.1',
     port,

@@ -1,3 +1,3 @@
-export { startServer, runServer, type RunningServer } from './server.js';
-export { loadConfig, type ServerConfig, type ConfigOverrides } from './config.js';
-export { dataPaths, type DataPaths } from './paths.js';
+export { type ConfigOverrides, loadConfig, type ServerConfig } from './config.js';
+export { type DataPaths, dataPaths } from './paths.js';
+export { type RunningServer, runServer, startServer } from './server.js';
