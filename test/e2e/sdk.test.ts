@@ -162,8 +162,10 @@ describe('sandbox lifecycle through the TypeScript SDK', () => {
       await sbx.files.write(`/home/user/root${secret}`, 'overwritten?', { user: 'root' });
       const { readFile } = await import('node:fs/promises');
       assert.equal(await readFile(secret, 'utf8'), 'host-only-secret');
-      const listing = (await sbx.files.list('/home/user/root/var/tmp')).map((e) => e.name);
-      assert.ok(!listing.includes('paddock-test'), 'listing through the link shows the sandbox, not the host');
+      // The write landed in the sandbox's own /var/tmp (created there), never on the host.
+      assert.equal(await sbx.files.read(`/home/user/root${secret}`), 'overwritten?');
+      const inside = await sbx.commands.run(`cat ${secret}`, { user: 'root' });
+      assert.equal(inside.stdout, 'overwritten?');
       assert.equal((await sbx.files.stat('/home/user/root')).type, 'symlink');
     } finally {
       await rm(secret, { force: true });
@@ -219,8 +221,8 @@ describe('sandbox lifecycle through the TypeScript SDK', () => {
     assert.equal((await sbx.commands.run('python3 -c "print(6*7)"')).stdout, '42\n');
     await sbx.files.write('/home/user/g.txt', 'gvisor file');
     assert.equal(await sbx.files.read('/home/user/g.txt'), 'gvisor file');
-    const dmesg = await sbx.commands.run('dmesg | head -1', { user: 'root', throwOnError: false });
-    assert.match(dmesg.stdout + dmesg.stderr, /gVisor|Starting/i);
+    // gVisor's own kernel reports itself as 4.4.0, whatever the host runs.
+    assert.equal((await sbx.commands.run('uname -r')).stdout, '4.4.0\n');
   });
 });
 

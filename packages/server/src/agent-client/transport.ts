@@ -1,4 +1,4 @@
-import { type Agent, type IncomingMessage, request } from 'node:http';
+import { type Agent, type ClientRequest, type IncomingMessage, request } from 'node:http';
 import { pipeline } from 'node:stream/promises';
 import { isErrorCode, PaddockError } from '@paddock/protocol';
 
@@ -90,7 +90,7 @@ export function send(endpoint: AgentEndpoint, req: AgentRequest): Promise<Incomi
     });
 
     if (payload !== undefined) outgoing.end(payload);
-    else if (req.body !== undefined) pipeline(req.body, outgoing).catch(fail);
+    else if (req.body !== undefined) sendBody(req.body, outgoing, fail);
     else outgoing.end();
   });
 }
@@ -145,4 +145,28 @@ function pathWithQuery(path: string, query: AgentRequest['query']): string {
   for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
   const text = params.toString();
   return text === '' ? path : `${path}?${text}`;
+}
+
+/**
+ * Streams an upload into the agent request. A Node stream is piped without `pipeline`, so
+ * that when the agent refuses the upload (e.g. DISK_FULL) the caller's stream is only
+ * unpiped, not destroyed: the API can still drain it and answer the client properly.
+ */
+function sendBody(
+  body: NodeJS.ReadableStream | AsyncIterable<Uint8Array>,
+  outgoing: ClientRequest,
+  fail: (err: unknown) => void,
+): void {
+  const source = body as NodeJS.ReadableStream;
+  if (typeof source.pipe !== 'function') {
+    pipeline(body, outgoing).catch(fail);
+    return;
+  }
+  const onSourceError = (err: Error) => outgoing.destroy(err);
+  source.once('error', onSourceError);
+  outgoing.once('close', () => {
+    source.unpipe(outgoing);
+    source.off('error', onSourceError);
+  });
+  source.pipe(outgoing);
 }

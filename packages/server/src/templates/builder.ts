@@ -23,7 +23,7 @@ export interface BuildTemplateResult {
 
 /** One build in progress, shared by every caller that asked for the same spec hash. */
 interface SharedBuild {
-  promise: Promise<BuiltTemplate>;
+  promise: Promise<BuildTemplateResult>;
   listeners: Set<(event: TemplateBuildEvent) => void>;
   controller: AbortController;
 }
@@ -44,13 +44,10 @@ export async function buildTemplate(options: BuildTemplateOptions): Promise<Buil
   const { paths, spec, signal, onEvent = () => {} } = options;
   const contextFiles = options.contextFiles ?? {};
   const hash = specHash(spec, contextFiles);
-  const cached = await readBuiltTemplate(paths, hash);
-  if (cached !== undefined) {
-    onEvent({ type: 'progress', step: 'cached', message: `template ${hash} is already built` });
-    return { info: cached, cached: true };
-  }
   signal?.throwIfAborted();
 
+  // Registered before the first await, so that of concurrent callers exactly the first one
+  // starts (the cache look-up and) the build, and every later one joins it.
   const key = templateDir(paths, hash);
   let build = inProgress.get(key);
   if (build === undefined) {
@@ -59,9 +56,15 @@ export async function buildTemplate(options: BuildTemplateOptions): Promise<Buil
     const emit = (event: TemplateBuildEvent): void => {
       for (const listener of listeners) listener(event);
     };
-    const promise = runBuild({ paths, spec, contextFiles, specHash: hash, signal: controller.signal, emit }).finally(
-      () => inProgress.delete(key),
-    );
+    const promise = (async (): Promise<BuildTemplateResult> => {
+      const cached = await readBuiltTemplate(paths, hash);
+      if (cached !== undefined) {
+        emit({ type: 'progress', step: 'cached', message: `template ${hash} is already built` });
+        return { info: cached, cached: true };
+      }
+      const info = await runBuild({ paths, spec, contextFiles, specHash: hash, signal: controller.signal, emit });
+      return { info, cached: false };
+    })().finally(() => inProgress.delete(key));
     // Callers that all aborted no longer await the promise; its rejection is expected.
     promise.catch(() => {});
     build = { promise, listeners, controller };
@@ -69,7 +72,7 @@ export async function buildTemplate(options: BuildTemplateOptions): Promise<Buil
   } else {
     onEvent({ type: 'progress', step: 'resolve', message: `joining the build of template ${hash} in progress` });
   }
-  return { info: await follow(build, onEvent, signal), cached: false };
+  return follow(build, onEvent, signal);
 }
 
 /** Waits for a shared build; an abort detaches this caller and stops the build if it was the last. */
@@ -77,9 +80,9 @@ function follow(
   build: SharedBuild,
   onEvent: (event: TemplateBuildEvent) => void,
   signal: AbortSignal | undefined,
-): Promise<BuiltTemplate> {
+): Promise<BuildTemplateResult> {
   build.listeners.add(onEvent);
-  return new Promise<BuiltTemplate>((resolve, reject) => {
+  return new Promise<BuildTemplateResult>((resolve, reject) => {
     const onAbort = (): void => {
       build.listeners.delete(onEvent);
       if (build.listeners.size > 0) {

@@ -71,6 +71,8 @@ export function fileRoutes(app: FastifyInstance, ctx: ApiContext): void {
     } catch (err) {
       // Read the rest of the upload and drop it: clients that only read the answer once
       // their body is sent (httpx, curl) would otherwise stall instead of seeing e.g. DISK_FULL.
+      // Unpipe first: a later unpipe (when the agent connection closes) would pause it again.
+      request.raw.unpipe();
       request.raw.resume();
       throw err;
     }
