@@ -28,6 +28,7 @@ async function withServer<T>(
     apiKey: API_KEY,
     cgroupParent: CGROUP_PARENT,
     logLevel: 'warn',
+    codePoolSize: 0,
     ...pool,
   });
   try {

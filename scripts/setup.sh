@@ -25,6 +25,10 @@ npm run --silent build
 # The base template (Debian bookworm + python3, built with mmdebstrap; ~20 s the first time).
 node --import tsx scripts/build-template.ts templates/base.yaml --data-dir "$DATA_DIR" --quiet-if-cached
 
+# The code-interpreter template (Python with numpy, pandas, matplotlib, ipykernel; Node.js):
+# ~1.4 GB, a few minutes the first time (progress below), cached by hash afterwards.
+node --import tsx scripts/build-template.ts templates/code-interpreter.yaml --data-dir "$DATA_DIR" --quiet --quiet-if-cached
+
 # --- Python SDK (python/): its runtime and test packages from Debian, and a development-mode
 # install into Debian's python3 (a .pth file pointing at python/src), so `import paddock` works
 # in /usr/bin/python3. PyPI is not reachable here, hence Debian's packages. Idempotent.
@@ -40,3 +44,11 @@ fi
 py_site=$(/usr/bin/python3 -c 'import sys; print(f"/usr/local/lib/python3.{sys.version_info.minor}/dist-packages")')
 mkdir -p "$py_site"
 echo "$PWD/python/src" > "$py_site/paddock-dev.pth"
+
+# --- Test prerequisite: tmux, the real terminal in which test/e2e/cli-shell.test.ts runs
+# `paddock shell` (send-keys to type, capture-pane to read the screen). Idempotent.
+if ! dpkg-query -W -f='${Status}' tmux 2>/dev/null | grep -q '^install ok installed$'; then
+  say "installing tmux (terminal tests)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tmux >/dev/null
+fi

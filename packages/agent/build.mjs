@@ -5,7 +5,7 @@
 // /opt/paddock) and Node runs a lone .js as CommonJS; ESM would rely on syntax detection
 // (a failed CommonJS parse first). dist/package.json says the same inside this
 // "type": "module" package.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -46,6 +46,9 @@ const result = await build({
   // Bundle the protocol from source so that a stale protocol dist never ships.
   alias: { '@paddock/protocol': join(root, '..', 'protocol', 'src', 'index.ts') },
   plugins: [englishOnlyZod],
+  // A native addon cannot be bundled: runtime/agent-root.ts ships node_modules/node-pty
+  // (lib/ and build/Release/pty.node) beside agent.js, and the agent loads it on first use.
+  external: ['node-pty'],
 });
 
 mkdirSync(dirname(outfile), { recursive: true });
@@ -57,3 +60,18 @@ if (!existsSync(pkg) || readFileSync(pkg, 'utf8') !== pkgText) writeFileSync(pkg
 const temp = `${outfile}.${process.pid}.tmp`;
 writeFileSync(temp, result.outputFiles[0].contents);
 renameSync(temp, outfile);
+
+// The code interpreter's kernel programs travel beside the bundle (/opt/paddock/kernels in
+// a sandbox): plain Python and CommonJS files run by the template's python3 and by the
+// agent's own Node. Copied aside and renamed, like the bundle.
+const kernelsTemp = join(dirname(outfile), `kernels.${process.pid}.tmp`);
+cpSync(join(root, 'kernels'), kernelsTemp, { recursive: true });
+try {
+  renameSync(kernelsTemp, join(dirname(outfile), 'kernels'));
+} catch {
+  // A directory rename cannot replace a non-empty one: swap it out of the way first.
+  const old = join(dirname(outfile), `kernels.${process.pid}.old`);
+  renameSync(join(dirname(outfile), 'kernels'), old);
+  renameSync(kernelsTemp, join(dirname(outfile), 'kernels'));
+  await import('node:fs').then((fs) => fs.rmSync(old, { recursive: true, force: true }));
+}

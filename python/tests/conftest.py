@@ -58,7 +58,7 @@ def server() -> Iterator[Dict[str, str]]:
     port, key = _free_port(), f"pdk_test_{secrets.token_hex(12)}"
     TEST_ROOT.mkdir(parents=True, exist_ok=True)
     log_path = TEST_ROOT / "python-e2e-server.log"
-    env = {**os.environ, "PADDOCK_CGROUP_PARENT": os.environ.get("PADDOCK_TEST_CGROUP_PARENT", "paddock-test"), "PADDOCK_GVISOR_POOL_SIZE": "0"}
+    env = {**os.environ, "PADDOCK_CGROUP_PARENT": os.environ.get("PADDOCK_TEST_CGROUP_PARENT", "paddock-test"), "PADDOCK_GVISOR_POOL_SIZE": "0", "PADDOCK_CODE_POOL_SIZE": "0"}
     argv = [
         "node", str(REPO / "packages/sdk/bin/paddock.js"), "serve",
         "--port", str(port),

@@ -35,6 +35,7 @@ export class ServerProcess {
           ...process.env,
           PADDOCK_CGROUP_PARENT: TEST_CGROUP_PARENT,
           PADDOCK_GVISOR_POOL_SIZE: '0',
+          PADDOCK_CODE_POOL_SIZE: '0',
           PADDOCK_LOG_LEVEL: 'warn',
         },
         stdio: ['ignore', 'pipe', 'pipe'],

@@ -12,7 +12,7 @@ export interface TestConnection {
  * data dir. Pool sizes default to 0 so tests control exactly which sandboxes exist.
  */
 export async function startTestServer(
-  overrides: { poolSize?: number; gvisorPoolSize?: number } = {},
+  overrides: { poolSize?: number; gvisorPoolSize?: number; codePoolSize?: number } = {},
 ): Promise<{ server: RunningServer; conn: TestConnection }> {
   const server = await startServer({
     host: '127.0.0.1',
@@ -22,6 +22,7 @@ export async function startTestServer(
     cgroupParent: TEST_CGROUP_PARENT,
     poolSize: overrides.poolSize ?? 0,
     gvisorPoolSize: overrides.gvisorPoolSize ?? 0,
+    codePoolSize: overrides.codePoolSize ?? 0,
     logLevel: process.env.PADDOCK_TEST_LOG_LEVEL ?? 'warn',
   });
   return { server, conn: { apiUrl: server.url, apiKey: TEST_API_KEY } };

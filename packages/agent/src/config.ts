@@ -10,6 +10,10 @@ export interface AgentConfig {
   env: Record<string, string>;
   defaultUser: string;
   workdir: string;
+  /** Output retained per process (bytes); default 4 MiB. */
+  processOutputBytes?: number;
+  /** Finished processes kept listed; default 64. */
+  maxFinishedProcesses?: number;
 }
 
 /** Reads and checks the config file; throws naming the file and the bad field. */
@@ -22,11 +26,17 @@ export function loadConfig(path: string): AgentConfig {
   }
   const bad = (field: string, what: string) => new Error(`bad agent config ${path}: \`${field}\` must be ${what}`);
   if (typeof raw !== 'object' || raw === null) throw bad('(root)', 'an object');
-  const { env = {}, defaultUser, workdir } = raw as Record<string, unknown>;
+  const { env = {}, defaultUser, workdir, processOutputBytes, maxFinishedProcesses } = raw as Record<string, unknown>;
   if (typeof env !== 'object' || env === null || Object.values(env).some((v) => typeof v !== 'string')) {
     throw bad('env', 'an object of strings');
   }
   if (typeof defaultUser !== 'string' || defaultUser === '') throw bad('defaultUser', 'a non-empty string');
   if (typeof workdir !== 'string' || workdir === '') throw bad('workdir', 'a non-empty string');
-  return { env: env as Record<string, string>, defaultUser, workdir };
+  const config: AgentConfig = { env: env as Record<string, string>, defaultUser, workdir };
+  for (const [field, value] of Object.entries({ processOutputBytes, maxFinishedProcesses })) {
+    if (value === undefined) continue;
+    if (!Number.isInteger(value) || (value as number) < 1) throw bad(field, 'a positive integer');
+    config[field as 'processOutputBytes' | 'maxFinishedProcesses'] = value as number;
+  }
+  return config;
 }

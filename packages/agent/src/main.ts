@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { type AgentConfig, loadConfig } from './config.js';
 import { answerHealth } from './health.js';
 import { log } from './log.js';
+import { quiesce } from './state/quiesce.js';
 
 /**
  * Entry point: `PADDOCK_SOCKET` is where to listen, `PADDOCK_CONFIG` the AgentConfig JSON.
@@ -42,12 +43,19 @@ function main(): void {
     log.error('cannot serve', { err, socket: socketPath });
     process.exit(1);
   });
-  server.listen(socketPath, () => {
-    // performance.now() counts from process start: Node's own start-up is included.
-    log.info('listening', { socket: socketPath, pid: process.pid, startupMs: Math.round(performance.now()) });
-    // Without a health check (agent run by hand), load anyway once start-up has settled.
-    setTimeout(loadApp, 100);
-  });
+  const listen = () =>
+    server.listen(socketPath, () => {
+      // performance.now() counts from process start: Node's own start-up is included.
+      log.info('listening', { socket: socketPath, pid: process.pid, startupMs: Math.round(performance.now()) });
+      // Without a health check (agent run by hand), load anyway once start-up has settled.
+      setTimeout(loadApp, 100);
+    });
+  listen();
+  // Handled here, not in server.ts: it needs the listening server itself.
+  quiesceHandler = (res) => {
+    res.writeHead(200, { 'content-type': 'application/json', connection: 'close' });
+    res.end('{"ok":true}', () => quiesce(server, socketPath, listen));
+  };
 
   const shutdown = async (signal: NodeJS.Signals) => {
     log.info('shutting down', { signal });
@@ -60,7 +68,13 @@ function main(): void {
   process.once('SIGINT', shutdown);
 }
 
+let quiesceHandler: ((res: ServerResponse) => void) | undefined;
+
 function handle(req: IncomingMessage, res: ServerResponse, config: AgentConfig): void {
+  if (req.method === 'POST' && req.url === '/quiesce' && quiesceHandler) {
+    quiesceHandler(res);
+    return;
+  }
   if (req.method === 'GET' && req.url === '/health') {
     answerHealth(res);
     res.once('finish', loadApp);

@@ -8,9 +8,13 @@ import { listPath, MAX_LIST_DEPTH, normalPath, statPath } from './file-info.js';
 import { ensureDir, removePath, renamePath } from './files-manage.js';
 import { handleRead } from './files-read.js';
 import { handleWrite } from './files-write.js';
+import { codeRoutes } from './code/code-routes.js';
 import { answerHealth } from './health.js';
+import { handleList, handleProcessRoute, handleStart } from './processes/process-routes.js';
+import { handleCreatePty, handleListPty, handlePtyRoute } from './pty/pty-routes.js';
 import { parseInput, queryOf, readJson } from './request-input.js';
 import { UserDb } from './users.js';
+import { handleWatch } from './watch/watch-route.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, config: AgentConfig) => Promise<void>;
 
@@ -23,9 +27,15 @@ const ListQuery = z.strictObject({
 /** The routes of docs/agent-protocol.md, keyed by `METHOD /path`. */
 const routes: Record<string, Handler> = {
   'GET /health': async (_req, res) => answerHealth(res),
+  ...codeRoutes,
   'POST /exec': handleExec,
+  'POST /processes': handleStart,
+  'GET /processes': handleList,
+  'POST /pty': handleCreatePty,
+  'GET /pty': handleListPty,
   'GET /files/read': handleRead,
   'PUT /files/write': handleWrite,
+  'GET /watch': handleWatch,
   'GET /files/stat': async (req, res) => {
     const { path } = parseInput(StatQuery, queryOf(req));
     sendJson(res, 200, await statPath(normalPath(path), UserDb.load()));
@@ -64,6 +74,9 @@ export async function dispatch(req: IncomingMessage, res: ServerResponse, config
   const handler = routes[`${req.method} ${pathname}`];
   try {
     if (handler === undefined) {
+      // `/processes/:id/…` carry an id, so they are matched apart from the table above.
+      if (await handleProcessRoute(req, res, config)) return;
+      if (await handlePtyRoute(req, res)) return;
       throw new PaddockError('NOT_FOUND', `the agent has no route ${req.method} ${pathname}`);
     }
     await handler(req, res, config);

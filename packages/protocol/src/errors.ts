@@ -19,6 +19,11 @@ export const ERROR_CODES = {
     retryable: false,
     summary: 'The sandbox is not running (killed, stopping or failed)',
   },
+  SANDBOX_PAUSED: {
+    status: 409,
+    retryable: false,
+    summary: 'The sandbox is paused or hibernated: resume it first, or create it with autoResume',
+  },
   NOT_A_DIRECTORY: { status: 400, retryable: false, summary: 'A directory operation was given a file' },
   IS_A_DIRECTORY: { status: 400, retryable: false, summary: 'A file operation was given a directory' },
   DISK_FULL: { status: 507, retryable: false, summary: "The sandbox's disk (or a volume) is full" },

@@ -4,8 +4,23 @@ import { z } from 'zod';
 export const Isolation = z.enum(['container', 'gvisor']);
 export type Isolation = z.infer<typeof Isolation>;
 
-/** Lifecycle states. `killed` and `error` are final. */
-export const SandboxState = z.enum(['starting', 'running', 'stopping', 'killed', 'error']);
+/**
+ * Lifecycle states. `killed` and `error` are final. `paused` keeps processes frozen in RAM;
+ * `hibernated` keeps them on disk (or only the filesystem, see `capabilities`);
+ * `pausing`, `hibernating` and `resuming` are the transitions between them.
+ */
+export const SandboxState = z.enum([
+  'starting',
+  'running',
+  'stopping',
+  'killed',
+  'error',
+  'pausing',
+  'paused',
+  'hibernating',
+  'hibernated',
+  'resuming',
+]);
 export type SandboxState = z.infer<typeof SandboxState>;
 
 /** Limits enforced on create; the server names the field when a value falls outside them. */
@@ -18,7 +33,40 @@ export const LIMITS = {
   envEntries: 256,
   metadataEntries: 64,
   commandTimeoutMs: { max: 24 * 3_600_000, default: 60_000 },
+  /** How long a paused or hibernated sandbox is kept before it is deleted. */
+  retentionMs: { min: 60_000, max: 90 * 24 * 3_600_000, default: 7 * 24 * 3_600_000 },
 } as const;
+
+/** What happens when a sandbox's `timeoutMs` runs out. */
+export const OnTimeout = z.enum(['kill', 'pause', 'hibernate']);
+export type OnTimeout = z.infer<typeof OnTimeout>;
+
+/** Volume names: lowercase letters, digits, `-`, `_`, `.`; start with a letter or digit. */
+export const VOLUME_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+/** A volume mounted into a sandbox at create. */
+export const VolumeMount = z.strictObject({
+  name: z.string().regex(VOLUME_NAME, 'volume name must be lowercase letters, digits, ".", "_" or "-" (≤ 64)'),
+  /** Absolute path inside the sandbox, e.g. `/mnt/cache`. */
+  path: z
+    .string()
+    .regex(/^\/[^\0]*$/, 'path must be absolute')
+    .max(4_096)
+    .refine((p) => !/(^|\/)\.\.?(\/|$)/.test(p) && p !== '/', 'path must not be / or contain . or .. segments'),
+  readOnly: z.boolean().optional(),
+});
+export type VolumeMount = z.infer<typeof VolumeMount>;
+
+/** What a sandbox's isolation supports; fixed at create. */
+export const SandboxCapabilities = z.object({
+  /** Freeze in RAM and thaw (always true). */
+  pause: z.boolean(),
+  /** `hibernate` keeps memory and processes (gVisor); false: only the filesystem survives (crun). */
+  hibernateWithMemory: z.boolean(),
+  /** `Sandbox.fork` works (gVisor). */
+  fork: z.boolean(),
+});
+export type SandboxCapabilities = z.infer<typeof SandboxCapabilities>;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const stringMap = (max: number, what: string) =>
@@ -39,6 +87,18 @@ export const CreateSandboxRequest = z.strictObject({
     .refine((r) => Object.keys(r).every((k) => ENV_NAME.test(k)), 'names must match [A-Za-z_][A-Za-z0-9_]*')
     .optional(),
   metadata: stringMap(LIMITS.metadataEntries, 'metadata').optional(),
+  /** What happens at expiry: `kill` (default), `pause` or `hibernate`. */
+  onTimeout: OnTimeout.optional(),
+  /** Calls that need a running sandbox resume a paused or hibernated one instead of failing. */
+  autoResume: z.boolean().optional(),
+  /** How long a paused or hibernated sandbox is kept before it is deleted; default 7 days. */
+  retentionMs: z.int().min(LIMITS.retentionMs.min).max(LIMITS.retentionMs.max).optional(),
+  /** Named volumes to mount (create them first with `POST /v1/volumes`). */
+  volumes: z
+    .array(VolumeMount)
+    .max(16)
+    .refine((v) => new Set(v.map((m) => m.path)).size === v.length, 'each volume needs its own path')
+    .optional(),
 });
 export type CreateSandboxRequest = z.infer<typeof CreateSandboxRequest>;
 
@@ -58,6 +118,17 @@ export const SandboxInfo = z.object({
   metadata: z.record(z.string(), z.string()),
   /** Why the sandbox is in `error` (or was killed by the platform, e.g. out of memory). */
   reason: z.string().optional(),
+  /**
+   * Set by servers with stateful sandboxes: what expiry does, whether calls resume it, and
+   * how long it is kept while paused or hibernated (then `expiresAt` is when it is deleted).
+   */
+  onTimeout: OnTimeout.optional(),
+  autoResume: z.boolean().optional(),
+  retentionMs: z.number().optional(),
+  capabilities: SandboxCapabilities.optional(),
+  /** True after a filesystem-only hibernate: processes were restarted, memory was not kept. */
+  processesRestarted: z.boolean().optional(),
+  volumes: z.array(VolumeMount).optional(),
 });
 export type SandboxInfo = z.infer<typeof SandboxInfo>;
 

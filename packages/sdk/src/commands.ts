@@ -1,5 +1,13 @@
-import { CommandEvent, parseNdjson, type RunCommandRequest } from '@paddock/protocol';
-import type { Connection } from './connection.js';
+import {
+  CommandEvent,
+  type ProcessInfo,
+  ProcessInfo as ProcessInfoSchema,
+  ProcessList,
+  parseNdjson,
+  type RunCommandRequest,
+} from '@paddock/protocol';
+import { CommandHandle, type FollowOptions } from './command-handle.js';
+import { type Connection, checked } from './connection.js';
 import { CommandExitError, errorFromBody, SandboxError, TimeoutError } from './errors.js';
 
 /** Options of {@link Commands.run} and {@link Commands.stream}. */
@@ -24,6 +32,11 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** How long to wait for the server to accept the command. */
   requestTimeoutMs?: number;
+  /**
+   * Start the command and return a {@link CommandHandle} at once; it keeps running when
+   * this client disconnects, and has no time limit unless `timeoutMs` is given.
+   */
+  background?: boolean;
 }
 
 /** The outcome of a finished command. */
@@ -66,7 +79,10 @@ export class Commands {
    * await sbx.commands.run(['ls', '-la', '/'], { cwd: '/tmp', onStdout: (d) => process.stdout.write(d) })
    * ```
    */
-  async run(cmd: string | readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
+  async run(cmd: string | readonly string[], opts: RunOptions & { background: true }): Promise<CommandHandle>;
+  async run(cmd: string | readonly string[], opts?: RunOptions & { background?: false }): Promise<CommandResult>;
+  async run(cmd: string | readonly string[], opts: RunOptions = {}): Promise<CommandResult | CommandHandle> {
+    if (opts.background === true) return this.start(cmd, opts);
     const stdout: string[] = [];
     const stderr: string[] = [];
     let exit: Extract<CommandOutputEvent, { type: 'exit' }> | undefined;
@@ -107,12 +123,7 @@ export class Commands {
    * ```
    */
   async *stream(cmd: string | readonly string[], opts: RunOptions = {}): AsyncGenerator<CommandOutputEvent> {
-    const req: RunCommandRequest = typeof cmd === 'string' ? { cmd } : { argv: [...cmd] };
-    if (opts.cwd !== undefined) req.cwd = opts.cwd;
-    if (opts.env !== undefined) req.env = opts.env;
-    if (opts.user !== undefined) req.user = opts.user;
-    if (opts.timeoutMs !== undefined) req.timeoutMs = opts.timeoutMs;
-    if (opts.stdin !== undefined) req.stdinBase64 = Buffer.from(opts.stdin).toString('base64');
+    const req = commandRequest(cmd, opts);
     const res = await this.conn.request('POST', `/v1/sandboxes/${this.sandboxId}/commands`, {
       json: req,
       signal: opts.signal,
@@ -137,4 +148,52 @@ export class Commands {
       }
     }
   }
+
+  /** Every process of the sandbox: running ones and the most recent finished ones (with exit codes). */
+  async list(opts: Pick<RunOptions, 'signal'> = {}): Promise<ProcessInfo[]> {
+    const body = await this.conn.json('GET', `/v1/sandboxes/${this.sandboxId}/processes`, { signal: opts.signal });
+    return checked((v) => ProcessList.safeParse(v), body).processes;
+  }
+
+  /**
+   * Reattaches to a process by id (from `run(…, { background: true })`, `list()`, or
+   * another client): iterate the handle to replay from `fromOffset` and follow.
+   * Throws {@link NotFoundError} for an unknown id.
+   */
+  async connect(id: string, opts: FollowOptions = {}): Promise<CommandHandle> {
+    const path = `/v1/sandboxes/${this.sandboxId}/processes/${encodeURIComponent(id)}`;
+    const info = checked(
+      (v) => ProcessInfoSchema.safeParse(v),
+      await this.conn.json('GET', path, { signal: opts.signal }),
+    );
+    const handle = new CommandHandle(this.conn, this.sandboxId, info, opts);
+    if (opts.onStdout || opts.onStderr) handle.startFollowing();
+    return handle;
+  }
+
+  private async start(cmd: string | readonly string[], opts: RunOptions): Promise<CommandHandle> {
+    const json = { ...commandRequest(cmd, opts), background: true };
+    const body = await this.conn.json('POST', `/v1/sandboxes/${this.sandboxId}/processes`, {
+      json,
+      signal: opts.signal,
+      requestTimeoutMs: opts.requestTimeoutMs,
+    });
+    const info = checked((v) => ProcessInfoSchema.safeParse(v), body);
+    const handle = new CommandHandle(this.conn, this.sandboxId, info, {
+      onStdout: opts.onStdout,
+      onStderr: opts.onStderr,
+    });
+    if (opts.onStdout || opts.onStderr) handle.startFollowing();
+    return handle;
+  }
+}
+
+function commandRequest(cmd: string | readonly string[], opts: RunOptions): RunCommandRequest {
+  const req: RunCommandRequest = typeof cmd === 'string' ? { cmd } : { argv: [...cmd] };
+  if (opts.cwd !== undefined) req.cwd = opts.cwd;
+  if (opts.env !== undefined) req.env = opts.env;
+  if (opts.user !== undefined) req.user = opts.user;
+  if (opts.timeoutMs !== undefined) req.timeoutMs = opts.timeoutMs;
+  if (opts.stdin !== undefined) req.stdinBase64 = Buffer.from(opts.stdin).toString('base64');
+  return req;
 }

@@ -40,6 +40,11 @@ export class NotFoundError extends SandboxError {}
 export class ConflictError extends SandboxError {}
 /** The sandbox is killed, stopping or failed. */
 export class SandboxNotRunningError extends SandboxError {}
+/**
+ * The sandbox is paused or hibernated: call `resume()` (or `Sandbox.connect`), or create it
+ * with `autoResume: true` so that calls resume it.
+ */
+export class SandboxPausedError extends SandboxError {}
 /** A directory operation was given a file. */
 export class NotADirectoryError extends SandboxError {}
 /** A file operation was given a directory. */
@@ -67,6 +72,7 @@ export const ERROR_CLASSES = {
   NOT_FOUND: NotFoundError,
   CONFLICT: ConflictError,
   SANDBOX_NOT_RUNNING: SandboxNotRunningError,
+  SANDBOX_PAUSED: SandboxPausedError,
   NOT_A_DIRECTORY: NotADirectoryError,
   IS_A_DIRECTORY: IsADirectoryError,
   DISK_FULL: DiskFullError,

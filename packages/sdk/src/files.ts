@@ -2,6 +2,8 @@ import { Readable } from 'node:stream';
 import { FileInfo, FileList } from '@paddock/protocol';
 import { type Connection, checked, readAll } from './connection.js';
 import { NotFoundError } from './errors.js';
+import { counted, type ProgressCallback, sliced } from './progress.js';
+import { startWatch, type WatchCallback, type WatchHandle, type WatchOptions } from './watch.js';
 
 /** Common options of file calls. */
 export interface FileOptions {
@@ -9,6 +11,12 @@ export interface FileOptions {
   user?: string;
   signal?: AbortSignal;
   requestTimeoutMs?: number;
+}
+
+/** Options of transfers that can report progress (`read`, `write`). */
+export interface TransferOptions {
+  /** Called as bytes move: `{ bytes, totalBytes }` (`totalBytes` when the size is known). */
+  onProgress?: ProgressCallback;
 }
 
 /** Data `write` accepts: text, bytes, or a stream (streamed, never held in memory). */
@@ -53,22 +61,24 @@ export class Files {
    * @example
    * ```ts
    * const text = await sbx.files.read('/home/user/a.txt')
-   * const stream = await sbx.files.read('/data/big.bin', { format: 'stream' })
+   * const stream = await sbx.files.read('/data/big.bin', { format: 'stream', onProgress: (p) => console.log(p.bytes) })
    * ```
    */
-  read(path: string, opts?: FileOptions & { format?: 'text' }): Promise<string>;
-  read(path: string, opts: FileOptions & { format: 'bytes' }): Promise<Uint8Array>;
-  read(path: string, opts: FileOptions & { format: 'stream' }): Promise<Readable>;
+  read(path: string, opts?: FileOptions & TransferOptions & { format?: 'text' }): Promise<string>;
+  read(path: string, opts: FileOptions & TransferOptions & { format: 'bytes' }): Promise<Uint8Array>;
+  read(path: string, opts: FileOptions & TransferOptions & { format: 'stream' }): Promise<Readable>;
   async read(
     path: string,
-    opts: FileOptions & { format?: 'text' | 'bytes' | 'stream' } = {},
+    opts: FileOptions & TransferOptions & { format?: 'text' | 'bytes' | 'stream' } = {},
   ): Promise<string | Uint8Array | Readable> {
     const res = await this.conn.request('GET', this.url('', { path, user: opts.user }), {
       signal: opts.signal,
       requestTimeoutMs: opts.requestTimeoutMs,
     });
-    if (opts.format === 'stream') return res;
-    const buf = await readAll(res);
+    const length = res.headers['content-length'];
+    const body = opts.onProgress ? counted(res, length === undefined ? undefined : Number(length), opts.onProgress) : res;
+    if (opts.format === 'stream') return body;
+    const buf = await readAll(body);
     return opts.format === 'bytes' ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : buf.toString('utf8');
   }
 
@@ -79,12 +89,19 @@ export class Files {
    * @example
    * ```ts
    * await sbx.files.write('/home/user/a.txt', 'hi')
-   * await sbx.files.write('/data/big.bin', fs.createReadStream('big.bin'))
+   * await sbx.files.write('/data/big.bin', fs.createReadStream('big.bin'), {
+   *   sizeBytes: fs.statSync('big.bin').size, // only for onProgress's totalBytes
+   *   onProgress: ({ bytes, totalBytes }) => console.log(bytes, totalBytes),
+   * })
    * ```
    */
-  async write(path: string, data: WriteData, opts: FileOptions & { mode?: number } = {}): Promise<FileInfo> {
+  async write(
+    path: string,
+    data: WriteData,
+    opts: FileOptions & TransferOptions & { mode?: number; sizeBytes?: number } = {},
+  ): Promise<FileInfo> {
     const res = await this.conn.request('PUT', this.url('', { path, user: opts.user, mode: opts.mode }), {
-      body: toBody(data),
+      body: withProgress(toBody(data), opts),
       signal: opts.signal,
       // An upload's duration depends on its size: only the caller's signal limits it.
       requestTimeoutMs: opts.requestTimeoutMs ?? 0,
@@ -137,4 +154,36 @@ export class Files {
     const json = { path, ...(opts.user ? { user: opts.user } : {}) };
     await this.conn.json('POST', this.url('/remove', {}), { ...opts, json });
   }
+
+  /**
+   * Watches a directory (recursively by default) and calls `onEvent` for each change:
+   * `{ type: 'create' | 'write' | 'remove' | 'rename', path, oldPath?, fileType }`. Resolves
+   * once the watch is set up; every later change is reported. Events may be coalesced, but
+   * they always add up to the directory's current state. A missing directory throws
+   * {@link NotFoundError}.
+   *
+   * @example
+   * ```ts
+   * const w = await sbx.files.watch('/home/user/app', (ev) => console.log(ev.type, ev.path), { filter: 'src' })
+   * await w.stop()
+   * ```
+   */
+  async watch(path: string, onEvent: WatchCallback, opts: WatchOptions = {}): Promise<WatchHandle> {
+    const url = this.url('/watch', {
+      path,
+      recursive: opts.recursive === undefined ? undefined : String(opts.recursive),
+      filter: opts.filter,
+    });
+    return startWatch(this.conn, url, onEvent, opts);
+  }
+}
+
+/** The upload body, counted for `onProgress` when one is given. */
+function withProgress(
+  body: Uint8Array | Readable,
+  opts: TransferOptions & { sizeBytes?: number },
+): Uint8Array | Readable {
+  if (opts.onProgress === undefined) return body;
+  if (body instanceof Uint8Array) return counted(sliced(body), body.byteLength, opts.onProgress);
+  return counted(body, opts.sizeBytes, opts.onProgress);
 }

@@ -13,15 +13,52 @@ export type {
   ErrorCode,
   FileInfo,
   Isolation,
+  ProcessInfo,
   SandboxInfo,
   SandboxState,
+  SignalName,
+  SignalScope,
   TemplateBuildEvent,
   TemplateInfo,
   TemplateSpecInput,
 } from '@paddock/protocol';
+export {
+  type Chart,
+  type CodeContext,
+  CodeContexts,
+  CodeInterpreter,
+  type CodeLanguage,
+  type CreateCodeContextOptions,
+  Execution,
+  type ExecutionError,
+  type ExecutionEvent,
+  type Result,
+  type ResultFormat,
+  type RunCodeOptions,
+} from './code-interpreter.js';
+export {
+  CommandHandle,
+  type FollowOptions,
+  type KillOptions,
+  type ProcessOutputEvent,
+} from './command-handle.js';
 export { type CommandOutputEvent, type CommandResult, Commands, type RunOptions } from './commands.js';
 export { Connection, type ConnectionOptions } from './connection.js';
 export * from './errors.js';
-export { type FileOptions, Files, type WriteData } from './files.js';
+export { type FileOptions, Files, type TransferOptions, type WriteData } from './files.js';
+export type { ProgressCallback, TransferProgress } from './progress.js';
+export { type WatchCallback, WatchHandle, type WatchOptions } from './watch.js';
+export type { WatchEvent } from '@paddock/protocol';
+export {
+  Pty,
+  type PtyCallOptions,
+  type PtyConnectOptions,
+  type PtyCreateOptions,
+  PtyHandle,
+} from './pty.js';
+export type { PtyInfo, PtySize } from '@paddock/protocol';
+export type { OnTimeout, SandboxCapabilities, SnapshotInfo, VolumeInfo, VolumeMount } from '@paddock/protocol';
 export { Sandbox, type SandboxCreateOptions, type SandboxListOptions } from './sandbox.js';
+export { Snapshot } from './snapshots.js';
 export { Template, type TemplateBuildOptions } from './templates.js';
+export { Volume } from './volume.js';

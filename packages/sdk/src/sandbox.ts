@@ -1,14 +1,20 @@
 import {
   type CreateSandboxRequest,
+  ForkResult,
   type Isolation,
+  type OnTimeout,
   SandboxInfo,
   SandboxList,
   type SandboxState,
+  SnapshotInfo,
+  type VolumeMount,
 } from '@paddock/protocol';
+import { CodeContexts, CodeInterpreter, type Execution, type ExecutionEvent, type RunCodeOptions } from './code-interpreter.js';
 import { Commands } from './commands.js';
 import { Connection, type ConnectionOptions, checked } from './connection.js';
 import { NotFoundError } from './errors.js';
 import { Files } from './files.js';
+import { Pty } from './pty.js';
 
 /** Options of {@link Sandbox.create}. Every field is optional. */
 export interface SandboxCreateOptions extends ConnectionOptions {
@@ -28,6 +34,14 @@ export interface SandboxCreateOptions extends ConnectionOptions {
   env?: Record<string, string>;
   /** Your labels; filter `Sandbox.list` by them. */
   metadata?: Record<string, string>;
+  /** What happens when `timeoutMs` runs out: `kill` (default), `pause` or `hibernate` (gVisor). */
+  onTimeout?: OnTimeout;
+  /** Calls that need a running sandbox resume it when it is paused or hibernated. */
+  autoResume?: boolean;
+  /** How long it is kept while paused or hibernated before it is deleted; default 7 days. */
+  retentionMs?: number;
+  /** Named volumes to mount, e.g. `[{ name: 'cache', path: '/mnt/cache' }]` (see {@link Volume}). */
+  volumes?: VolumeMount[];
 }
 
 /** Options of {@link Sandbox.list}. */
@@ -52,6 +66,11 @@ export class Sandbox implements AsyncDisposable {
   readonly commands: Commands;
   /** Reads and writes files in the sandbox. */
   readonly files: Files;
+  /** Interactive terminals (PTY sessions) in the sandbox. */
+  readonly pty: Pty;
+  /** Code contexts of the code interpreter (each its own kernel); see {@link Sandbox.runCode}. */
+  readonly codeContexts: CodeContexts;
+  private readonly code: CodeInterpreter;
 
   private constructor(
     readonly id: string,
@@ -59,6 +78,28 @@ export class Sandbox implements AsyncDisposable {
   ) {
     this.commands = new Commands(conn, id);
     this.files = new Files(conn, id);
+    this.pty = new Pty(conn, id);
+    this.codeContexts = new CodeContexts(conn, id);
+    this.code = new CodeInterpreter(conn, id);
+  }
+
+  /**
+   * Runs a cell in a stateful kernel (Python by default; needs a template with ipykernel,
+   * e.g. `code-interpreter`) and resolves with its results, output and exception.
+   *
+   * @example
+   * ```ts
+   * const ex = await sbx.runCode('import pandas as pd; pd.DataFrame({"a": [1, 2]})')
+   * ex.results[0]?.data // { columns: ['a'], index: [0, 1], rows: [[1], [2]] }
+   * ```
+   */
+  runCode(code: string, opts: RunCodeOptions = {}): Promise<Execution> {
+    return this.code.run(code, opts);
+  }
+
+  /** Like {@link Sandbox.runCode}, as an async iterable of events in the order produced. */
+  streamCode(code: string, opts: RunCodeOptions = {}): AsyncGenerator<ExecutionEvent> {
+    return this.code.stream(code, opts);
   }
 
   /** Creates a sandbox (claimed from the warm pool when one of the same shape is ready). */
@@ -75,6 +116,10 @@ export class Sandbox implements AsyncDisposable {
       'isolation',
       'env',
       'metadata',
+      'onTimeout',
+      'autoResume',
+      'retentionMs',
+      'volumes',
     ] as const) {
       if (opts[key] !== undefined) (body as Record<string, unknown>)[key] = opts[key];
     }
@@ -89,12 +134,42 @@ export class Sandbox implements AsyncDisposable {
     return new Sandbox(info.id, conn);
   }
 
-  /** Attaches to an existing sandbox by id; throws {@link NotFoundError} for an unknown id. */
+  /**
+   * Attaches to an existing sandbox by id, resuming it when it is paused or hibernated;
+   * throws {@link NotFoundError} for an unknown id.
+   */
   static async connect(id: string, opts: ConnectionOptions = {}): Promise<Sandbox> {
     const conn = new Connection(opts);
     const sandbox = new Sandbox(id, conn);
-    await sandbox.getInfo(opts);
+    const info = await sandbox.getInfo(opts);
+    if (['pausing', 'paused', 'hibernating', 'hibernated', 'resuming'].includes(info.state)) await sandbox.resume(opts);
     return sandbox;
+  }
+
+  /**
+   * Starts `count` new sandboxes from one checkpoint of a running gVisor sandbox: the same
+   * memory (variables of a REPL, open files), each with its own copy of the filesystem.
+   * Random generators are forked too: reseed them in each fork where values must differ.
+   *
+   * @example
+   * ```ts
+   * const forks = await Sandbox.fork(sbx.id, { count: 4 })
+   * ```
+   */
+  static async fork(
+    id: string,
+    opts: ConnectionOptions & { count: number; metadata?: Record<string, string> },
+  ): Promise<Sandbox[]> {
+    const conn = new Connection(opts);
+    const body = checked(
+      (v) => ForkResult.safeParse(v),
+      await conn.json('POST', `/v1/sandboxes/${encodeURIComponent(id)}/fork`, {
+        json: { count: opts.count, ...(opts.metadata ? { metadata: opts.metadata } : {}) },
+        signal: opts.signal,
+        requestTimeoutMs: opts.requestTimeoutMs ?? 0,
+      }),
+    );
+    return body.sandboxes.map((info) => new Sandbox(info.id, conn));
   }
 
   /** Lists sandboxes, filtered by metadata and state. */
@@ -136,6 +211,62 @@ export class Sandbox implements AsyncDisposable {
     return checked(
       (v) => SandboxInfo.safeParse(v),
       await this.conn.json('POST', `/v1/sandboxes/${this.id}/timeout`, { json: { timeoutMs }, signal: opts.signal }),
+    );
+  }
+
+  /** Freezes every process in RAM (milliseconds to resume). Pausing a paused sandbox is fine. */
+  async pause(opts: Pick<ConnectionOptions, 'signal' | 'requestTimeoutMs'> = {}): Promise<SandboxInfo> {
+    return this.stateCall('pause', undefined, opts);
+  }
+
+  /** Brings a paused or hibernated sandbox back; resuming a running one is fine. */
+  async resume(opts: Pick<ConnectionOptions, 'signal' | 'requestTimeoutMs'> = {}): Promise<SandboxInfo> {
+    return this.stateCall('resume', undefined, opts);
+  }
+
+  /**
+   * Writes the sandbox to disk and frees its RAM. gVisor sandboxes keep memory and processes;
+   * `container` sandboxes can only keep their files and need `keepMemory: false` (their
+   * processes restart on resume; `getInfo().processesRestarted` says so).
+   */
+  async hibernate(
+    opts: Pick<ConnectionOptions, 'signal' | 'requestTimeoutMs'> & { keepMemory?: boolean } = {},
+  ): Promise<SandboxInfo> {
+    return this.stateCall('hibernate', opts.keepMemory === undefined ? {} : { keepMemory: opts.keepMemory }, opts);
+  }
+
+  /**
+   * Saves the sandbox's filesystem as a template: `Sandbox.create({ template: name })`.
+   *
+   * @example
+   * ```ts
+   * await sbx.snapshot({ name: 'my-env' })
+   * ```
+   */
+  async snapshot(opts: Pick<ConnectionOptions, 'signal' | 'requestTimeoutMs'> & { name: string }): Promise<SnapshotInfo> {
+    return checked(
+      (v) => SnapshotInfo.safeParse(v),
+      await this.conn.json('POST', `/v1/sandboxes/${this.id}/snapshot`, {
+        json: { name: opts.name },
+        signal: opts.signal,
+        requestTimeoutMs: opts.requestTimeoutMs ?? 0,
+      }),
+    );
+  }
+
+  private async stateCall(
+    verb: string,
+    json: unknown,
+    opts: Pick<ConnectionOptions, 'signal' | 'requestTimeoutMs'>,
+  ): Promise<SandboxInfo> {
+    return checked(
+      (v) => SandboxInfo.safeParse(v),
+      await this.conn.json('POST', `/v1/sandboxes/${this.id}/${verb}`, {
+        json: json ?? {},
+        signal: opts.signal,
+        // Hibernate and resume from disk take seconds on a loaded host.
+        requestTimeoutMs: opts.requestTimeoutMs ?? 0,
+      }),
     );
   }
 

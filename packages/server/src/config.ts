@@ -14,9 +14,16 @@ export interface ServerConfig {
   logLevel: string;
   /** Parent of every sandbox's cgroups (per v1 controller). */
   cgroupParent: string;
+  /** The largest `count` one fork may ask for (`PADDOCK_MAX_FORK_COUNT`, default 16). */
+  maxForkCount: number;
 }
 
-export type ConfigOverrides = Partial<Omit<ServerConfig, 'pool'>> & { poolSize?: number; gvisorPoolSize?: number };
+export type ConfigOverrides = Partial<Omit<ServerConfig, 'pool'>> & {
+  poolSize?: number;
+  gvisorPoolSize?: number;
+  /** Ready `code-interpreter` sandboxes, each with its Python kernel started (`PADDOCK_CODE_POOL_SIZE`). */
+  codePoolSize?: number;
+};
 
 function envInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
   const raw = env[name];
@@ -35,6 +42,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
   if (port < 0 || port > 65_535) throw new Error(`port must be 0-65535 (0 = any free port), got ${port}`);
   const poolSize = overrides.poolSize ?? envInt(env, 'PADDOCK_POOL_SIZE') ?? 2;
   const gvisorPoolSize = overrides.gvisorPoolSize ?? envInt(env, 'PADDOCK_GVISOR_POOL_SIZE') ?? 1;
+  const codePoolSize = overrides.codePoolSize ?? envInt(env, 'PADDOCK_CODE_POOL_SIZE') ?? 1;
   const cgroupParent = overrides.cgroupParent ?? env.PADDOCK_CGROUP_PARENT ?? 'paddock';
   if (!/^[a-z0-9_-]+$/.test(cgroupParent))
     throw new Error(`cgroup parent must match [a-z0-9_-]+, got '${cgroupParent}'`);
@@ -47,8 +55,10 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     pool: [
       { request: { template: 'base', isolation: 'container' }, size: poolSize },
       { request: { template: 'base', isolation: 'gvisor' }, size: gvisorPoolSize },
+      { request: { template: 'code-interpreter', isolation: 'container' }, size: codePoolSize },
     ].filter((t) => t.size > 0) as PoolTarget[],
     logLevel: overrides.logLevel ?? env.PADDOCK_LOG_LEVEL ?? 'info',
     cgroupParent,
+    maxForkCount: overrides.maxForkCount ?? envInt(env, 'PADDOCK_MAX_FORK_COUNT') ?? 16,
   };
 }

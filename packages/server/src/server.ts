@@ -16,6 +16,7 @@ import { dataPaths } from './paths.js';
 import { CrunRuntime } from './runtime/crun-driver.js';
 import { RunscRuntime } from './runtime/runsc-driver.js';
 import type { Runtime } from './runtime/runtime.js';
+import { buildStateful } from './stateful.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import { buildsInProgress } from './templates/builder.js';
 import { ensureBuiltinTemplates } from './templates/builtin.js';
@@ -54,18 +55,40 @@ export async function startServer(
   const templates = new TemplateRegistry(
     paths,
     store,
-    () => new Set(store.listSandboxes({ states: LIVE_STATES }).map((r) => r.templateHash)),
+    () =>
+      new Set([
+        ...store.listSandboxes({ states: LIVE_STATES }).map((r) => r.templateHash),
+        ...stateful.snapshots.baseHashes(),
+      ]),
   );
+  // Snapshots are templates too: the service resolves names through them (see stateful.ts).
+  const catalog = { resolve: (n: string) => stateful.snapshots.resolve(n), resolveHash: (h: string) => stateful.snapshots.resolveHash(h) };
   const service = new SandboxService({
     store,
     runtimes,
-    templates,
+    templates: catalog,
+    volumeBinds: (mounts) => stateful.volumes.binds(mounts),
     clock: systemClock,
     logger,
     newId: newSandboxId,
     defaultIsolation: config.defaultIsolation,
   });
   const agents = new Map<string, AgentClient>();
+  const stateful = buildStateful({
+    dataDir: config.dataDir,
+    store,
+    service,
+    templates,
+    runtimes,
+    clock: systemClock,
+    logger,
+    newId: newSandboxId,
+    maxForkCount: config.maxForkCount,
+    onAgentGone: (id) => {
+      agents.get(id)?.close();
+      agents.delete(id);
+    },
+  });
   let ready = false;
   const http = buildHttpServer({
     store,
@@ -74,6 +97,7 @@ export async function startServer(
       service,
       templates,
       logger,
+      stateful,
       agentOf(sandboxId) {
         const record = service.requireRunning(sandboxId);
         let client = agents.get(sandboxId);
@@ -89,7 +113,8 @@ export async function startServer(
   // Half-finished template builds of a crashed server are garbage; finished ones are atomic.
   await removeStaleBuilds(paths, buildsInProgress());
   await ensureBuiltinTemplates({ templates, store, paths, logger });
-  const outcome = await reconcile({ store, runtimes, service, logger });
+  await stateful.volumes.mountAll();
+  const outcome = await reconcile({ store, runtimes, service, logger, clock: systemClock });
   logger.info(outcome, 'reconciled sandboxes with the runtimes');
   const pool = new WarmPool(service, { store, clock: systemClock, logger, targets: config.pool });
   pool.refill();

@@ -16,6 +16,7 @@ Example::
         r = await sbx.commands.run("echo hi")
 """
 
+from ._code_common import CodeContext, Execution, ExecutionError, Logs, Result
 from .connection_config import ConnectionConfig
 from .errors import (
     ERROR_CLASSES,
@@ -33,6 +34,7 @@ from .errors import (
     RateLimitError,
     SandboxError,
     SandboxNotRunningError,
+    SandboxPausedError,
     TemplateBuildError,
     TimeoutError,
     UnavailableError,
@@ -52,12 +54,19 @@ from .models import (
     TemplateBuildResult,
     TemplateInfo,
 )
-from .sandbox_async import AsyncCommands, AsyncCommandStream, AsyncFiles, AsyncFileStream, AsyncSandbox, AsyncTemplate
-from .sandbox_sync import Commands, CommandStream, Files, FileStream, Sandbox, Template
+from .sandbox_async import AsyncCodeContexts, AsyncCommands, AsyncCommandStream, AsyncFiles, AsyncFileStream, AsyncSandbox, AsyncTemplate
+from .sandbox_sync import CodeContexts, Commands, CommandStream, Files, FileStream, Sandbox, Template
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncCodeContexts",
+    "CodeContext",
+    "CodeContexts",
+    "Execution",
+    "ExecutionError",
+    "Logs",
+    "Result",
     "AsyncCommandStream",
     "AsyncCommands",
     "AsyncFileStream",
@@ -92,6 +101,7 @@ __all__ = [
     "SandboxError",
     "SandboxInfo",
     "SandboxNotRunningError",
+    "SandboxPausedError",
     "Template",
     "TemplateBuildError",
     "TemplateBuildEvent",
@@ -103,3 +113,10 @@ __all__ = [
     "UnavailableError",
     "error_from_body",
 ]
+
+# Terminals (PTY sessions): sbx.pty in both SDKs.
+from ._pty_common import PtyInfo  # noqa: E402
+from .sandbox_async.pty import AsyncPty, AsyncPtyHandle  # noqa: E402
+from .sandbox_sync.pty import Pty, PtyHandle  # noqa: E402
+
+__all__ += ["AsyncPty", "AsyncPtyHandle", "Pty", "PtyHandle", "PtyInfo"]

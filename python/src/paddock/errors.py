@@ -79,6 +79,11 @@ class SandboxNotRunningError(SandboxError):
     """The sandbox is killed, stopping or failed."""
 
 
+class SandboxPausedError(SandboxError):
+    """The sandbox is paused or hibernated: call ``resume()`` (or ``Sandbox.connect``), or
+    create it with ``auto_resume=True`` so that calls resume it."""
+
+
 class NotADirectoryError(SandboxError):  # noqa: A001 - the wire code's name, inside the paddock namespace
     """A directory operation was given a file."""
 
@@ -126,6 +131,7 @@ ERROR_CLASSES: Dict[str, Type[SandboxError]] = {
     "NOT_FOUND": NotFoundError,
     "CONFLICT": ConflictError,
     "SANDBOX_NOT_RUNNING": SandboxNotRunningError,
+    "SANDBOX_PAUSED": SandboxPausedError,
     "NOT_A_DIRECTORY": NotADirectoryError,
     "IS_A_DIRECTORY": IsADirectoryError,
     "DISK_FULL": DiskFullError,

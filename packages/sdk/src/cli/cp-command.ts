@@ -1,39 +1,37 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rename, rm, stat } from 'node:fs/promises';
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import type { ConnectionOptions } from '../connection.js';
+import type { ProgressCallback, TransferProgress } from '../progress.js';
 import { Sandbox } from '../sandbox.js';
 import { parseCopyEndpoint } from './parse.js';
 
-/** Counts bytes going through and redraws a progress line on a TTY stderr. */
-function progress(label: string, totalBytes: number | undefined): Transform {
-  let done = 0;
-  let lastDraw = 0;
+/**
+ * A progress line on a TTY stderr, redrawn at most every 100 ms from the SDK's
+ * `onProgress` reports; `done()` draws the final count and ends the line.
+ */
+function progressLine(label: string): { onProgress: ProgressCallback; done: () => void } {
+  let last: TransferProgress = { bytes: 0 };
+  let lastDrawMs = 0;
   const draw = (final: boolean) => {
     if (!process.stderr.isTTY) return;
     const mib = (n: number) => (n / 1_048_576).toFixed(1);
-    const pct = totalBytes ? ` ${Math.floor((done / totalBytes) * 100)}%` : '';
-    process.stderr.write(
-      `\r${label}: ${mib(done)}${totalBytes ? `/${mib(totalBytes)}` : ''} MiB${pct}${final ? '\n' : ''}`,
-    );
+    const total = last.totalBytes;
+    const pct = total ? ` ${Math.floor((last.bytes / total) * 100)}%` : '';
+    process.stderr.write(`\r${label}: ${mib(last.bytes)}${total ? `/${mib(total)}` : ''} MiB${pct}${final ? '\n' : ''}`);
   };
-  return new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      done += chunk.length;
+  return {
+    onProgress: (progress) => {
+      last = progress;
       const now = Date.now();
-      if (now - lastDraw > 100) {
-        lastDraw = now;
+      if (now - lastDrawMs > 100) {
+        lastDrawMs = now;
         draw(false);
       }
-      cb(null, chunk);
     },
-    flush(cb) {
-      draw(true);
-      cb();
-    },
-  });
+    done: () => draw(true),
+  };
 }
 
 /** `paddock cp SRC DST`, either side `ID:/path`; streams, shows progress, never buffers whole files. */
@@ -47,18 +45,24 @@ export function registerCpCommand(program: Command, conn: () => ConnectionOption
       const from = parseCopyEndpoint(src);
       const to = parseCopyEndpoint(dst);
       if ('local' in from && 'sandboxId' in to) {
-        const size = (await stat(from.local)).size;
+        const sizeBytes = (await stat(from.local)).size;
         const sbx = await Sandbox.connect(to.sandboxId, conn());
-        const body = createReadStream(from.local).pipe(progress(`upload ${from.local}`, size));
-        await sbx.files.write(to.path, body);
+        const line = progressLine(`upload ${from.local}`);
+        await sbx.files.write(to.path, createReadStream(from.local), { sizeBytes, onProgress: line.onProgress });
+        line.done();
       } else if ('sandboxId' in from && 'local' in to) {
         const sbx = await Sandbox.connect(from.sandboxId, conn());
-        const info = await sbx.files.stat(from.path);
-        const stream = await sbx.files.read(from.path, { format: 'stream', requestTimeoutMs: 0 });
+        const line = progressLine(`download ${from.path}`);
+        const stream = await sbx.files.read(from.path, {
+          format: 'stream',
+          requestTimeoutMs: 0,
+          onProgress: line.onProgress,
+        });
         // Same rule as uploads: the target appears only when complete.
         const temp = `${to.local}.paddock-partial`;
         try {
-          await pipeline(stream, progress(`download ${from.path}`, info.sizeBytes), createWriteStream(temp));
+          await pipeline(stream, createWriteStream(temp));
+          line.done();
           await rename(temp, to.local);
         } catch (err) {
           await rm(temp, { force: true });

@@ -22,11 +22,24 @@ export function registerExecCommand(program: Command, conn: () => ConnectionOpti
     .option('--timeout <duration>', 'kill the command after this long (0 = never)', parseDurationMs)
     .option('-i, --stdin', "send this process's stdin to the command")
     .option('--shell', 'run the arguments as one shell command line')
+    .option('--background', 'start it in the background and print its process id (see `paddock logs`)')
     .action(async (id: string, command: string[], o: Record<string, unknown>) => {
       const sbx = await Sandbox.connect(id, conn());
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort(new Error('interrupted')));
       const stdin = o.stdin ? await readStdin() : undefined;
+      if (o.background) {
+        const handle = await sbx.commands.run(o.shell ? command.join(' ') : command, {
+          background: true,
+          ...(o.cwd !== undefined ? { cwd: o.cwd as string } : {}),
+          ...(o.env !== undefined ? { env: o.env as Record<string, string> } : {}),
+          ...(o.user !== undefined ? { user: o.user as string } : {}),
+          ...(o.timeout !== undefined ? { timeoutMs: o.timeout as number } : {}),
+          ...(stdin ? { stdin } : {}),
+        });
+        process.stdout.write(`${handle.id}\n`);
+        return;
+      }
       const events = sbx.commands.stream(o.shell ? command.join(' ') : command, {
         signal: controller.signal,
         ...(o.cwd !== undefined ? { cwd: o.cwd as string } : {}),

@@ -3,8 +3,12 @@ import type { ConnectionOptions } from '../connection.js';
 import { registerCpCommand } from './cp-command.js';
 import { registerExecCommand } from './exec-command.js';
 import { reportError } from './output.js';
+import { registerProcessCommands } from './process-commands.js';
+import { registerRunCodeCommand } from './run-code-command.js';
 import { registerSandboxCommands } from './sandbox-commands.js';
 import { registerServeCommand } from './serve-command.js';
+import { registerSyncCommand } from './sync-command.js';
+import { registerShellCommand } from './shell-command.js';
 import { registerTemplateCommands } from './template-commands.js';
 
 /** The `paddock` CLI, built only on the public SDK (plus `serve`, which loads the server). */
@@ -22,7 +26,11 @@ export async function main(argv: readonly string[]): Promise<void> {
   registerServeCommand(program);
   registerSandboxCommands(program, conn);
   registerExecCommand(program, conn);
+  registerRunCodeCommand(program, conn);
+  registerShellCommand(program, conn);
+  registerProcessCommands(program, conn);
   registerCpCommand(program, conn);
+  registerSyncCommand(program, conn);
   registerTemplateCommands(program, conn);
   try {
     await program.parseAsync([...argv]);

@@ -8,3 +8,5 @@ export {
   type WriteFileOptions,
 } from './agent-client.js';
 export type { AgentRequest } from './transport.js';
+export { AgentPtyClient } from './pty-client.js';
+export { openWatch } from './watch-stream.js';

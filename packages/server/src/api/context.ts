@@ -1,6 +1,7 @@
 import type { AgentClient } from '../agent-client/agent-client.js';
 import type { Logger } from '../core/logger.js';
 import type { SandboxService } from '../core/sandbox-service.js';
+import type { Stateful } from '../stateful.js';
 import type { TemplateRegistry } from '../templates/registry.js';
 
 /** What route handlers get: the core service and the adapters, never globals. */
@@ -10,4 +11,6 @@ export interface ApiContext {
   /** The agent of a running sandbox (throws the service's typed errors otherwise). */
   agentOf(sandboxId: string): AgentClient;
   logger: Logger;
+  /** Pause/resume/hibernate, snapshots, forks, volumes. */
+  stateful: Stateful;
 }

@@ -4,10 +4,16 @@ import type { Store } from '../store/store.js';
 import { apiKeyOf, hashApiKey } from './auth.js';
 import type { ApiContext } from './context.js';
 import { installErrorHandler } from './errors.js';
+import { codeRoutes } from './routes/code.js';
 import { commandRoutes } from './routes/commands.js';
 import { fileRoutes } from './routes/files.js';
+import { processRoutes } from './routes/processes.js';
+import { ptyRoutes } from './routes/pty.js';
 import { sandboxRoutes } from './routes/sandboxes.js';
+import { stateRoutes } from './routes/state.js';
 import { templateRoutes } from './routes/templates.js';
+import { volumeRoutes } from './routes/volumes.js';
+import { watchRoutes } from './routes/watch.js';
 
 export interface HttpServerOptions {
   ctx: ApiContext;
@@ -49,8 +55,14 @@ export function buildHttpServer({ ctx, store, isReady }: HttpServerOptions): Fas
   });
 
   sandboxRoutes(app, ctx);
+  stateRoutes(app, ctx);
+  volumeRoutes(app, ctx);
   commandRoutes(app, ctx);
+  codeRoutes(app, ctx);
   fileRoutes(app, ctx);
+  processRoutes(app, ctx);
+  ptyRoutes(app, ctx);
+  watchRoutes(app, ctx);
   templateRoutes(app, ctx);
   return app;
 }

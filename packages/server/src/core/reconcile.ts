@@ -1,8 +1,10 @@
 import type { Isolation } from '@paddock/protocol';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Store } from '../store/store.js';
+import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
-import type { SandboxService } from './sandbox-service.js';
+import { reconcileStateful } from './reconcile-stateful.js';
+import { LIVE_STATES, type SandboxService } from './sandbox-service.js';
 
 /**
  * Brings the store and the runtimes back in line after a restart (clean or kill -9):
@@ -14,6 +16,8 @@ export async function reconcile(deps: {
   runtimes: Partial<Record<Isolation, Runtime>>;
   service: SandboxService;
   logger: Logger;
+  /** Needed to settle paused and hibernated sandboxes (their retention timers). */
+  clock?: Clock;
 }): Promise<{ adopted: number; lost: number; cleaned: number }> {
   const { store, runtimes, service, logger } = deps;
   let adopted = 0;
@@ -42,7 +46,9 @@ export async function reconcile(deps: {
       lost++;
     }
   }
-  const known = new Set(store.listSandboxes({ states: ['running'] }).map((r) => r.id));
+  if (deps.clock) adopted += await reconcileStateful({ ...deps, clock: deps.clock });
+  // Paused and hibernated sandboxes own their disk (and checkpoint) too: not leftovers.
+  const known = new Set(store.listSandboxes({ states: LIVE_STATES }).map((r) => r.id));
   for (const runtime of Object.values(runtimes)) {
     for (const id of await runtime.list()) {
       if (known.has(id)) continue;

@@ -1,4 +1,11 @@
-import { type CreateSandboxRequest, type Isolation, LIMITS, PaddockError, type SandboxState } from '@paddock/protocol';
+import {
+  type CreateSandboxRequest,
+  type Isolation,
+  LIMITS,
+  PaddockError,
+  type SandboxState,
+  type VolumeMount,
+} from '@paddock/protocol';
 import type { Runtime, SandboxLaunch } from '../runtime/runtime.js';
 import type { PoolKey, SandboxFilter, SandboxRecord, Store } from '../store/store.js';
 import type { Clock } from './clock.js';
@@ -9,7 +16,24 @@ import type { ResolvedTemplate, TemplateCatalog } from './templates.js';
 /** States from which nothing more happens. */
 export const FINAL_STATES: readonly SandboxState[] = ['killed', 'error'];
 /** States listed by default. */
-export const LIVE_STATES: readonly SandboxState[] = ['starting', 'running', 'stopping'];
+export const LIVE_STATES: readonly SandboxState[] = [
+  'starting',
+  'running',
+  'stopping',
+  'pausing',
+  'paused',
+  'hibernating',
+  'hibernated',
+  'resuming',
+];
+/** States in which the sandbox exists but does not run: calls resume it (autoResume) or fail. */
+export const PAUSED_STATES: readonly SandboxState[] = ['pausing', 'paused', 'hibernating', 'hibernated', 'resuming'];
+
+/** What a create asks for beyond the shape: the user's settings of the sandbox. */
+export type UserSettings = Pick<
+  SandboxRecord,
+  'env' | 'metadata' | 'timeoutMs' | 'onTimeout' | 'autoResume' | 'retentionMs' | 'volumes'
+>;
 
 export interface SandboxServiceDeps {
   store: Store;
@@ -20,6 +44,8 @@ export interface SandboxServiceDeps {
   newId: () => string;
   /** Default isolation when a request names none. */
   defaultIsolation?: Isolation;
+  /** Host dirs of volumes, for the bind mounts of a create (checks that each exists). */
+  volumeBinds?: (mounts: VolumeMount[]) => { source: string; destination: string; readOnly: boolean }[];
 }
 
 /** Resolved create parameters, defaults applied. */
@@ -37,6 +63,8 @@ export class SandboxService {
   private readonly killing = new Map<string, Promise<void>>();
   /** Called after a pooled sandbox is claimed, so the pool can refill. */
   onClaim: (key: PoolKey) => void = () => {};
+  /** What expiry does; the stateful layer (`sandbox-states.ts`) replaces it with onTimeout/retention. */
+  onExpire: (id: string) => Promise<void> = (id) => this.kill(id, 'timeout expired');
 
   constructor(private readonly deps: SandboxServiceDeps) {
     this.scope = new TaskScope(deps.logger);
@@ -79,19 +107,38 @@ export class SandboxService {
     const shape = this.resolveShape(req);
     const now = this.deps.clock.now();
     const timeoutMs = req.timeoutMs ?? LIMITS.timeoutMs.default;
-    const claimed = this.deps.store.claimPooled(shape, {
-      template: shape.template.name,
-      createdAtMs: now,
-      expiresAtMs: now + timeoutMs,
+    const settings: UserSettings = {
       env: req.env ?? {},
       metadata: req.metadata ?? {},
-    });
+      timeoutMs,
+      onTimeout: req.onTimeout ?? 'kill',
+      autoResume: req.autoResume ?? false,
+      retentionMs: req.retentionMs ?? LIMITS.retentionMs.default,
+      volumes: req.volumes ?? [],
+    };
+    if (settings.onTimeout === 'hibernate' && !this.runtimeFor(shape.isolation).capabilities().hibernateWithMemory) {
+      throw new PaddockError(
+        'INVALID_ARGUMENT',
+        `onTimeout: '${shape.isolation}' sandboxes cannot hibernate with their memory, and a timeout must not drop it silently: use onTimeout 'pause' (or 'kill'), or isolation 'gvisor'`,
+        { field: 'onTimeout' },
+      );
+    }
+    // Volumes are bind mounts of the OCI spec, fixed at start: a pooled spare has none.
+    const claimed =
+      settings.volumes.length > 0
+        ? undefined
+        : this.deps.store.claimPooled(shape, {
+            template: shape.template.name,
+            createdAtMs: now,
+            expiresAtMs: now + timeoutMs,
+            ...settings,
+          });
     if (claimed) {
       this.armTimer(claimed);
       this.onClaim(shape);
       return claimed;
     }
-    const record = await this.boot(shape, { env: req.env ?? {}, metadata: req.metadata ?? {}, timeoutMs }, signal);
+    const record = await this.boot(shape, settings, signal);
     this.armTimer(record);
     return record;
   }
@@ -99,10 +146,12 @@ export class SandboxService {
   /** Boots a new sandbox of `shape`; a pooled one when `user` is undefined. */
   async boot(
     shape: SandboxShape,
-    user: { env: Record<string, string>; metadata: Record<string, string>; timeoutMs: number } | undefined,
+    user: UserSettings | undefined,
     signal?: AbortSignal,
   ): Promise<SandboxRecord> {
     const id = this.deps.newId();
+    const volumes = user?.volumes ?? [];
+    const binds = volumes.length > 0 && this.deps.volumeBinds ? this.deps.volumeBinds(volumes) : [];
     const now = this.deps.clock.now();
     const record: SandboxRecord = {
       id,
@@ -120,6 +169,12 @@ export class SandboxService {
       metadata: user?.metadata ?? {},
       pooled: user === undefined,
       reason: null,
+      timeoutMs: user?.timeoutMs ?? LIMITS.timeoutMs.default,
+      onTimeout: user?.onTimeout ?? 'kill',
+      autoResume: user?.autoResume ?? false,
+      retentionMs: user?.retentionMs ?? LIMITS.retentionMs.default,
+      volumes,
+      processesRestarted: false,
     };
     // The row exists before any resource does, so a crash mid-create is found and cleaned on restart.
     this.deps.store.insertSandbox(record);
@@ -132,6 +187,8 @@ export class SandboxService {
       pids: shape.pids,
       hostname: id,
       agent: { env: shape.template.env, defaultUser: shape.template.user, workdir: shape.template.workdir },
+      ...(shape.template.layers ? { layers: shape.template.layers } : {}),
+      ...(binds.length > 0 ? { binds } : {}),
     };
     try {
       await this.runtimeFor(shape.isolation).create(launch, signal);
@@ -166,6 +223,13 @@ export class SandboxService {
   /** The sandbox if it is running; a typed error naming its state otherwise. */
   requireRunning(id: string): SandboxRecord {
     const record = this.get(id);
+    if (PAUSED_STATES.includes(record.state)) {
+      throw new PaddockError(
+        'SANDBOX_PAUSED',
+        `sandbox '${id}' is ${record.state}: resume it first (POST /v1/sandboxes/${id}/resume), or create it with autoResume: true`,
+        { sandboxId: id, state: record.state },
+      );
+    }
     if (record.state !== 'running') {
       const why = record.reason ? ` (${record.reason})` : '';
       throw new PaddockError('SANDBOX_NOT_RUNNING', `sandbox '${id}' is ${record.state}${why}`, {
@@ -188,8 +252,8 @@ export class SandboxService {
   setTimeout(id: string, timeoutMs: number): SandboxRecord {
     const record = this.requireRunning(id);
     const expiresAtMs = this.deps.clock.now() + timeoutMs;
-    this.deps.store.updateSandbox(id, { expiresAtMs });
-    const updated = { ...record, expiresAtMs };
+    this.deps.store.updateSandbox(id, { expiresAtMs, timeoutMs });
+    const updated = { ...record, expiresAtMs, timeoutMs };
     this.armTimer(updated);
     return updated;
   }
@@ -241,7 +305,7 @@ export class SandboxService {
     const delay = Math.max(0, record.expiresAtMs - this.deps.clock.now());
     const cancel = this.deps.clock.setTimer(delay, () => {
       this.timers.delete(record.id);
-      this.scope.spawn(`timeout ${record.id}`, () => this.kill(record.id, 'timeout expired'));
+      this.scope.spawn(`timeout ${record.id}`, () => this.onExpire(record.id));
     });
     this.timers.set(record.id, cancel);
   }

@@ -7,6 +7,8 @@ export interface ResolvedTemplate {
   env: Record<string, string>;
   workdir: string;
   user: string;
+  /** Read-only layers above `rootfs`, topmost first (a snapshot's). */
+  layers?: string[];
 }
 
 /** Looks templates up by name; implemented over the store and the built templates on disk. */

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 
@@ -47,5 +48,27 @@ export async function waitHealthy(options: WaitHealthyOptions): Promise<void> {
       );
     }
     await delay(Math.min(2 ** attempt, 25), undefined, options.signal ? { signal: options.signal } : undefined);
+  }
+}
+
+/**
+ * Asks the agent to stop listening and drop its connections (`POST /quiesce`), then waits
+ * until its socket file is gone, which the agent does once every connection is closed.
+ */
+export async function quiesceAgent(socketPath: string, signal?: AbortSignal): Promise<void> {
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = request({ socketPath, path: '/quiesce', method: 'POST', timeout: 5_000 }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('quiesce request timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+  if (status !== 200) throw new Error(`the agent refused to quiesce (HTTP ${status})`);
+  for (let attempt = 0; existsSync(socketPath); attempt++) {
+    if (attempt > 400) throw new Error('the agent did not close its socket within 2 s of quiescing');
+    await delay(5, undefined, signal ? { signal } : undefined);
   }
 }

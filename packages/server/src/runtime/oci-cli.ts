@@ -22,4 +22,11 @@ export interface OciCli {
   delete(id: string, signal?: AbortSignal): Promise<void>;
   /** Ids the runtime keeps state for. */
   ids(): Promise<string[]>;
+  /** Freezes / thaws every process of the sandbox (idempotent). */
+  pause(layout: SandboxLayout, signal?: AbortSignal): Promise<void>;
+  resume(layout: SandboxLayout, signal?: AbortSignal): Promise<void>;
+  /** Present when the runtime can checkpoint: writes the image to `imageDir`; the sandbox stops. */
+  checkpoint?(layout: SandboxLayout, imageDir: string, logFd: number, signal?: AbortSignal): Promise<void>;
+  /** Starts the bundle in `layout.dir` from the image in `imageDir`. */
+  restore?(layout: SandboxLayout, imageDir: string, logFd: number, signal?: AbortSignal): Promise<void>;
 }

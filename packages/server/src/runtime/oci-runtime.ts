@@ -1,20 +1,21 @@
 import { existsSync } from 'node:fs';
-import { chown, mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Isolation } from '@paddock/protocol';
+import type { Isolation, SandboxCapabilities } from '@paddock/protocol';
 import { type DataPaths, dataPaths } from '../paths.js';
-import { waitHealthy } from './agent-health.js';
+import { quiesceAgent, waitHealthy } from './agent-health.js';
 import { AgentRoot } from './agent-root.js';
 import { SandboxCgroups } from './cgroups.js';
 import { logTail } from './log-tail.js';
 import { unmountAll } from './mounts.js';
 import type { OciCli } from './oci-cli.js';
 import { ociSpec } from './oci-spec.js';
-import type { Runtime, RuntimeState, RuntimeUsage, SandboxLaunch } from './runtime.js';
+import { hostCommand } from './host-command.js';
+import type { HibernateMode, Runtime, RuntimeState, RuntimeUsage, SandboxLaunch } from './runtime.js';
 import { assertSandboxId, type SandboxLayout, sandboxLayout } from './sandbox-layout.js';
 import { UID_BASE } from './uid-map.js';
-import { mountWritableLayer, releaseWritableLayer } from './writable-layer.js';
+import { copyTree, mountWritableLayer, releaseWritableLayer } from './writable-layer.js';
 
 /** Options shared by both drivers. */
 export interface OciRuntimeOptions {
@@ -89,12 +90,24 @@ export class OciRuntime implements Runtime {
   private async launch(layout: SandboxLayout, launch: SandboxLaunch, signal?: AbortSignal): Promise<void> {
     const timeout = AbortSignal.timeout(this.startTimeoutMs);
     const bounded = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    await this.prepareBundle(layout, launch, undefined, bounded);
+    await this.startBundle(layout, signal, bounded);
+  }
+
+  /** Writable layer (seeded from `seedUpper` for forks), runtime resources, agent config and OCI spec. */
+  protected async prepareBundle(
+    layout: SandboxLayout,
+    launch: SandboxLaunch,
+    seedUpper: string | undefined,
+    signal: AbortSignal,
+  ): Promise<void> {
     await mkdir(layout.runDir, { mode: 0o700 });
     await chown(layout.runDir, UID_BASE, UID_BASE);
+    const lowerDirs = [...(launch.layers ?? []), launch.rootfs];
     const [agentRoot] = await Promise.all([
-      this.agentRoot.prepare(bounded),
-      mountWritableLayer(layout, { lowerDir: launch.rootfs, diskMiB: launch.diskMiB }, bounded),
-      this.cli.prepare(layout, bounded),
+      this.agentRoot.prepare(signal),
+      mountWritableLayer(layout, { lowerDirs, diskMiB: launch.diskMiB, seedUpper }, signal),
+      this.cli.prepare(layout, signal),
       writeFile(layout.agentConfig, JSON.stringify(launch.agent), { mode: 0o644 }),
     ]);
     const spec = ociSpec({
@@ -106,10 +119,26 @@ export class OciRuntime implements Runtime {
     });
     await writeFile(layout.ociConfig, JSON.stringify(spec));
     await chown(layout.agentConfig, UID_BASE, UID_BASE);
+  }
+
+  /** Starts the prepared bundle (fresh, or from `image`) and waits for its agent. */
+  private async startBundle(
+    layout: SandboxLayout,
+    signal: AbortSignal | undefined,
+    bounded: AbortSignal,
+    image?: string,
+  ): Promise<void> {
     // O_APPEND: runsc writes the container's stdio at its own offsets; '>' would clobber.
     const log = await open(layout.log, 'a', 0o600);
     try {
-      await this.cli.start(layout, log.fd, bounded);
+      if (image !== undefined && this.cli.restore) {
+        await rm(layout.wakeFile, { force: true });
+        await this.cli.restore(layout, image, log.fd, bounded);
+        // The restored agent sits quiesced until this file appears (see the agent's quiesce.ts).
+        await writeFile(layout.wakeFile, '');
+      } else {
+        await this.cli.start(layout, log.fd, bounded);
+      }
     } catch (error) {
       throw withLog(error, await logTail(layout.log));
     } finally {
@@ -154,14 +183,131 @@ export class OciRuntime implements Runtime {
 
   private async teardown(id: string): Promise<void> {
     const layout = this.layout(id);
+    await this.stopProcesses(id);
+    await releaseWritableLayer(layout);
+    await unmountAll(layout.dir);
+    await rm(layout.dir, { recursive: true, force: true });
+  }
+
+  /** Kills every process and removes the runtime's state and the cgroups; disk stays. */
+  private async stopProcesses(id: string): Promise<void> {
+    // A frozen task does not die of SIGKILL until it is thawed.
+    await this.cgroups.setFrozen(id, false).catch(() => undefined);
     await this.cgroups.killAll(id); // stop everything now, before the slower steps
     // Only ask the runtime when it holds state: a broken or hanging runtime binary must not
     // block the cleanup of a create that never got that far.
     if ((await this.cli.ids()).includes(id)) await this.cli.delete(id);
     await this.cgroups.remove(id);
-    await releaseWritableLayer(layout);
-    await unmountAll(layout.dir);
-    await rm(layout.dir, { recursive: true, force: true });
+  }
+
+  capabilities(): SandboxCapabilities {
+    const checkpoints = this.cli.checkpoint !== undefined && this.cli.restore !== undefined;
+    return { pause: true, hibernateWithMemory: checkpoints, fork: checkpoints };
+  }
+
+  pause(id: string, signal?: AbortSignal): Promise<void> {
+    return this.cli.pause(this.layout(id), signal);
+  }
+
+  resume(id: string, signal?: AbortSignal): Promise<void> {
+    return this.cli.resume(this.layout(id), signal);
+  }
+
+  async hibernate(id: string, mode: HibernateMode, signal?: AbortSignal): Promise<void> {
+    const layout = this.layout(id);
+    await this.cli.resume(layout, signal);
+    if (mode === 'memory') await this.checkpointTo(layout, layout.checkpointTmp, signal);
+    await this.stopProcesses(id);
+    if (mode === 'memory') {
+      // The rename is the commit point: before it, a crash leaves a running sandbox (or a
+      // temp image that reconcile restores from); after it, a complete checkpoint.
+      await rename(layout.checkpointTmp, layout.checkpoint);
+    }
+  }
+
+  async wake(id: string, signal?: AbortSignal): Promise<HibernateMode> {
+    const layout = this.layout(id);
+    const timeout = AbortSignal.timeout(this.startTimeoutMs);
+    const bounded = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    const checkpoint = await this.checkpointOf(id);
+    // Runtime state left by the stopped sandbox (or a crash) would make start/restore fail.
+    await this.stopProcesses(id);
+    if (checkpoint !== 'none' && this.cli.restore) {
+      const image = checkpoint === 'complete' ? layout.checkpoint : layout.checkpointTmp;
+      await this.startBundle(layout, signal, bounded, image);
+      await rm(image, { recursive: true, force: true });
+      return 'memory';
+    }
+    await this.startBundle(layout, signal, bounded);
+    return 'filesystem';
+  }
+
+  async checkpointOf(id: string): Promise<'complete' | 'partial' | 'none'> {
+    const layout = this.layout(id);
+    if (existsSync(join(layout.checkpoint, 'checkpoint.img'))) return 'complete';
+    if (existsSync(join(layout.checkpointTmp, 'checkpoint.img'))) return 'partial';
+    return 'none';
+  }
+
+  async fork(parentId: string, children: SandboxLaunch[], signal?: AbortSignal): Promise<void> {
+    if (!this.capabilities().fork) throw new Error(`${this.cli.flavor} cannot checkpoint, so it cannot fork`);
+    const parent = this.layout(parentId);
+    // The parent's temp checkpoint: if the server dies mid-fork, reconcile restores from it.
+    const image = parent.checkpointTmp;
+    await this.cli.resume(parent, signal);
+    await this.checkpointTo(parent, image, signal);
+    const timeout = AbortSignal.timeout(this.startTimeoutMs * (1 + children.length));
+    const bounded = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    try {
+      // The parent's upper now matches the image: copy it before the parent runs again.
+      const started: string[] = [];
+      try {
+        for (const launch of children) {
+          const layout = this.layout(launch.id);
+          await mkdir(layout.dir, { mode: 0o711 });
+          started.push(launch.id);
+          await this.prepareBundle(layout, launch, parent.upperDir, bounded);
+          await this.startBundle(layout, signal, bounded, image);
+        }
+      } catch (error) {
+        await Promise.allSettled(started.map((id) => this.destroy(id)));
+        throw error;
+      }
+    } finally {
+      await this.stopProcesses(parentId);
+      await this.startBundle(parent, signal, bounded, image);
+      await rm(image, { recursive: true, force: true });
+    }
+  }
+
+  async exportLayer(id: string, dest: string, signal?: AbortSignal): Promise<void> {
+    await mkdir(dirname(dest), { recursive: true, mode: 0o711 });
+    await mkdir(dest, { mode: 0o755 });
+    await copyTree(this.layout(id).upperDir, dest, signal);
+  }
+
+  /**
+   * Quiesces the agent (gVisor cannot save a bound host socket), then checkpoints into the
+   * new dir `image`, synced to disk. On failure the agent listens again if the sandbox lives.
+   */
+  private async checkpointTo(layout: SandboxLayout, image: string, signal?: AbortSignal): Promise<void> {
+    const checkpoint = this.cli.checkpoint;
+    if (!checkpoint) throw new Error(`${this.cli.flavor} cannot checkpoint`);
+    await rm(image, { recursive: true, force: true });
+    await mkdir(image, { mode: 0o700 });
+    await rm(layout.wakeFile, { force: true });
+    await quiesceAgent(layout.agentSocket, signal);
+    const log = await open(layout.log, 'a', 0o600);
+    try {
+      await checkpoint.call(this.cli, layout, image, log.fd, signal);
+      await hostCommand('sync', ['--file-system', image], { signal });
+    } catch (error) {
+      await rm(image, { recursive: true, force: true });
+      if ((await this.state(layout.id)) === 'running') await writeFile(layout.wakeFile, '');
+      throw withLog(error, await logTail(layout.log));
+    } finally {
+      await log.close();
+    }
   }
 
   async list(): Promise<string[]> {

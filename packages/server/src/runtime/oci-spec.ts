@@ -158,5 +158,11 @@ function mounts(input: OciSpecInput): OciMount[] {
       source: input.runDir,
       options: ['rbind', 'rw', 'nosuid', 'nodev', 'noexec'],
     },
+    ...(input.launch.binds ?? []).map((b) => ({
+      destination: b.destination,
+      type: 'bind',
+      source: b.source,
+      options: ['rbind', b.readOnly ? 'ro' : 'rw', 'nosuid', 'nodev'],
+    })),
   ];
 }

@@ -1,4 +1,4 @@
-import type { Isolation } from '@paddock/protocol';
+import type { Isolation, SandboxCapabilities } from '@paddock/protocol';
 
 /**
  * What the agent inside a sandbox is told at start, written by the driver to
@@ -26,7 +26,14 @@ export interface SandboxLaunch {
   pids: number;
   hostname: string;
   agent: AgentConfig;
+  /** Extra read-only layers above `rootfs`, topmost first (snapshots). */
+  layers?: string[];
+  /** Host dirs bind-mounted into the sandbox (volumes). */
+  binds?: { source: string; destination: string; readOnly: boolean }[];
 }
+
+/** Whether a hibernate kept memory and processes, or only the filesystem. */
+export type HibernateMode = 'memory' | 'filesystem';
 
 /** What the runtime says about a sandbox it was asked to run. */
 export type RuntimeState = 'running' | 'paused' | 'stopped' | 'absent';
@@ -59,4 +66,28 @@ export interface Runtime {
   destroy(id: string): Promise<void>;
   /** Ids of every sandbox this runtime still holds any resource for (for reconcile and leak checks). */
   list(): Promise<string[]>;
+
+  /** What sandboxes of this runtime support beyond run and kill. */
+  capabilities(): SandboxCapabilities;
+  /** Freezes every process in place (memory stays in RAM). Pausing a paused sandbox is a no-op. */
+  pause(id: string, signal?: AbortSignal): Promise<void>;
+  /** Thaws a paused sandbox. Resuming a running sandbox is a no-op. */
+  resume(id: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * Stops the sandbox and frees its RAM, keeping its disk. `memory` writes a checkpoint
+   * first (atomically: temp dir + rename), so `wake` resumes the same processes; only
+   * runtimes with `hibernateWithMemory` accept it. A paused sandbox is thawed first.
+   */
+  hibernate(id: string, mode: HibernateMode, signal?: AbortSignal): Promise<void>;
+  /** Starts a hibernated sandbox again: from its checkpoint when it has one, else fresh. */
+  wake(id: string, signal?: AbortSignal): Promise<HibernateMode>;
+  /** `complete`: a finished checkpoint exists; `partial`: only a temp one (a crash mid-hibernate). */
+  checkpointOf(id: string): Promise<'complete' | 'partial' | 'none'>;
+  /**
+   * Starts `children` from one checkpoint of running sandbox `parentId`: same memory, each
+   * with a copy of the parent's writable layer. The parent keeps running. Needs `fork`.
+   */
+  fork(parentId: string, children: SandboxLaunch[], signal?: AbortSignal): Promise<void>;
+  /** Copies the sandbox's writable layer (its changes over the template) to the new dir `dest`. */
+  exportLayer(id: string, dest: string, signal?: AbortSignal): Promise<void>;
 }

@@ -27,6 +27,12 @@ export interface SandboxLayout {
   pidFile: string;
   /** Bind mount of the sandbox's own network namespace (runsc only). */
   netns: string;
+  /** A finished checkpoint image (hibernated with memory). */
+  checkpoint: string;
+  /** Where a checkpoint is written before the rename that makes it `checkpoint`. */
+  checkpointTmp: string;
+  /** Created by the host to tell a quiesced agent to listen again (see the agent's quiesce). */
+  wakeFile: string;
 }
 
 export function sandboxLayout(sandboxesDir: string, id: string): SandboxLayout {
@@ -48,6 +54,9 @@ export function sandboxLayout(sandboxesDir: string, id: string): SandboxLayout {
     log: join(dir, 'sandbox.log'),
     pidFile: join(dir, 'init.pid'),
     netns: join(dir, 'netns'),
+    checkpoint: join(dir, 'checkpoint'),
+    checkpointTmp: join(dir, 'checkpoint.tmp'),
+    wakeFile: join(runDir, 'wake'),
   };
 }
 

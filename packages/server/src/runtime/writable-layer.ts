@@ -16,7 +16,13 @@ import { UID_BASE } from './uid-map.js';
  */
 export async function mountWritableLayer(
   layout: SandboxLayout,
-  spec: { lowerDir: string; diskMiB: number },
+  spec: {
+    /** Overlay lower dirs, topmost first (snapshot layers, then the template). */
+    lowerDirs: readonly string[];
+    diskMiB: number;
+    /** An upper dir to copy in before the overlay is mounted (forks start from their parent's). */
+    seedUpper?: string | undefined;
+  },
   signal?: AbortSignal,
 ): Promise<void> {
   const image = await open(layout.layerImage, 'wx', 0o600);
@@ -34,8 +40,9 @@ export async function mountWritableLayer(
   await mkdir(layout.workDir, { mode: 0o700 });
   // The overlay root takes the upper dir's owner: root of the sandbox's user namespace.
   await chown(layout.upperDir, UID_BASE, UID_BASE);
+  if (spec.seedUpper !== undefined) await copyTree(spec.seedUpper, layout.upperDir, signal);
   await mkdir(layout.rootfs);
-  const options = `lowerdir=${spec.lowerDir},upperdir=${layout.upperDir},workdir=${layout.workDir}`;
+  const options = `lowerdir=${spec.lowerDirs.join(':')},upperdir=${layout.upperDir},workdir=${layout.workDir}`;
   await hostCommand('mount', ['-t', 'overlay', 'overlay', '-o', options, layout.rootfs], { signal });
 }
 
@@ -43,4 +50,12 @@ export async function mountWritableLayer(
 export async function releaseWritableLayer(layout: SandboxLayout, signal?: AbortSignal): Promise<void> {
   await unmountAll(layout.dir, signal);
   await detachLoopDevices(layout.dir, signal);
+}
+
+/**
+ * Copies a tree with owners, modes, xattrs (overlay's opaque markers), whiteouts and holes:
+ * the contents of `from` into the existing dir `to`.
+ */
+export async function copyTree(from: string, to: string, signal?: AbortSignal): Promise<void> {
+  await hostCommand('cp', ['-a', '--sparse=always', '--', `${from}/.`, `${to}/`], { signal });
 }

@@ -1,5 +1,14 @@
 import Database from 'better-sqlite3';
-import type { PoolKey, SandboxFilter, SandboxRecord, Store, TemplateRecord } from './store.js';
+import { migrateStateful, rowStateful, STATEFUL_COLUMNS, StatefulTables, statefulValue } from './stateful-tables.js';
+import type {
+  PoolKey,
+  SandboxFilter,
+  SandboxRecord,
+  SnapshotRecord,
+  Store,
+  TemplateRecord,
+  VolumeRecord,
+} from './store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS sandboxes (
@@ -50,7 +59,8 @@ interface SandboxRow {
   reason: string | null;
 }
 
-const COLUMNS: Record<keyof Omit<SandboxRecord, 'id'>, keyof SandboxRow> = {
+const COLUMNS: Record<keyof Omit<SandboxRecord, 'id'>, string> = {
+  ...STATEFUL_COLUMNS,
   template: 'template',
   templateHash: 'template_hash',
   isolation: 'isolation',
@@ -84,18 +94,20 @@ function toRecord(row: SandboxRow): SandboxRecord {
     metadata: JSON.parse(row.metadata) as Record<string, string>,
     pooled: row.pooled === 1,
     reason: row.reason,
+    ...rowStateful(row as unknown as Record<string, unknown>),
   };
 }
 
 function toColumnValue(key: keyof Omit<SandboxRecord, 'id'>, value: unknown): unknown {
   if (key === 'env' || key === 'metadata') return JSON.stringify(value);
   if (key === 'pooled') return value ? 1 : 0;
-  return value;
+  return statefulValue(key, value);
 }
 
 /** The embedded default store: one SQLite file in the data dir, WAL mode. */
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
+  private readonly stateful: StatefulTables;
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -104,6 +116,8 @@ export class SqliteStore implements Store {
     this.db.pragma('synchronous = FULL');
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    migrateStateful(this.db);
+    this.stateful = new StatefulTables(this.db);
   }
 
   insertSandbox(r: SandboxRecord): void {
@@ -130,6 +144,14 @@ export class SqliteStore implements Store {
         r.pooled ? 1 : 0,
         r.reason,
       );
+    this.updateSandbox(r.id, {
+      timeoutMs: r.timeoutMs,
+      onTimeout: r.onTimeout,
+      autoResume: r.autoResume,
+      retentionMs: r.retentionMs,
+      volumes: r.volumes,
+      processesRestarted: r.processesRestarted,
+    });
   }
 
   getSandbox(id: string): SandboxRecord | undefined {
@@ -211,6 +233,38 @@ export class SqliteStore implements Store {
 
   deleteTemplate(name: string): void {
     this.db.prepare('DELETE FROM templates WHERE name = ?').run(name);
+  }
+
+  putVolume(record: VolumeRecord): void {
+    this.stateful.putVolume(record);
+  }
+
+  getVolume(name: string): VolumeRecord | undefined {
+    return this.stateful.getVolume(name);
+  }
+
+  listVolumes(): VolumeRecord[] {
+    return this.stateful.listVolumes();
+  }
+
+  deleteVolume(name: string): void {
+    this.stateful.deleteVolume(name);
+  }
+
+  putSnapshot(record: SnapshotRecord): void {
+    this.stateful.putSnapshot(record);
+  }
+
+  getSnapshot(name: string): SnapshotRecord | undefined {
+    return this.stateful.getSnapshot(name);
+  }
+
+  listSnapshots(): SnapshotRecord[] {
+    return this.stateful.listSnapshots();
+  }
+
+  deleteSnapshot(name: string): void {
+    this.stateful.deleteSnapshot(name);
   }
 
   addApiKeyHash(hash: string, label: string): void {

@@ -1,4 +1,4 @@
-import type { Isolation, SandboxState } from '@paddock/protocol';
+import type { Isolation, OnTimeout, SandboxState, VolumeMount } from '@paddock/protocol';
 
 /** A sandbox row as core sees it. Times are epoch milliseconds. */
 export interface SandboxRecord {
@@ -19,6 +19,34 @@ export interface SandboxRecord {
   /** True while the sandbox is a ready spare in the warm pool, not yet handed to a user. */
   pooled: boolean;
   reason: string | null;
+  /** The lifetime given at create (or by setTimeout): expiry is this long after each resume. */
+  timeoutMs: number;
+  onTimeout: OnTimeout;
+  autoResume: boolean;
+  /** While paused or hibernated, `expiresAtMs` is this long after the pause; then it is deleted. */
+  retentionMs: number;
+  volumes: VolumeMount[];
+  /** Set by a filesystem-only hibernate + resume: the processes were started afresh. */
+  processesRestarted: boolean;
+}
+
+/** A named volume: a size-capped ext4 image under the data dir. */
+export interface VolumeRecord {
+  name: string;
+  sizeMiB: number;
+  createdAtMs: number;
+}
+
+/** A sandbox's filesystem frozen as a template: its layers over a base template. */
+export interface SnapshotRecord {
+  name: string;
+  sandboxId: string;
+  baseTemplate: string;
+  baseHash: string;
+  /** Host dirs of its read-only layers, topmost first. */
+  layers: string[];
+  sizeBytes: number;
+  createdAtMs: number;
 }
 
 /** A template name and what it points at. */
@@ -52,6 +80,16 @@ export interface Store {
   getTemplate(name: string): TemplateRecord | undefined;
   listTemplates(): TemplateRecord[];
   deleteTemplate(name: string): void;
+
+  putVolume(record: VolumeRecord): void;
+  getVolume(name: string): VolumeRecord | undefined;
+  listVolumes(): VolumeRecord[];
+  deleteVolume(name: string): void;
+
+  putSnapshot(record: SnapshotRecord): void;
+  getSnapshot(name: string): SnapshotRecord | undefined;
+  listSnapshots(): SnapshotRecord[];
+  deleteSnapshot(name: string): void;
 
   addApiKeyHash(hash: string, label: string): void;
   hasApiKeyHash(hash: string): boolean;

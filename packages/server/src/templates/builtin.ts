@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from '../core/logger.js';
 import type { DataPaths } from '../paths.js';
 import type { Store } from '../store/store.js';
+import { readBuiltTemplate } from './layout.js';
 import type { TemplateRegistry } from './registry.js';
 import { parseTemplateSpec, specHash } from './spec.js';
 
@@ -11,7 +12,14 @@ import { parseTemplateSpec, specHash } from './spec.js';
 export const BUILTIN_SPECS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../templates');
 
 /** Built-in templates the server makes sure exist at start (the set-up script pre-builds them). */
-export const BUILTIN_TEMPLATES = ['base'] as const;
+export const BUILTIN_TEMPLATES = ['base', 'code-interpreter'] as const;
+
+/**
+ * Built-ins that the server registers only when set-up has built them: `code-interpreter`
+ * is ~1.4 GB and takes minutes, too long for a server start to wait on (scripts/setup.sh
+ * builds it with progress; `paddock template build templates/code-interpreter.yaml` too).
+ */
+const BUILT_AT_SETUP_ONLY: ReadonlySet<string> = new Set(['code-interpreter']);
 
 /**
  * Points each built-in name at the build of its current spec, building it when missing
@@ -27,6 +35,10 @@ export async function ensureBuiltinTemplates(deps: {
     const spec = parseTemplateSpec(readFileSync(resolve(BUILTIN_SPECS_DIR, `${name}.yaml`), 'utf8'));
     const hash = specHash(spec);
     if (deps.store.getTemplate(name)?.specHash === hash && deps.templates.resolve(name)) continue;
+    if (BUILT_AT_SETUP_ONLY.has(name) && (await readBuiltTemplate(deps.paths, hash)) === undefined) {
+      deps.logger.warn({ template: name }, `built-in template ${name} is not built; run scripts/setup.sh to build it`);
+      continue;
+    }
     deps.logger.info({ template: name }, 'building built-in template (first start only)');
     await deps.templates.build({
       name,

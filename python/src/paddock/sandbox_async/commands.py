@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, AsyncIterator, Dict, Generator, Mapping, Optional
+from typing import Any, AsyncIterator, Dict, Generator, List, Mapping, Optional
+from urllib.parse import quote
 
 import httpx
 
@@ -12,6 +13,9 @@ from .._transport import AsyncTransport, Wait, wait_for
 from .._wire import Cmd, NdjsonSplitter, StdinData, run_command_body
 from ..connection_config import DEFAULT_COMMAND_TIMEOUT
 from ..models import CommandEvent, CommandEventDecoder, CommandResult
+from .._processes_common import ProcessInfo
+from .command_handle import AsyncCommandHandle
+from ..sandbox_sync.command_handle import parse_processes
 
 
 class AsyncCommandStream:
@@ -85,6 +89,8 @@ class AsyncCommands:
     def __init__(self, transport: AsyncTransport, sandbox_id: str) -> None:
         self._transport = transport
         self._path = f"/v1/sandboxes/{sandbox_id}/commands"
+        self._sandbox_id = sandbox_id
+        self._processes = f"/v1/sandboxes/{sandbox_id}/processes"
 
     async def run(
         self,
@@ -93,13 +99,14 @@ class AsyncCommands:
         cwd: Optional[str] = None,
         user: Optional[str] = None,
         envs: Optional[Mapping[str, str]] = None,
-        timeout: float = DEFAULT_COMMAND_TIMEOUT,
+        timeout: Optional[float] = None,
         stdin: Optional[StdinData] = None,
         on_stdout: Optional[OutputCallback] = None,
         on_stderr: Optional[OutputCallback] = None,
         throw_on_error: bool = True,
         request_timeout: Optional[float] = None,
-    ) -> CommandResult:
+        background: bool = False,
+    ) -> Any:
         """Runs a command to completion; see :meth:`paddock.Commands.run` for the options.
 
         ``on_stdout`` / ``on_stderr`` may be plain functions or coroutine functions.
@@ -108,6 +115,10 @@ class AsyncCommands:
 
             r = await sbx.commands.run("echo hi")  # r.stdout == "hi\\n"
         """
+        if background:
+            # Background processes have no time limit unless one is given.
+            return await self._start(cmd, cwd, user, envs, timeout or 0, stdin, on_stdout, on_stderr, request_timeout)
+        timeout = DEFAULT_COMMAND_TIMEOUT if timeout is None else timeout
         collector = RunCollector(timeout, on_stdout, on_stderr, throw_on_error)
         stream = self.stream(
             cmd, cwd=cwd, user=user, envs=envs, timeout=timeout, stdin=stdin, request_timeout=request_timeout
@@ -143,3 +154,41 @@ class AsyncCommands:
         config = self._transport.config
         wait = wait_for(config, request_timeout, stream_silence(timeout, config, request_timeout))
         return AsyncCommandStream(self._transport, self._path, body, wait)
+
+    async def list(self) -> List[ProcessInfo]:
+        """Every process of the sandbox: running ones and the recent finished ones (with exit codes)."""
+        wait = wait_for(self._transport.config, None)
+        return parse_processes(await self._transport.call("GET", self._processes, wait))
+
+    async def connect(
+        self,
+        process_id: str,
+        *,
+        from_offset: int = 0,
+        on_stdout: Optional[OutputCallback] = None,
+        on_stderr: Optional[OutputCallback] = None,
+    ) -> AsyncCommandHandle:
+        """Reattaches to a process by id; iterate the handle to replay from ``from_offset``
+        and follow. Raises :class:`~paddock.NotFoundError` for an unknown id."""
+        wait = wait_for(self._transport.config, None)
+        info = ProcessInfo.from_wire(await self._transport.call("GET", f"{self._processes}/{quote(process_id, safe='')}", wait))
+        return AsyncCommandHandle(
+            self._transport, self._sandbox_id, info, from_offset=from_offset, on_stdout=on_stdout, on_stderr=on_stderr
+        )
+
+    async def _start(
+        self,
+        cmd: Cmd,
+        cwd: Optional[str],
+        user: Optional[str],
+        envs: Optional[Mapping[str, str]],
+        timeout: float,
+        stdin: Optional[StdinData],
+        on_stdout: Optional[OutputCallback],
+        on_stderr: Optional[OutputCallback],
+        request_timeout: Optional[float],
+    ) -> AsyncCommandHandle:
+        body = {**run_command_body(cmd, cwd=cwd, envs=envs, user=user, timeout=timeout, stdin=stdin), "background": True}
+        wait = wait_for(self._transport.config, request_timeout)
+        info = ProcessInfo.from_wire(await self._transport.call("POST", self._processes, wait, json=body))
+        return AsyncCommandHandle(self._transport, self._sandbox_id, info, on_stdout=on_stdout, on_stderr=on_stderr)

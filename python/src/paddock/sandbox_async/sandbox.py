@@ -7,11 +7,14 @@ from typing import Any, List, Mapping, Optional, Sequence, Union
 from .._hybrid import class_or_instance_method
 from .._transport import AsyncTransport, wait_for
 from .._wire import create_sandbox_body, list_sandboxes_query, set_timeout_body
+from .._code_common import DEFAULT_CODE_TIMEOUT, Execution
 from ..connection_config import ConnectionConfig
 from ..errors import NotFoundError
 from ..models import SandboxInfo, parse_list
+from .code_interpreter import AsyncCodeContexts, run_code as _run_code
 from .commands import AsyncCommands
 from .files import AsyncFiles
+from .pty import AsyncPty
 
 
 async def _kill(transport: AsyncTransport, sandbox_id: str, request_timeout: Optional[float]) -> bool:
@@ -42,6 +45,8 @@ class AsyncSandbox:
     """Runs commands in the sandbox."""
     files: AsyncFiles
     """Reads and writes files in the sandbox."""
+    pty: AsyncPty
+    """Interactive terminals (PTY sessions) in the sandbox."""
 
     def __init__(self, sandbox_id: str, transport: AsyncTransport) -> None:
         """Wraps an existing sandbox; use :meth:`create` or :meth:`connect` instead."""
@@ -49,6 +54,8 @@ class AsyncSandbox:
         self._transport = transport
         self.commands = AsyncCommands(transport, sandbox_id)
         self.files = AsyncFiles(transport, sandbox_id)
+        self.pty = AsyncPty(transport, sandbox_id)
+        self.code_contexts = AsyncCodeContexts(transport, sandbox_id)
 
     @property
     def sandbox_id(self) -> str:
@@ -57,6 +64,52 @@ class AsyncSandbox:
 
     def __repr__(self) -> str:
         return f"AsyncSandbox(id={self.id!r})"
+
+    async def run_code(
+        self,
+        code: str,
+        *,
+        language: Optional[str] = None,
+        context: Any = None,
+        timeout: float = DEFAULT_CODE_TIMEOUT,
+        on_stdout: Any = None,
+        on_stderr: Any = None,
+        on_result: Any = None,
+        on_error: Any = None,
+        request_timeout: Optional[float] = None,
+    ) -> Execution:
+        """Runs a cell in a stateful kernel (Python by default; the ``code-interpreter``
+        template has it) and returns its results, output and exception.
+
+        Args:
+            code: the cell.
+            language: ``python`` (default), ``javascript`` or ``bash``: that language's default context.
+            context: a context from :attr:`code_contexts` (or its id).
+            timeout: seconds before the cell is interrupted (KeyboardInterrupt); the context keeps
+                its state. 0 means no limit. Default 300.
+            on_stdout, on_stderr: called with output text as it arrives.
+            on_result: called with each :class:`~paddock.Result` as it is displayed.
+            on_error: called with the :class:`~paddock.ExecutionError` the cell raised.
+            request_timeout: seconds to wait for the server to accept the run.
+
+        Example::
+
+            await sbx.run_code("x = 41")
+            (await sbx.run_code("x + 1")).text   # "42"
+        """
+        return await _run_code(
+            self._transport,
+            self.id,
+            code,
+            language=language,
+            context=context,
+            timeout=timeout,
+            on_stdout=on_stdout,
+            on_stderr=on_stderr,
+            on_result=on_result,
+            on_error=on_error,
+            request_timeout=request_timeout,
+        )
 
     @classmethod
     async def create(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Iterator, Mapping, Optional
+from typing import Any, Iterator, List, Mapping, Optional
+from urllib.parse import quote
 
 import httpx
 
@@ -11,6 +12,9 @@ from .._transport import SyncTransport, Wait, wait_for
 from .._wire import Cmd, NdjsonSplitter, StdinData, run_command_body
 from ..connection_config import DEFAULT_COMMAND_TIMEOUT
 from ..models import CommandEvent, CommandEventDecoder, CommandResult
+from .._processes_common import ProcessInfo
+from .command_handle import CommandHandle
+from .command_handle import parse_processes
 
 
 class CommandStream:
@@ -64,6 +68,7 @@ class Commands:
     def __init__(self, transport: SyncTransport, sandbox_id: str) -> None:
         self._transport = transport
         self._sandbox_id = sandbox_id
+        self._processes = f"/v1/sandboxes/{sandbox_id}/processes"
 
     def run(
         self,
@@ -72,13 +77,14 @@ class Commands:
         cwd: Optional[str] = None,
         user: Optional[str] = None,
         envs: Optional[Mapping[str, str]] = None,
-        timeout: float = DEFAULT_COMMAND_TIMEOUT,
+        timeout: Optional[float] = None,
         stdin: Optional[StdinData] = None,
         on_stdout: Optional[OutputCallback] = None,
         on_stderr: Optional[OutputCallback] = None,
         throw_on_error: bool = True,
         request_timeout: Optional[float] = None,
-    ) -> CommandResult:
+        background: bool = False,
+    ) -> Any:
         """Runs a command to completion and returns its output and exit code.
 
         A string runs through the shell (``bash -c``); a list runs the program directly.
@@ -94,6 +100,8 @@ class Commands:
             on_stderr: called with each stderr chunk as it arrives.
             throw_on_error: raise :class:`~paddock.CommandExitError` on a non-zero exit.
             request_timeout: seconds to wait for the server to answer; default the sandbox's.
+            background: start it and return a :class:`CommandHandle` at once; it keeps
+                running when this client goes away, with no time limit unless ``timeout``.
 
         Raises:
             CommandExitError: the exit code was not 0 (unless ``throw_on_error=False``).
@@ -104,6 +112,10 @@ class Commands:
             r = sbx.commands.run("python3 -c 'print(6*7)'")   # r.stdout == "42\\n"
             sbx.commands.run(["ls", "-la"], cwd="/tmp", on_stdout=print)
         """
+        if background:
+            # Background processes have no time limit unless one is given.
+            return self._start(cmd, cwd, user, envs, timeout or 0, stdin, on_stdout, on_stderr, request_timeout)
+        timeout = DEFAULT_COMMAND_TIMEOUT if timeout is None else timeout
         collector = RunCollector(timeout, on_stdout, on_stderr, throw_on_error)
         with self.stream(
             cmd, cwd=cwd, user=user, envs=envs, timeout=timeout, stdin=stdin, request_timeout=request_timeout
@@ -143,3 +155,41 @@ class Commands:
         wait = wait_for(config, request_timeout, stream_silence(timeout, config, request_timeout))
         response = self._transport.open("POST", f"/v1/sandboxes/{self._sandbox_id}/commands", wait, json=body)
         return CommandStream(self._transport, response, wait)
+
+    def list(self) -> List[ProcessInfo]:
+        """Every process of the sandbox: running ones and the recent finished ones (with exit codes)."""
+        wait = wait_for(self._transport.config, None)
+        return parse_processes(self._transport.call("GET", self._processes, wait))
+
+    def connect(
+        self,
+        process_id: str,
+        *,
+        from_offset: int = 0,
+        on_stdout: Optional[OutputCallback] = None,
+        on_stderr: Optional[OutputCallback] = None,
+    ) -> CommandHandle:
+        """Reattaches to a process by id; iterate the handle to replay from ``from_offset``
+        and follow. Raises :class:`~paddock.NotFoundError` for an unknown id."""
+        wait = wait_for(self._transport.config, None)
+        info = ProcessInfo.from_wire(self._transport.call("GET", f"{self._processes}/{quote(process_id, safe='')}", wait))
+        return CommandHandle(
+            self._transport, self._sandbox_id, info, from_offset=from_offset, on_stdout=on_stdout, on_stderr=on_stderr
+        )
+
+    def _start(
+        self,
+        cmd: Cmd,
+        cwd: Optional[str],
+        user: Optional[str],
+        envs: Optional[Mapping[str, str]],
+        timeout: float,
+        stdin: Optional[StdinData],
+        on_stdout: Optional[OutputCallback],
+        on_stderr: Optional[OutputCallback],
+        request_timeout: Optional[float],
+    ) -> CommandHandle:
+        body = {**run_command_body(cmd, cwd=cwd, envs=envs, user=user, timeout=timeout, stdin=stdin), "background": True}
+        wait = wait_for(self._transport.config, request_timeout)
+        info = ProcessInfo.from_wire(self._transport.call("POST", self._processes, wait, json=body))
+        return CommandHandle(self._transport, self._sandbox_id, info, on_stdout=on_stdout, on_stderr=on_stderr)

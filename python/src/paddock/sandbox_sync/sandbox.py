@@ -7,11 +7,14 @@ from typing import Any, List, Mapping, Optional, Sequence, Union
 from .._hybrid import class_or_instance_method
 from .._transport import SyncTransport, wait_for
 from .._wire import create_sandbox_body, list_sandboxes_query, set_timeout_body
+from .._code_common import DEFAULT_CODE_TIMEOUT, Execution
 from ..connection_config import ConnectionConfig
 from ..errors import NotFoundError
 from ..models import SandboxInfo, parse_list
+from .code_interpreter import CodeContexts, run_code as _run_code
 from .commands import Commands
 from .files import Files
+from .pty import Pty
 
 
 def _kill(transport: SyncTransport, sandbox_id: str, request_timeout: Optional[float]) -> bool:
@@ -41,6 +44,10 @@ class Sandbox:
     """Runs commands in the sandbox."""
     files: Files
     """Reads and writes files in the sandbox."""
+    pty: Pty
+    """Interactive terminals (PTY sessions) in the sandbox."""
+    code_contexts: CodeContexts
+    """Code contexts of the code interpreter (see :meth:`run_code`)."""
 
     def __init__(self, sandbox_id: str, transport: SyncTransport) -> None:
         """Wraps an existing sandbox; use :meth:`create` or :meth:`connect` instead."""
@@ -48,6 +55,8 @@ class Sandbox:
         self._transport = transport
         self.commands = Commands(transport, sandbox_id)
         self.files = Files(transport, sandbox_id)
+        self.pty = Pty(transport, sandbox_id)
+        self.code_contexts = CodeContexts(transport, sandbox_id)
 
     @property
     def sandbox_id(self) -> str:
@@ -56,6 +65,52 @@ class Sandbox:
 
     def __repr__(self) -> str:
         return f"Sandbox(id={self.id!r})"
+
+    def run_code(
+        self,
+        code: str,
+        *,
+        language: Optional[str] = None,
+        context: Any = None,
+        timeout: float = DEFAULT_CODE_TIMEOUT,
+        on_stdout: Any = None,
+        on_stderr: Any = None,
+        on_result: Any = None,
+        on_error: Any = None,
+        request_timeout: Optional[float] = None,
+    ) -> Execution:
+        """Runs a cell in a stateful kernel (Python by default; the ``code-interpreter``
+        template has it) and returns its results, output and exception.
+
+        Args:
+            code: the cell.
+            language: ``python`` (default), ``javascript`` or ``bash``: that language's default context.
+            context: a context from :attr:`code_contexts` (or its id).
+            timeout: seconds before the cell is interrupted (KeyboardInterrupt); the context keeps
+                its state. 0 means no limit. Default 300.
+            on_stdout, on_stderr: called with output text as it arrives.
+            on_result: called with each :class:`~paddock.Result` as it is displayed.
+            on_error: called with the :class:`~paddock.ExecutionError` the cell raised.
+            request_timeout: seconds to wait for the server to accept the run.
+
+        Example::
+
+            sbx.run_code("x = 41")
+            (sbx.run_code("x + 1")).text   # "42"
+        """
+        return _run_code(
+            self._transport,
+            self.id,
+            code,
+            language=language,
+            context=context,
+            timeout=timeout,
+            on_stdout=on_stdout,
+            on_stderr=on_stderr,
+            on_result=on_result,
+            on_error=on_error,
+            request_timeout=request_timeout,
+        )
 
     @classmethod
     def create(

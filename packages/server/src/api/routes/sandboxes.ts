@@ -1,6 +1,7 @@
 import {
   CreateSandboxRequest,
   PaddockError,
+  type SandboxCapabilities,
   type SandboxInfo,
   SandboxState,
   SetTimeoutRequest,
@@ -10,7 +11,7 @@ import type { SandboxRecord } from '../../store/store.js';
 import type { ApiContext } from '../context.js';
 import { parseOrThrow } from '../validate.js';
 
-export function toSandboxInfo(r: SandboxRecord): SandboxInfo {
+export function toSandboxInfo(r: SandboxRecord, capabilities?: SandboxCapabilities): SandboxInfo {
   const info: SandboxInfo = {
     id: r.id,
     template: r.template,
@@ -25,7 +26,27 @@ export function toSandboxInfo(r: SandboxRecord): SandboxInfo {
     metadata: r.metadata,
   };
   if (r.reason) info.reason = r.reason;
+  Object.assign(info, {
+    onTimeout: r.onTimeout,
+    autoResume: r.autoResume,
+    retentionMs: r.retentionMs,
+    volumes: r.volumes,
+    ...(capabilities ? { capabilities } : {}),
+    ...(r.processesRestarted ? { processesRestarted: true } : {}),
+  });
   return info;
+}
+
+/** SandboxInfo with what its isolation supports. */
+export function sandboxInfo(ctx: ApiContext, r: SandboxRecord): SandboxInfo {
+  const runtime = ctx.service.runtimeFor.bind(ctx.service);
+  let capabilities: SandboxCapabilities | undefined;
+  try {
+    capabilities = runtime(r.isolation).capabilities();
+  } catch {
+    capabilities = undefined; // an isolation this server no longer offers
+  }
+  return toSandboxInfo(r, capabilities);
 }
 
 /** `?state=running,killed&metadata.agent=a1` → filter. */
@@ -53,6 +74,7 @@ function listFilter(query: Record<string, string | string[] | undefined>) {
 }
 
 export function sandboxRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const toSandboxInfo = (r: SandboxRecord) => sandboxInfo(ctx, r);
   app.post('/v1/sandboxes', async (request, reply) => {
     const req = parseOrThrow(CreateSandboxRequest, request.body ?? {}, 'sandbox create request');
     const controller = new AbortController();

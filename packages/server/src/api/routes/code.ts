@@ -1,0 +1,96 @@
+import {
+  CodeContextRef,
+  type CodeEvent,
+  CreateCodeContextRequest,
+  PaddockError,
+  RunCodeRequest,
+} from '@paddock/protocol';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { CodeClient } from '../../agent-client/code-client.js';
+import type { ApiContext } from '../context.js';
+import { sendNdjson } from '../ndjson-reply.js';
+import { parseOrThrow } from '../validate.js';
+
+/** Relays a run's events; an agent that vanishes mid-cell becomes an `error` event naming why. */
+async function* relay(
+  ctx: ApiContext,
+  sandboxId: string,
+  events: AsyncIterable<CodeEvent>,
+  signal: AbortSignal,
+): AsyncGenerator<CodeEvent> {
+  const record = ctx.service.requireRunning(sandboxId);
+  try {
+    yield* events;
+  } catch (err) {
+    if (signal.aborted) return;
+    const state = await ctx.service.runtimeFor(record.isolation).state(sandboxId);
+    if (state !== 'running') {
+      const reason = `the sandbox stopped unexpectedly (${state})`;
+      ctx.service.markLost(sandboxId, reason);
+      yield { type: 'error', error: { code: 'SANDBOX_NOT_RUNNING', message: reason } };
+      return;
+    }
+    const pe =
+      err instanceof PaddockError ? err : new PaddockError('INTERNAL', 'code stream failed', undefined, { cause: err });
+    if (pe.code === 'INTERNAL') ctx.logger.error({ err, sandboxId }, 'code stream failed');
+    yield { type: 'error', error: pe.toBody() };
+  }
+}
+
+/** Aborts when the client goes away before the answer is complete (the agent then interrupts the cell). */
+function replySignal(reply: FastifyReply): AbortSignal {
+  const controller = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) controller.abort(new Error('client disconnected'));
+  });
+  return controller.signal;
+}
+
+function contextIdOf(raw: string): string {
+  return parseOrThrow(CodeContextRef, { contextId: raw }, 'context id').contextId;
+}
+
+/**
+ * The code interpreter: cells run in stateful kernels inside the sandbox (the agent's
+ * `/code/*` routes). Runs stream NDJSON `CodeEvent`s; contexts are plain JSON.
+ */
+export function codeRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const client = (sandboxId: string) => {
+    ctx.service.requireRunning(sandboxId);
+    return new CodeClient(ctx.agentOf(sandboxId));
+  };
+
+  app.post<{ Params: { id: string } }>('/v1/sandboxes/:id/code', async (request, reply) => {
+    const req = parseOrThrow(RunCodeRequest, request.body ?? {}, 'code request');
+    const code = client(request.params.id);
+    const signal = replySignal(reply);
+    // Accepted by the agent before the 200: an unknown context answers with its status code.
+    const res = await code.start(req, signal);
+    return sendNdjson(reply, (streamSignal) =>
+      relay(ctx, request.params.id, code.events(res, AbortSignal.any([signal, streamSignal])), streamSignal),
+    );
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/sandboxes/:id/code/contexts', async (request) =>
+    client(request.params.id).listContexts(),
+  );
+
+  app.post<{ Params: { id: string } }>('/v1/sandboxes/:id/code/contexts', async (request, reply) => {
+    const req = parseOrThrow(CreateCodeContextRequest, request.body ?? {}, 'code context');
+    const created = await client(request.params.id).createContext(req);
+    return reply.status(201).send(created);
+  });
+
+  app.post<{ Params: { id: string; contextId: string } }>(
+    '/v1/sandboxes/:id/code/contexts/:contextId/restart',
+    async (request) => client(request.params.id).restartContext(contextIdOf(request.params.contextId)),
+  );
+
+  app.delete<{ Params: { id: string; contextId: string } }>(
+    '/v1/sandboxes/:id/code/contexts/:contextId',
+    async (request, reply) => {
+      await client(request.params.id).removeContext(contextIdOf(request.params.contextId));
+      return reply.status(204).send();
+    },
+  );
+}

@@ -1,0 +1,185 @@
+import { PaddockError } from '@paddock/protocol';
+import type { SandboxRecord, Store } from '../store/store.js';
+import type { Clock } from './clock.js';
+import type { Logger } from './logger.js';
+import { PAUSED_STATES, type SandboxService } from './sandbox-service.js';
+
+export interface SandboxStatesDeps {
+  service: SandboxService;
+  store: Store;
+  clock: Clock;
+  logger: Logger;
+  /** Called before a sandbox stops serving (hibernate, fork): the host drops its agent connections. */
+  onAgentGone?: (id: string) => void;
+}
+
+/**
+ * Pause, resume and hibernate: the transitions between `running`, `paused` and `hibernated`.
+ *
+ *   running ──pause──▶ pausing ──▶ paused ──resume──▶ running
+ *   running|paused ──hibernate──▶ hibernating ──▶ hibernated ──resume──▶ resuming ──▶ running
+ *
+ * The transitional state is stored before the runtime is touched, so a crash in between is
+ * found by reconcile. Operations on one sandbox run one at a time (a per-id queue), so an
+ * autoResume racing a pause cannot interleave. Expiry follows `onTimeout`; a paused or
+ * hibernated sandbox expires `retentionMs` after it stopped running, and is then deleted.
+ */
+export class SandboxStates {
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly deps: SandboxStatesDeps) {
+    deps.service.onExpire = (id) => this.expire(id);
+  }
+
+  /** Freezes a running sandbox in RAM. Idempotent on paused and hibernated sandboxes. */
+  pause(id: string, signal?: AbortSignal): Promise<SandboxRecord> {
+    return this.serial(id, async () => {
+      const record = this.deps.service.get(id);
+      if (record.state === 'paused' || record.state === 'hibernated') return record;
+      this.requireState(record, 'pause');
+      this.deps.store.updateSandbox(id, { state: 'pausing' });
+      try {
+        await this.deps.service.runtimeFor(record.isolation).pause(id, signal);
+      } catch (err) {
+        this.deps.store.updateSandbox(id, { state: 'running' });
+        throw asInternal(err, 'pause failed');
+      }
+      return this.stopped(record, 'paused');
+    });
+  }
+
+  /** Brings a paused or hibernated sandbox back. Idempotent on a running one. */
+  resume(id: string, signal?: AbortSignal): Promise<SandboxRecord> {
+    return this.serial(id, async () => {
+      const record = this.deps.service.get(id);
+      if (record.state === 'running') return record;
+      const runtime = this.deps.service.runtimeFor(record.isolation);
+      if (record.state === 'paused') {
+        await runtime.resume(id, signal);
+        return this.running(record, {});
+      }
+      if (record.state !== 'hibernated') this.requireState(record, 'resume');
+      this.deps.store.updateSandbox(id, { state: 'resuming' });
+      try {
+        const mode = await runtime.wake(id, signal);
+        return this.running(record, { processesRestarted: mode === 'filesystem' });
+      } catch (err) {
+        // The disk (and any checkpoint) is still there: stay hibernated, so a retry can work.
+        this.deps.store.updateSandbox(id, { state: 'hibernated' });
+        throw asInternal(err, 'resume from hibernation failed');
+      }
+    });
+  }
+
+  /**
+   * Writes the sandbox to disk and frees its RAM. `keepMemory` (default true) needs a runtime
+   * that can checkpoint; crun sandboxes must pass `false` explicitly to keep only the disk.
+   */
+  hibernate(id: string, keepMemory: boolean | undefined, signal?: AbortSignal): Promise<SandboxRecord> {
+    return this.serial(id, async () => {
+      const record = this.deps.service.get(id);
+      if (record.state === 'hibernated') return record;
+      if (record.state !== 'paused') this.requireState(record, 'hibernate');
+      const runtime = this.deps.service.runtimeFor(record.isolation);
+      const withMemory = keepMemory ?? true;
+      if (withMemory && !runtime.capabilities().hibernateWithMemory) {
+        throw new PaddockError(
+          'INVALID_ARGUMENT',
+          `keepMemory: '${record.isolation}' sandboxes cannot save their memory and processes; pass keepMemory: false to keep only the filesystem (processes restart on resume), or pause instead`,
+          { field: 'keepMemory', isolation: record.isolation },
+        );
+      }
+      const before = record.state;
+      this.deps.store.updateSandbox(id, { state: 'hibernating' });
+      this.deps.onAgentGone?.(id);
+      try {
+        await runtime.hibernate(id, withMemory ? 'memory' : 'filesystem', signal);
+      } catch (err) {
+        const now = await runtime.state(id).catch(() => 'absent' as const);
+        const back = now === 'running' ? 'running' : now === 'paused' ? before : 'error';
+        this.deps.store.updateSandbox(id, {
+          state: back,
+          ...(back === 'error' ? { reason: 'hibernate failed and the sandbox did not survive' } : {}),
+        });
+        throw asInternal(err, 'hibernate failed');
+      }
+      return this.stopped(record, 'hibernated');
+    });
+  }
+
+  /**
+   * The running sandbox for a call that needs one: a paused or hibernated sandbox is resumed
+   * when it was created with `autoResume`, else the call fails with SANDBOX_PAUSED.
+   */
+  async ensureRunning(id: string, signal?: AbortSignal): Promise<SandboxRecord> {
+    const record = this.deps.service.get(id);
+    if (record.state === 'running' || !PAUSED_STATES.includes(record.state) || !record.autoResume) {
+      return this.deps.service.requireRunning(id);
+    }
+    return this.resume(id, signal);
+  }
+
+  /** Expiry: `onTimeout` for a running sandbox; deletion once a stopped one's retention is over. */
+  private async expire(id: string): Promise<void> {
+    const record = this.deps.store.getSandbox(id);
+    if (!record) return;
+    if (record.state === 'paused' || record.state === 'hibernated') {
+      await this.deps.service.kill(id, 'retention expired');
+      return;
+    }
+    if (record.state !== 'running' || record.onTimeout === 'kill') {
+      await this.deps.service.kill(id, 'timeout expired');
+      return;
+    }
+    this.deps.logger.info({ sandboxId: id, onTimeout: record.onTimeout }, 'timeout expired');
+    if (record.onTimeout === 'pause') await this.pause(id);
+    else await this.hibernate(id, true);
+  }
+
+  private requireState(record: SandboxRecord, verb: string): void {
+    if (record.state === 'running') return;
+    const transitional = PAUSED_STATES.includes(record.state);
+    throw new PaddockError(
+      transitional ? 'CONFLICT' : 'SANDBOX_NOT_RUNNING',
+      transitional
+        ? `sandbox '${record.id}' is ${record.state}; retry the ${verb} once that finishes`
+        : `cannot ${verb} sandbox '${record.id}': it is ${record.state}${record.reason ? ` (${record.reason})` : ''}`,
+      { sandboxId: record.id, state: record.state },
+    );
+  }
+
+  /** Now paused or hibernated: the clock runs towards the retention, not the timeout. */
+  private stopped(record: SandboxRecord, state: 'paused' | 'hibernated'): SandboxRecord {
+    const expiresAtMs = this.deps.clock.now() + record.retentionMs;
+    this.deps.store.updateSandbox(record.id, { state, expiresAtMs });
+    const updated = { ...record, state, expiresAtMs };
+    this.deps.service.armTimer(updated);
+    return updated;
+  }
+
+  /** Running again: a fresh `timeoutMs` from now. */
+  private running(record: SandboxRecord, patch: { processesRestarted?: boolean }): SandboxRecord {
+    const expiresAtMs = this.deps.clock.now() + record.timeoutMs;
+    this.deps.store.updateSandbox(record.id, { state: 'running', expiresAtMs, ...patch });
+    const updated: SandboxRecord = { ...record, ...patch, state: 'running', expiresAtMs };
+    this.deps.service.armTimer(updated);
+    return updated;
+  }
+
+  private serial<T>(id: string, op: () => Promise<T>): Promise<T> {
+    const previous = this.queues.get(id) ?? Promise.resolve();
+    const next = previous.then(op, op);
+    const settled = next.catch(() => undefined);
+    this.queues.set(id, settled);
+    void settled.then(() => {
+      if (this.queues.get(id) === settled) this.queues.delete(id);
+    });
+    return next;
+  }
+}
+
+function asInternal(err: unknown, what: string): PaddockError {
+  if (err instanceof PaddockError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new PaddockError('INTERNAL', `${what}: ${message}`, undefined, { cause: err });
+}

@@ -1,0 +1,66 @@
+import { rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Isolation } from '@paddock/protocol';
+import type { Clock } from './core/clock.js';
+import { Forks } from './core/forks.js';
+import type { Logger } from './core/logger.js';
+import type { SandboxService } from './core/sandbox-service.js';
+import { SandboxStates } from './core/sandbox-states.js';
+import { Snapshots } from './core/snapshots.js';
+import type { TemplateCatalog } from './core/templates.js';
+import { Volumes } from './core/volumes.js';
+import { hostCommand } from './runtime/host-command.js';
+import type { Runtime } from './runtime/runtime.js';
+import { VolumeDisks } from './runtime/volume-disk.js';
+import type { Store } from './store/store.js';
+
+/** Pause/resume/hibernate, snapshots, forks and volumes, as the API sees them. */
+export interface Stateful {
+  states: SandboxStates;
+  snapshots: Snapshots;
+  forks: Forks;
+  volumes: Volumes;
+}
+
+/** Assembles the stateful-sandbox services over the server's store, runtimes and data dir. */
+export function buildStateful(deps: {
+  dataDir: string;
+  store: Store;
+  service: SandboxService;
+  templates: TemplateCatalog;
+  runtimes: Partial<Record<Isolation, Runtime>>;
+  clock: Clock;
+  logger: Logger;
+  newId: () => string;
+  maxForkCount: number;
+  onAgentGone: (id: string) => void;
+}): Stateful {
+  const { store, service, clock } = deps;
+  const states = new SandboxStates({ service, store, clock, logger: deps.logger, onAgentGone: deps.onAgentGone });
+  const volumes = new Volumes({ store, disks: new VolumeDisks(join(deps.dataDir, 'volumes')), clock });
+  const snapshotDir = join(deps.dataDir, 'snapshots');
+  const snapshots = new Snapshots({
+    service,
+    store,
+    clock,
+    base: deps.templates,
+    disk: {
+      dirFor: (name, nonce) => join(snapshotDir, `${name}-${nonce}`),
+      sizeBytes: async (dir) => Number((await hostCommand('du', ['-sb', dir])).split('\t')[0]),
+      remove: (dir) => rm(dir, { recursive: true, force: true }),
+      rename: async (from, to) => rename(from, to),
+    },
+  });
+  const forks = new Forks({
+    service,
+    states,
+    store,
+    templates: snapshots,
+    clock,
+    newId: deps.newId,
+    maxForkCount: deps.maxForkCount,
+    volumeBinds: (record) => volumes.binds(record.volumes),
+    onAgentGone: deps.onAgentGone,
+  });
+  return { states, snapshots, forks, volumes };
+}

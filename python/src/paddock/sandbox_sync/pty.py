@@ -1,0 +1,223 @@
+"""Interactive terminals in a sandbox (sync): ``sbx.pty``."""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable, Iterator, List, Mapping, Optional, Tuple
+
+import httpx
+
+from .._pty_common import (
+    InputData,
+    OutputDecoder,
+    PtyInfo,
+    create_pty_body,
+    created_of,
+    input_bytes,
+    pty_path,
+)
+from .._transport import SyncTransport, Wait, wait_for
+from .._wire import NdjsonSplitter
+from ..errors import NotFoundError, TimeoutError
+from ..models import parse_list
+
+DataCallback = Callable[[bytes], None]
+"""Called with each chunk of terminal output (raw bytes, escape sequences included)."""
+
+
+class PtyHandle:
+    """A terminal session you are attached to. Output is followed on a background thread
+    that calls ``on_data``; the program runs in the sandbox whether or not you are attached.
+
+    Example::
+
+        term = sbx.pty.create(cols=80, rows=24, on_data=lambda b: print(b.decode(), end=""))
+        term.send_input("exit 3\\r")
+        assert term.wait() == 3
+    """
+
+    def __init__(
+        self,
+        terminals: "Pty",
+        pty_id: str,
+        pid: int,
+        response: httpx.Response,
+        chunks: Iterator[bytes],
+        on_data: Optional[DataCallback],
+        from_offset: int,
+    ) -> None:
+        self.id = pty_id
+        """The session id."""
+        self.pid = pid
+        """The program's pid inside the sandbox."""
+        self._terminals = terminals
+        self._response = response
+        self._chunks = chunks
+        self._on_data = on_data
+        self._decoder = OutputDecoder(pty_id, from_offset)
+        self._error: Optional[BaseException] = None
+        self._detached = False
+        self._thread = threading.Thread(target=self._follow, name=f"paddock-pty-{pty_id}", daemon=True)
+        self._thread.start()
+
+    @property
+    def output_offset(self) -> int:
+        """Offset after the last output received: pass it as ``from_offset`` to resume."""
+        return self._decoder.offset
+
+    def send_input(self, data: InputData, *, request_timeout: Optional[float] = None) -> None:
+        """Types into the terminal: text (sent as UTF-8) or raw bytes."""
+        self._terminals.send_input(self.id, data, request_timeout=request_timeout)
+
+    def resize(self, cols: int, rows: int, *, request_timeout: Optional[float] = None) -> None:
+        """Changes the terminal size; the program gets SIGWINCH."""
+        self._terminals.resize(self.id, cols, rows, request_timeout=request_timeout)
+
+    def kill(self, *, request_timeout: Optional[float] = None) -> None:
+        """Kills the program and everything it started in the terminal."""
+        self._terminals.kill(self.id, request_timeout=request_timeout)
+
+    def wait(self, timeout: Optional[float] = None) -> int:
+        """Returns the exit code once the program exits (128 + n when signal n ended it).
+
+        Raises:
+            TimeoutError: ``timeout`` seconds passed first (the program keeps running).
+            UnavailableError: the output stream broke first; the session still runs, and
+                ``sbx.pty.connect(id, from_offset=handle.output_offset)`` resumes.
+        """
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise TimeoutError("TIMEOUT", f"PTY session {self.id} still runs after {timeout:g} s; pass a larger timeout")
+        if self._error is not None:
+            raise self._error
+        assert self._decoder.exit_code is not None
+        return self._decoder.exit_code
+
+    def disconnect(self) -> None:
+        """Stops following the output; the program keeps running."""
+        self._detached = True
+        self._response.close()
+
+    def _follow(self) -> None:
+        splitter = NdjsonSplitter()
+        try:
+            for chunk in self._chunks:
+                for raw in splitter.feed(chunk):
+                    self._deliver(raw)
+            for raw in splitter.close():
+                self._deliver(raw)
+            if self._decoder.exit_code is None:
+                self._error = self._decoder.broken()
+        except BaseException as exc:  # noqa: BLE001 - kept for wait(), which re-raises it
+            self._error = self._decoder.broken() if self._detached else exc
+
+    def _deliver(self, raw: object) -> None:
+        data = self._decoder.decode(raw)
+        if data is not None and self._on_data is not None:
+            self._on_data(data)
+
+
+class Pty:
+    """Interactive terminals in a sandbox (``sandbox.pty``): a real pseudo-terminal with
+    ``TERM=xterm-256color``, so job control, colors, ``vim`` and ``top`` work.
+
+    Example::
+
+        term = sbx.pty.create(cols=120, rows=40, on_data=sys.stdout.buffer.write)
+        term.send_input("ls --color\\r")
+        term.resize(80, 24)
+    """
+
+    def __init__(self, transport: SyncTransport, sandbox_id: str) -> None:
+        self._transport = transport
+        self._sandbox_id = sandbox_id
+        # Keystrokes from several threads must not overtake each other.
+        self._input_lock = threading.Lock()
+
+    def create(
+        self,
+        cols: int,
+        rows: int,
+        *,
+        on_data: Optional[DataCallback] = None,
+        cmd: Optional[str] = None,
+        cwd: Optional[str] = None,
+        envs: Optional[Mapping[str, str]] = None,
+        user: Optional[str] = None,
+        request_timeout: Optional[float] = None,
+    ) -> PtyHandle:
+        """Starts a terminal (the user's login shell unless ``cmd`` is given) and follows
+        its output from the first byte.
+
+        Args:
+            cols: width in character cells, 1 to 1000.
+            rows: height in character cells, 1 to 1000.
+            on_data: called on a background thread with each output chunk (bytes).
+            cmd: a shell command line to run instead of the login shell.
+            cwd: absolute working directory; default the template's workdir.
+            envs: extra environment, over the sandbox's ``env``.
+            user: user name or uid; default ``user``.
+            request_timeout: seconds to wait for the server to answer.
+
+        Raises:
+            InvalidArgumentError: a size out of bounds (the message names ``cols`` or ``rows``).
+        """
+        wait = wait_for(self._transport.config, request_timeout)
+        body = create_pty_body(cols, rows, cmd, cwd, envs, user)
+        pty_id, pid = created_of(self._transport.call("POST", pty_path(self._sandbox_id), wait, json=body))
+        response, chunks = self._open_output(pty_id, 0, request_timeout)
+        return PtyHandle(self, pty_id, pid, response, chunks, on_data, 0)
+
+    def connect(
+        self,
+        pty_id: str,
+        *,
+        on_data: Optional[DataCallback] = None,
+        from_offset: Optional[int] = None,
+        request_timeout: Optional[float] = None,
+    ) -> PtyHandle:
+        """Attaches to a running (or recently exited) session: the recent screen output
+        first (or from ``from_offset``), then live output.
+
+        Raises:
+            NotFoundError: no such session in this sandbox.
+        """
+        info = next((s for s in self.list(request_timeout=request_timeout) if s.id == pty_id), None)
+        if info is None:
+            raise NotFoundError("NOT_FOUND", f"no PTY session {pty_id!r} in sandbox {self._sandbox_id}; see sbx.pty.list()")
+        response, chunks = self._open_output(pty_id, from_offset, request_timeout)
+        return PtyHandle(self, pty_id, info.pid, response, chunks, on_data, from_offset or 0)
+
+    def list(self, *, request_timeout: Optional[float] = None) -> List[PtyInfo]:
+        """The sandbox's terminal sessions, running and recently exited (with ``exit_code``)."""
+        wait = wait_for(self._transport.config, request_timeout)
+        return parse_list(self._transport.call("GET", pty_path(self._sandbox_id), wait), "sessions", PtyInfo.from_wire)
+
+    def send_input(self, pty_id: str, data: InputData, *, request_timeout: Optional[float] = None) -> None:
+        """Types into session ``pty_id``."""
+        wait = wait_for(self._transport.config, request_timeout)
+        with self._input_lock:
+            response = self._transport.open(
+                "POST", pty_path(self._sandbox_id, pty_id, "input"), wait, content=input_bytes(data)
+            )
+            self._transport.read_json(response, wait)
+
+    def resize(self, pty_id: str, cols: int, rows: int, *, request_timeout: Optional[float] = None) -> None:
+        """Resizes session ``pty_id``; the program gets SIGWINCH."""
+        wait = wait_for(self._transport.config, request_timeout)
+        path = pty_path(self._sandbox_id, pty_id, "resize")
+        self._transport.call("POST", path, wait, json={"cols": cols, "rows": rows})
+
+    def kill(self, pty_id: str, *, request_timeout: Optional[float] = None) -> None:
+        """Kills session ``pty_id`` and everything it started."""
+        wait = wait_for(self._transport.config, request_timeout)
+        self._transport.call("POST", pty_path(self._sandbox_id, pty_id, "kill"), wait)
+
+    def _open_output(
+        self, pty_id: str, from_offset: Optional[int], request_timeout: Optional[float]
+    ) -> Tuple[httpx.Response, Iterator[bytes]]:
+        # A terminal may print nothing for hours: no read bound on the stream.
+        wait = Wait(wait_for(self._transport.config, request_timeout).request, None)
+        params = None if from_offset is None else {"fromOffset": str(from_offset)}
+        response = self._transport.open("GET", pty_path(self._sandbox_id, pty_id, "output"), wait, params=params)
+        return response, self._transport.iter_body(response, wait)

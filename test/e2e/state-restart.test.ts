@@ -1,0 +1,73 @@
+// Stateful sandboxes across server restarts (the server as a child process, so it can be
+// killed with SIGKILL): volumes survive sandbox kill + restart; a kill -9 during pause,
+// hibernate or resume leaves every sandbox consistent and usable.
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { Sandbox, Volume } from '@paddock/sdk';
+import { TEST_API_KEY } from '../support/env.js';
+import { ServerProcess } from '../support/server-process.js';
+import { waitFor } from '../support/server.js';
+
+const server = new ServerProcess(18_000 + (process.pid % 1000));
+const conn = { apiUrl: server.url, apiKey: TEST_API_KEY };
+const volumeName = `restart-${process.pid.toString(36)}`;
+
+after(async () => {
+  if (server.child?.exitCode !== null) await server.start();
+  for (const s of await Sandbox.list({ ...conn, metadata: { suite: 'state-restart' } })) await Sandbox.kill(s.id, conn);
+  await Volume.delete(volumeName, conn).catch(() => undefined);
+  await server.stop('SIGTERM');
+});
+
+const STABLE = ['running', 'paused', 'hibernated'];
+
+describe('stateful sandboxes across a server restart', () => {
+  it('keeps volume data through sandbox kill and kill -9 of the server', async () => {
+    await server.start();
+    await Volume.create({ ...conn, name: volumeName, sizeMiB: 32 });
+    const sbx = await Sandbox.create({
+      ...conn,
+      metadata: { suite: 'state-restart' },
+      volumes: [{ name: volumeName, path: '/mnt/v' }],
+    });
+    await sbx.files.write('/mnt/v/data.txt', 'persisted');
+    await sbx.kill();
+    await server.stop('SIGKILL');
+    await server.start();
+    const again = await Sandbox.create({
+      ...conn,
+      metadata: { suite: 'state-restart' },
+      volumes: [{ name: volumeName, path: '/mnt/v', readOnly: true }],
+    });
+    assert.equal(await again.files.read('/mnt/v/data.txt'), 'persisted');
+    await again.kill();
+  });
+
+  for (const isolation of ['container', 'gvisor'] as const) {
+    it(`${isolation}: kill -9 during pause, hibernate and resume leaves consistent, usable sandboxes`, async () => {
+      if (server.child?.exitCode !== null) await server.start();
+      const keepMemory = isolation === 'gvisor';
+      const sbx = await Sandbox.create({ ...conn, isolation, metadata: { suite: 'state-restart' } });
+      await sbx.files.write('/home/user/kept.txt', 'kept');
+      for (const verb of ['pause', 'hibernate', 'resume'] as const) {
+        // The call is in flight when the server dies; it may or may not have finished.
+        const call = verb === 'hibernate' ? sbx.hibernate({ keepMemory }) : verb === 'pause' ? sbx.pause() : sbx.resume();
+        call.catch(() => undefined);
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        await server.stop('SIGKILL');
+        await server.start();
+        const state = await waitFor('a stable state', async () => {
+          const s = (await sbx.getInfo()).state;
+          return STABLE.includes(s) ? s : undefined;
+        });
+        assert.ok(STABLE.includes(state), `after kill -9 during ${verb}: ${state}`);
+        const back = await Sandbox.connect(sbx.id, conn); // resumes
+        assert.equal((await back.getInfo()).state, 'running');
+        assert.equal(await back.files.read('/home/user/kept.txt'), 'kept');
+        assert.equal((await back.commands.run('echo alive')).stdout, 'alive\n');
+        if (verb === 'pause') await sbx.hibernate({ keepMemory });
+      }
+      await sbx.kill();
+    });
+  }
+});
