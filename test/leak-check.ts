@@ -51,7 +51,9 @@ const dbFile = join(TEST_DATA_DIR, 'paddock.db');
 if (existsSync(dbFile)) {
   const db = new Database(dbFile, { readonly: true });
   const rows = db
-    .prepare("SELECT id, state FROM sandboxes WHERE state IN ('starting', 'running', 'stopping')")
+    .prepare(
+      "SELECT id, state FROM sandboxes WHERE state IN ('starting', 'running', 'stopping', 'pausing', 'paused', 'hibernating', 'hibernated', 'resuming')",
+    )
     .all() as {
     id: string;
     state: string;

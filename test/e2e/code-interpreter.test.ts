@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { type ExecutionEvent, InvalidArgumentError, NotFoundError, Sandbox, Template } from '@paddock/sdk';
 import type { RunningServer } from '@paddock/server';
+import { runCli } from '../support/cli.js';
 import { startTestServer, type TestConnection } from '../support/server.js';
 
 // Real sandboxes from the `code-interpreter` template (built by scripts/setup.sh).
@@ -331,5 +335,28 @@ describe('code interpreter: bad input', () => {
     });
     // JavaScript runs on the agent's own Node, so any template has it.
     assert.equal((await base.runCode('6 * 7', { language: 'javascript' })).text, '42');
+  });
+});
+
+describe('code interpreter: CLI', () => {
+  test('`paddock run-code` prints text results and saves images next to the file; stdin works too', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'paddock-run-code-'));
+    try {
+      const env = { PADDOCK_URL: conn.apiUrl, PADDOCK_API_KEY: conn.apiKey };
+      const file = join(dir, 'plot.py');
+      await writeFile(file, 'import matplotlib.pyplot as plt\nprint("drawing")\nplt.plot([1, 2])\nplt.show()\n6 * 7\n');
+      const r = await runCli(['run-code', sbx.id, file], { env });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, 'drawing\n42\n');
+      const png = await readFile(join(dir, 'plot-1.png'));
+      assert.equal(png.subarray(1, 4).toString(), 'PNG');
+      const js = await runCli(['run-code', sbx.id, '--language', 'javascript'], { env, stdin: '[1, 2].length' });
+      assert.equal(js.stdout, '2\n');
+      const failed = await runCli(['run-code', sbx.id], { env, stdin: 'raise ValueError("bad")' });
+      assert.equal(failed.code, 1);
+      assert.match(failed.stderr, /ValueError: bad/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

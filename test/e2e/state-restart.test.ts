@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { Sandbox, Volume } from '@paddock/sdk';
 import { TEST_API_KEY } from '../support/env.js';
-import { ServerProcess } from '../support/server-process.js';
 import { waitFor } from '../support/server.js';
+import { ServerProcess } from '../support/server-process.js';
 
 const server = new ServerProcess(18_000 + (process.pid % 1000));
 const conn = { apiUrl: server.url, apiKey: TEST_API_KEY };
@@ -51,7 +51,8 @@ describe('stateful sandboxes across a server restart', () => {
       await sbx.files.write('/home/user/kept.txt', 'kept');
       for (const verb of ['pause', 'hibernate', 'resume'] as const) {
         // The call is in flight when the server dies; it may or may not have finished.
-        const call = verb === 'hibernate' ? sbx.hibernate({ keepMemory }) : verb === 'pause' ? sbx.pause() : sbx.resume();
+        const call =
+          verb === 'hibernate' ? sbx.hibernate({ keepMemory }) : verb === 'pause' ? sbx.pause() : sbx.resume();
         call.catch(() => undefined);
         await new Promise((resolve) => setTimeout(resolve, 30));
         await server.stop('SIGKILL');

@@ -73,7 +73,7 @@ async function counterLines(sbx: Sandbox): Promise<{ token: string; n: number }[
 function assertContinuous(lines: { token: string; n: number }[]): void {
   assert.ok(lines.length > 0);
   assert.equal(new Set(lines.map((l) => l.token)).size, 1, 'one process wrote every line (no restart)');
-  lines.forEach((l, i) => assert.equal(l.n, i + 1, `line ${i + 1} continues the count`));
+  for (const [i, l] of lines.entries()) assert.equal(l.n, i + 1, `line ${i + 1} continues the count`);
 }
 
 for (const isolation of ['container', 'gvisor'] as const) {
@@ -121,7 +121,9 @@ describe('hibernate', () => {
     // autoResume: a command resumes it.
     assert.equal((await sbx.commands.run('cat /home/user/before.txt')).stdout, 'written before');
     const before = (await counterLines(sbx)).length;
-    await waitFor('the counter to go on', async () => ((await counterLines(sbx)).length > before + 2 ? true : undefined));
+    await waitFor('the counter to go on', async () =>
+      (await counterLines(sbx)).length > before + 2 ? true : undefined,
+    );
     assertContinuous(await counterLines(sbx));
     assert.equal((await sbx.getInfo()).processesRestarted, undefined);
   });
@@ -129,7 +131,10 @@ describe('hibernate', () => {
   it('crun: keepMemory must be false; files survive, processes restart and the API says so', async () => {
     const sbx = await sandbox({ isolation: 'container' });
     await startCounter(sbx);
-    await assert.rejects(sbx.hibernate(), (e: unknown) => e instanceof InvalidArgumentError && /keepMemory/.test(e.message));
+    await assert.rejects(
+      sbx.hibernate(),
+      (e: unknown) => e instanceof InvalidArgumentError && /keepMemory/.test(e.message),
+    );
     assert.equal((await sbx.getInfo()).state, 'running', 'a refused hibernate changes nothing');
     await sbx.files.write('/home/user/before.txt', 'written before');
     for (let i = 0; i < 3; i++) {
@@ -259,10 +264,7 @@ describe('volumes', () => {
     assert.equal(await reader.files.read('/mnt/data/keep.txt'), 'kept');
     const denied = await reader.commands.run('echo x > /mnt/data/nope.txt', { throwOnError: false });
     assert.notEqual(denied.exitCode, 0, 'a read-only mount refuses writes');
-    await assert.rejects(
-      writer.files.write('/mnt/data/big.bin', new Uint8Array(48 * 1024 * 1024)),
-      DiskFullError,
-    );
+    await assert.rejects(writer.files.write('/mnt/data/big.bin', new Uint8Array(48 * 1024 * 1024)), DiskFullError);
     assert.equal(await writer.files.read('/mnt/data/keep.txt'), 'kept', 'nothing already written is lost');
     await assert.rejects(vol.delete(), ConflictError);
     assert.deepEqual((await vol.getInfo()).usedBy.sort(), [writer.id, reader.id].sort());

@@ -120,6 +120,12 @@ class Kernel:
     def execute(self, code, output_cap):
         """Runs one cell and emits its events; returns the end event."""
         kc = self.kc
+        # Replies of earlier cells (their iopub `idle` ended them): dropped without waiting.
+        while True:
+            try:
+                kc.get_shell_msg(timeout=0)
+            except queue.Empty:
+                break
         msg_id = kc.execute(code, store_history=True, allow_stdin=False)
         sent = 0
         truncated = False

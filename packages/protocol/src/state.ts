@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { TEMPLATE_NAME } from './templates.js';
 import { SandboxInfo, VOLUME_NAME } from './sandbox.js';
+import { TEMPLATE_NAME } from './templates.js';
 
 /** Body of `POST /v1/sandboxes/:id/hibernate`. */
 export const HibernateRequest = z.strictObject({

@@ -9,7 +9,13 @@ import {
   SnapshotInfo,
   type VolumeMount,
 } from '@paddock/protocol';
-import { CodeContexts, CodeInterpreter, type Execution, type ExecutionEvent, type RunCodeOptions } from './code-interpreter.js';
+import {
+  CodeContexts,
+  CodeInterpreter,
+  type Execution,
+  type ExecutionEvent,
+  type RunCodeOptions,
+} from './code-interpreter.js';
 import { Commands } from './commands.js';
 import { Connection, type ConnectionOptions, checked } from './connection.js';
 import { NotFoundError } from './errors.js';
@@ -172,6 +178,11 @@ export class Sandbox implements AsyncDisposable {
     return body.sandboxes.map((info) => new Sandbox(info.id, conn));
   }
 
+  /** A handle on a sandbox by id without any call (unlike `connect`, it neither checks nor resumes it). */
+  static handle(id: string, opts: ConnectionOptions = {}): Sandbox {
+    return new Sandbox(id, new Connection(opts));
+  }
+
   /** Lists sandboxes, filtered by metadata and state. */
   static async list(opts: SandboxListOptions = {}): Promise<SandboxInfo[]> {
     const conn = new Connection(opts);
@@ -243,7 +254,9 @@ export class Sandbox implements AsyncDisposable {
    * await sbx.snapshot({ name: 'my-env' })
    * ```
    */
-  async snapshot(opts: Pick<ConnectionOptions, 'signal' | 'requestTimeoutMs'> & { name: string }): Promise<SnapshotInfo> {
+  async snapshot(
+    opts: Pick<ConnectionOptions, 'signal' | 'requestTimeoutMs'> & { name: string },
+  ): Promise<SnapshotInfo> {
     return checked(
       (v) => SnapshotInfo.safeParse(v),
       await this.conn.json('POST', `/v1/sandboxes/${this.id}/snapshot`, {

@@ -1,4 +1,4 @@
-import { SnapshotList, type SnapshotInfo } from '@paddock/protocol';
+import { type SnapshotInfo, SnapshotList } from '@paddock/protocol';
 import { Connection, type ConnectionOptions, checked } from './connection.js';
 
 /** Snapshots (sandbox filesystems saved as templates): list and delete. Take one with `sbx.snapshot()`. */

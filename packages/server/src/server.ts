@@ -62,7 +62,10 @@ export async function startServer(
       ]),
   );
   // Snapshots are templates too: the service resolves names through them (see stateful.ts).
-  const catalog = { resolve: (n: string) => stateful.snapshots.resolve(n), resolveHash: (h: string) => stateful.snapshots.resolveHash(h) };
+  const catalog = {
+    resolve: (n: string) => stateful.snapshots.resolve(n),
+    resolveHash: (h: string) => stateful.snapshots.resolveHash(h),
+  };
   const service = new SandboxService({
     store,
     runtimes,

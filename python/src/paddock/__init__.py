@@ -18,6 +18,8 @@ Example::
 
 from ._code_common import CodeContext, Execution, ExecutionError, Logs, Result
 from .connection_config import ConnectionConfig
+from ._state_common import SnapshotInfo, VolumeInfo
+from .volume import AsyncVolume, Volume
 from .errors import (
     ERROR_CLASSES,
     AuthenticationError,
@@ -60,6 +62,10 @@ from .sandbox_sync import CodeContexts, Commands, CommandStream, Files, FileStre
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncVolume",
+    "SnapshotInfo",
+    "Volume",
+    "VolumeInfo",
     "AsyncCodeContexts",
     "CodeContext",
     "CodeContexts",

@@ -34,10 +34,25 @@ def create_sandbox_body(
     isolation: Optional[str] = None,
     env: Optional[Mapping[str, str]] = None,
     metadata: Optional[Mapping[str, str]] = None,
+    *,
+    on_timeout: Optional[str] = None,
+    auto_resume: Optional[bool] = None,
+    retention: Optional[float] = None,
+    volumes: Optional[Sequence[Mapping[str, Any]]] = None,
 ) -> Dict[str, Any]:
-    """The ``CreateSandboxRequest`` body; ``timeout`` (seconds) becomes ``timeoutMs``."""
+    """The ``CreateSandboxRequest`` body; ``timeout`` and ``retention`` (seconds) become milliseconds;
+    ``volumes`` items are ``{"name", "path", "read_only"?}``."""
     return _drop_none(
         {
+            "onTimeout": on_timeout,
+            "autoResume": auto_resume,
+            "retentionMs": None if retention is None else seconds_to_ms(retention, "retention"),
+            "volumes": None
+            if volumes is None
+            else [
+                _drop_none({"name": v.get("name"), "path": v.get("path"), "readOnly": v.get("read_only")})
+                for v in volumes
+            ],
             "template": template,
             "timeoutMs": None if timeout is None else seconds_to_ms(timeout, "timeout"),
             "memoryMiB": memory_mib,

@@ -75,6 +75,15 @@ class SandboxInfo:
     metadata: Dict[str, str]
     reason: Optional[str] = None
     """Why the sandbox is in ``error`` (or was killed by the platform, e.g. out of memory)."""
+    on_timeout: Optional[str] = None
+    """``kill``, ``pause`` or ``hibernate``: what expiry does."""
+    auto_resume: Optional[bool] = None
+    retention_ms: Optional[float] = None
+    """How long it is kept while paused or hibernated (then ``expires_at`` is its deletion)."""
+    capabilities: Optional[Dict[str, bool]] = None
+    """``pause``, ``hibernateWithMemory`` (gVisor), ``fork`` (gVisor)."""
+    processes_restarted: bool = False
+    """True after a filesystem-only hibernate (crun): memory was not kept."""
 
     @classmethod
     def from_wire(cls, value: Any) -> "SandboxInfo":
@@ -93,6 +102,11 @@ class SandboxInfo:
             pids=_get(w, "pids", _NUMBER, what),
             metadata=dict(_get(w, "metadata", Mapping, what)),
             reason=_opt(w, "reason", str, what),
+            on_timeout=_opt(w, "onTimeout", str, what),
+            auto_resume=_opt(w, "autoResume", bool, what),
+            retention_ms=_opt(w, "retentionMs", _NUMBER, what),
+            capabilities=None if w.get("capabilities") is None else dict(_get(w, "capabilities", Mapping, what)),
+            processes_restarted=bool(_opt(w, "processesRestarted", bool, what)),
         )
 
 

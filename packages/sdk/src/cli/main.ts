@@ -7,9 +7,11 @@ import { registerProcessCommands } from './process-commands.js';
 import { registerRunCodeCommand } from './run-code-command.js';
 import { registerSandboxCommands } from './sandbox-commands.js';
 import { registerServeCommand } from './serve-command.js';
+import { registerStateCommands } from './state-commands.js';
 import { registerSyncCommand } from './sync-command.js';
 import { registerShellCommand } from './shell-command.js';
 import { registerTemplateCommands } from './template-commands.js';
+import { registerVolumeCommands } from './volume-commands.js';
 
 /** The `paddock` CLI, built only on the public SDK (plus `serve`, which loads the server). */
 export async function main(argv: readonly string[]): Promise<void> {
@@ -25,6 +27,8 @@ export async function main(argv: readonly string[]): Promise<void> {
   };
   registerServeCommand(program);
   registerSandboxCommands(program, conn);
+  registerStateCommands(program, conn);
+  registerVolumeCommands(program, conn);
   registerExecCommand(program, conn);
   registerRunCodeCommand(program, conn);
   registerShellCommand(program, conn);

@@ -20,14 +20,6 @@ function report(info: SandboxInfo, json: boolean | undefined): void {
 export function registerStateCommands(program: Command, conn: Conn): void {
   const sandbox = program.commands.find((c) => c.name() === 'sandbox');
   if (!sandbox) throw new Error('register the sandbox commands first');
-  // Attach without connect(): connect would resume the sandbox.
-  const attach = async (id: string) => {
-    const list = await Sandbox.list({ ...conn(), state: ['running', 'paused', 'hibernated', 'pausing', 'hibernating', 'resuming'] });
-    if (!list.some((s) => s.id === id)) return Sandbox.connect(id, conn()); // NotFound / not running errors
-    return Sandbox.connect(id, conn()).catch(() => Sandbox.connect(id, conn()));
-  };
-  void attach;
-
   sandbox
     .command('pause')
     .description('freeze a sandbox in RAM (resume takes milliseconds)')
@@ -72,7 +64,11 @@ export function registerStateCommands(program: Command, conn: Conn): void {
     .option('-m, --metadata <KEY=VALUE>', 'metadata label of the forks (repeatable)', collectPairs)
     .option('--json', 'print JSON')
     .action(async (id: string, o: { count: number; metadata?: Record<string, string>; json?: boolean }) => {
-      const forks = await Sandbox.fork(id, { ...conn(), count: o.count, ...(o.metadata ? { metadata: o.metadata } : {}) });
+      const forks = await Sandbox.fork(id, {
+        ...conn(),
+        count: o.count,
+        ...(o.metadata ? { metadata: o.metadata } : {}),
+      });
       if (o.json) printJson(await Promise.all(forks.map((f) => f.getInfo())));
       else for (const f of forks) process.stdout.write(`${f.id}\n`);
     });
@@ -87,7 +83,13 @@ export function registerStateCommands(program: Command, conn: Conn): void {
       if (o.json) printJson(list);
       else
         printTable(
-          list.map((s) => ({ name: s.name, base: s.baseTemplate, from: s.sandboxId, size: String(s.sizeBytes), created: s.createdAt })),
+          list.map((s) => ({
+            name: s.name,
+            base: s.baseTemplate,
+            from: s.sandboxId,
+            size: String(s.sizeBytes),
+            created: s.createdAt,
+          })),
           ['name', 'base', 'from', 'size', 'created'],
         );
     });

@@ -144,11 +144,7 @@ export class SandboxService {
   }
 
   /** Boots a new sandbox of `shape`; a pooled one when `user` is undefined. */
-  async boot(
-    shape: SandboxShape,
-    user: UserSettings | undefined,
-    signal?: AbortSignal,
-  ): Promise<SandboxRecord> {
+  async boot(shape: SandboxShape, user: UserSettings | undefined, signal?: AbortSignal): Promise<SandboxRecord> {
     const id = this.deps.newId();
     const volumes = user?.volumes ?? [];
     const binds = volumes.length > 0 && this.deps.volumeBinds ? this.deps.volumeBinds(volumes) : [];

@@ -40,10 +40,14 @@ export class Volumes {
     this.get(name);
     const users = this.usedBy(name);
     if (users.length > 0) {
-      throw new PaddockError('CONFLICT', `volume '${name}' is mounted by sandbox(es) ${users.join(', ')}: kill them first`, {
-        volume: name,
-        sandboxIds: users,
-      });
+      throw new PaddockError(
+        'CONFLICT',
+        `volume '${name}' is mounted by sandbox(es) ${users.join(', ')}: kill them first`,
+        {
+          volume: name,
+          sandboxIds: users,
+        },
+      );
     }
     await this.deps.disks.remove(name, signal);
     this.deps.store.deleteVolume(name);

@@ -1,5 +1,5 @@
-import type Database from 'better-sqlite3';
 import { LIMITS, type OnTimeout, type VolumeMount } from '@paddock/protocol';
+import type Database from 'better-sqlite3';
 import type { SandboxRecord, SnapshotRecord, VolumeRecord } from './store.js';
 
 type StatefulKey = 'timeoutMs' | 'onTimeout' | 'autoResume' | 'retentionMs' | 'volumes' | 'processesRestarted';

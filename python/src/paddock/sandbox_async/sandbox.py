@@ -10,8 +10,10 @@ from .._wire import create_sandbox_body, list_sandboxes_query, set_timeout_body
 from .._code_common import DEFAULT_CODE_TIMEOUT, Execution
 from ..connection_config import ConnectionConfig
 from ..errors import NotFoundError
+from .._state_common import PAUSED_STATES
 from ..models import SandboxInfo, parse_list
 from .code_interpreter import AsyncCodeContexts, run_code as _run_code
+from .state import AsyncStateMixin, fork_sandboxes
 from .commands import AsyncCommands
 from .files import AsyncFiles
 from .pty import AsyncPty
@@ -27,7 +29,7 @@ async def _kill(transport: AsyncTransport, sandbox_id: str, request_timeout: Opt
         return False
 
 
-class AsyncSandbox:
+class AsyncSandbox(AsyncStateMixin):
     """A live sandbox (async). Use it with ``async with``, or await :meth:`kill` when done.
 
     The API is :class:`paddock.Sandbox`'s, with coroutines.
@@ -124,6 +126,10 @@ class AsyncSandbox:
         isolation: Optional[str] = None,
         env: Optional[Mapping[str, str]] = None,
         metadata: Optional[Mapping[str, str]] = None,
+        on_timeout: Optional[str] = None,
+        auto_resume: Optional[bool] = None,
+        retention: Optional[float] = None,
+        volumes: Optional[Sequence[Mapping[str, Any]]] = None,
         api_url: Optional[str] = None,
         api_key: Optional[str] = None,
         request_timeout: Optional[float] = None,
@@ -131,7 +137,10 @@ class AsyncSandbox:
         """Creates a sandbox; the options are :meth:`paddock.Sandbox.create`'s."""
         transport = AsyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
         try:
-            body = create_sandbox_body(template, timeout, memory_mib, cpus, disk_mib, pids, isolation, env, metadata)
+            body = create_sandbox_body(
+                template, timeout, memory_mib, cpus, disk_mib, pids, isolation, env, metadata,
+                on_timeout=on_timeout, auto_resume=auto_resume, retention=retention, volumes=volumes,
+            )
             raw = await transport.call("POST", "/v1/sandboxes", wait_for(transport.config, None), json=body)
             info = SandboxInfo.from_wire(raw)
         except BaseException:
@@ -152,11 +161,36 @@ class AsyncSandbox:
         transport = AsyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
         sandbox = cls(sandbox_id, transport)
         try:
-            await sandbox.get_info()
+            # Connecting resumes a paused or hibernated sandbox.
+            if (await sandbox.get_info()).state in PAUSED_STATES:
+                await sandbox.resume()
         except BaseException:
             await transport.close()
             raise
         return sandbox
+
+    @classmethod
+    async def fork(
+        cls,
+        sandbox_id: str,
+        *,
+        count: int,
+        metadata: Optional[Mapping[str, str]] = None,
+        api_url: Optional[str] = None,
+        api_key: Optional[str] = None,
+        request_timeout: Optional[float] = None,
+    ) -> List["AsyncSandbox"]:
+        """Starts ``count`` sandboxes from one checkpoint of a running gVisor sandbox: same memory,
+        each with its own copy of the filesystem. Random generators are copied too: reseed them
+        where forks must differ.
+
+        Raises:
+            InvalidArgumentError: ``count`` is 0 or above the server's maximum, or the sandbox is
+                not gVisor (the message names the field).
+        """
+        config = ConnectionConfig.resolve(api_url, api_key, request_timeout)
+        infos = await fork_sandboxes(sandbox_id, count, metadata, config, request_timeout)
+        return [cls(info.id, AsyncTransport(config)) for info in infos]
 
     @staticmethod
     async def list(

@@ -10,8 +10,10 @@ from .._wire import create_sandbox_body, list_sandboxes_query, set_timeout_body
 from .._code_common import DEFAULT_CODE_TIMEOUT, Execution
 from ..connection_config import ConnectionConfig
 from ..errors import NotFoundError
+from .._state_common import PAUSED_STATES
 from ..models import SandboxInfo, parse_list
 from .code_interpreter import CodeContexts, run_code as _run_code
+from .state import SyncStateMixin, fork_sandboxes
 from .commands import Commands
 from .files import Files
 from .pty import Pty
@@ -27,7 +29,7 @@ def _kill(transport: SyncTransport, sandbox_id: str, request_timeout: Optional[f
         return False
 
 
-class Sandbox:
+class Sandbox(SyncStateMixin):
     """A live sandbox. Use it as a context manager, or call :meth:`kill` when done.
 
     Example::
@@ -125,6 +127,10 @@ class Sandbox:
         isolation: Optional[str] = None,
         env: Optional[Mapping[str, str]] = None,
         metadata: Optional[Mapping[str, str]] = None,
+        on_timeout: Optional[str] = None,
+        auto_resume: Optional[bool] = None,
+        retention: Optional[float] = None,
+        volumes: Optional[Sequence[Mapping[str, Any]]] = None,
         api_url: Optional[str] = None,
         api_key: Optional[str] = None,
         request_timeout: Optional[float] = None,
@@ -142,6 +148,10 @@ class Sandbox:
             isolation: ``container`` (default) or ``gvisor``.
             env: environment of every command in the sandbox.
             metadata: your labels; filter :meth:`list` by them.
+            on_timeout: ``kill`` (default), ``pause`` or ``hibernate`` (gVisor) at expiry.
+            auto_resume: calls that need a running sandbox resume a paused or hibernated one.
+            retention: seconds a paused or hibernated sandbox is kept (default 7 days).
+            volumes: ``[{"name": "cache", "path": "/mnt/cache", "read_only": False}]``.
             api_url: server URL; default ``PADDOCK_URL`` or ``http://127.0.0.1:7070``.
             api_key: API key; default ``PADDOCK_API_KEY``.
             request_timeout: seconds to wait for each request to the server (default 30,
@@ -153,7 +163,10 @@ class Sandbox:
         """
         transport = SyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
         try:
-            body = create_sandbox_body(template, timeout, memory_mib, cpus, disk_mib, pids, isolation, env, metadata)
+            body = create_sandbox_body(
+                template, timeout, memory_mib, cpus, disk_mib, pids, isolation, env, metadata,
+                on_timeout=on_timeout, auto_resume=auto_resume, retention=retention, volumes=volumes,
+            )
             info = SandboxInfo.from_wire(transport.call("POST", "/v1/sandboxes", wait_for(transport.config, None), json=body))
         except BaseException:
             transport.close()
@@ -177,11 +190,36 @@ class Sandbox:
         transport = SyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
         sandbox = cls(sandbox_id, transport)
         try:
-            sandbox.get_info()
+            # Connecting resumes a paused or hibernated sandbox.
+            if sandbox.get_info().state in PAUSED_STATES:
+                sandbox.resume()
         except BaseException:
             transport.close()
             raise
         return sandbox
+
+    @classmethod
+    def fork(
+        cls,
+        sandbox_id: str,
+        *,
+        count: int,
+        metadata: Optional[Mapping[str, str]] = None,
+        api_url: Optional[str] = None,
+        api_key: Optional[str] = None,
+        request_timeout: Optional[float] = None,
+    ) -> List["Sandbox"]:
+        """Starts ``count`` sandboxes from one checkpoint of a running gVisor sandbox: same memory,
+        each with its own copy of the filesystem. Random generators are copied too: reseed them
+        where forks must differ.
+
+        Raises:
+            InvalidArgumentError: ``count`` is 0 or above the server's maximum, or the sandbox is
+                not gVisor (the message names the field).
+        """
+        config = ConnectionConfig.resolve(api_url, api_key, request_timeout)
+        infos = fork_sandboxes(sandbox_id, count, metadata, config, request_timeout)
+        return [cls(info.id, SyncTransport(config)) for info in infos]
 
     @staticmethod
     def list(
