@@ -31,6 +31,7 @@ const conn = { apiUrl: server.url, apiKey: API_KEY };
 const rows: string[][] = [];
 const raw: Record<string, number[]> = {};
 const record = (name: string, values: number[], note = '') => {
+  console.error(`${name}: p50 ${fmtMs(percentile(values, 50))}`);
   raw[name] = values;
   rows.push([name, String(values.length), fmtMs(percentile(values, 50)), fmtMs(percentile(values, 95)), note]);
 };

@@ -60,7 +60,9 @@ function inotifyWatches(pid: number): number {
   let count = 0;
   for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
     try {
-      count += readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8').split('\n').filter((l) => l.startsWith('inotify wd:')).length;
+      count += readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8')
+        .split('\n')
+        .filter((l) => l.startsWith('inotify wd:')).length;
     } catch {
       // The fd closed while we looked.
     }
@@ -107,7 +109,9 @@ describe('agent watch', () => {
     const moved = join(dir, 'moved');
     renameSync(join(dir, 'sub'), moved);
     await waitFor('dir rename', () => w.replay.paths.has(moved));
-    assert.ok(w.replay.events.some((e) => e.type === 'rename' && e.oldPath === join(dir, 'sub') && e.fileType === 'dir'));
+    assert.ok(
+      w.replay.events.some((e) => e.type === 'rename' && e.oldPath === join(dir, 'sub') && e.fileType === 'dir'),
+    );
     writeFileSync(join(moved, 'deep', 'y'), 'y');
     await waitFor('create in the renamed dir', () => w.replay.paths.has(join(moved, 'deep', 'y')));
 
@@ -146,7 +150,9 @@ describe('agent watch', () => {
     const onDisk = walk(dir);
     assert.equal(onDisk.length, 10_010);
     await waitFor('the replay to match the disk', () => w.replay.equals(onDisk), 30_000);
-    t.diagnostic(`10 010 paths reported in ${Math.round(performance.now() - startedAt)} ms, ${w.replay.events.length} events`);
+    t.diagnostic(
+      `10 010 paths reported in ${Math.round(performance.now() - startedAt)} ms, ${w.replay.events.length} events`,
+    );
 
     for (let d = 0; d < 5; d++) rmSync(join(dir, `d${d}`), { recursive: true });
     renameSync(join(dir, 'd9'), join(dir, 'nine'));
@@ -177,9 +183,7 @@ describe('agent watch', () => {
     writeFileSync(join(dir, 'docs', 'b.ts'), '');
     writeFileSync(join(dir, 'src', 'c.ts'), '');
     writeFileSync(join(dir, 'src', 'd.md'), '');
-    await waitFor('all three watches', () =>
-      [byPrefix, byGlob, byAbsolute].every((w) => w.replay.paths.size === 2),
-    );
+    await waitFor('all three watches', () => [byPrefix, byGlob, byAbsolute].every((w) => w.replay.paths.size === 2));
     assert.deepEqual(byPrefix.replay.sorted(), [join(dir, 'src', 'c.ts'), join(dir, 'src', 'd.md')]);
     assert.deepEqual(byGlob.replay.sorted(), [join(dir, 'docs', 'b.ts'), join(dir, 'src', 'c.ts')]);
     assert.deepEqual(byAbsolute.replay.sorted(), [join(dir, 'docs', 'a.md'), join(dir, 'docs', 'b.ts')]);
@@ -205,7 +209,10 @@ describe('agent watch', () => {
     const dir = fresh();
     writeFileSync(join(dir, 'file'), '');
     const signal = new AbortController().signal;
-    assert.equal((await paddockError(() => openWatch(agent.client, { path: join(dir, 'nope') }, signal))).code, 'NOT_FOUND');
+    assert.equal(
+      (await paddockError(() => openWatch(agent.client, { path: join(dir, 'nope') }, signal))).code,
+      'NOT_FOUND',
+    );
     assert.equal(
       (await paddockError(() => openWatch(agent.client, { path: join(dir, 'file') }, signal))).code,
       'NOT_A_DIRECTORY',

@@ -108,6 +108,53 @@ for (const isolation of ['container', 'gvisor'] as const) {
   });
 }
 
+for (const isolation of ['container', 'gvisor'] as const) {
+  describe(`background command output across pause/resume and hibernate (${isolation})`, () => {
+    it('streams without a gap or a repeat through 20 pause/resume cycles', async () => {
+      const sbx = await sandbox({ isolation });
+      let seen = '';
+      const handle = await sbx.commands.run('for i in $(seq 1 100000); do echo $i; sleep 0.02; done', {
+        background: true,
+        timeoutMs: 0,
+        onStdout: (d) => {
+          seen += d;
+        },
+      });
+      await waitFor('output', async () => (seen.length > 5 ? true : undefined));
+      for (let i = 0; i < 20; i++) {
+        await sbx.pause();
+        await sbx.resume();
+      }
+      const count = seen.split('\n').length;
+      await waitFor('more output', async () => (seen.split('\n').length > count + 5 ? true : undefined));
+      const numbers = seen
+        .split('\n')
+        .filter((l) => l.length > 0)
+        .map(Number);
+      for (const [i, n] of numbers.entries()) assert.equal(n, i + 1, 'the stream is continuous');
+      if (isolation === 'gvisor') {
+        // Hibernate closes every connection to the agent; the durable process's output log
+        // lets a client reattach and read on from offset 0 without a gap.
+        handle.disconnect();
+        await sbx.hibernate();
+        await sbx.resume();
+        const again = await sbx.commands.connect(handle.id, { fromOffset: 0 });
+        let replay = '';
+        for await (const ev of again.events(0)) {
+          if (ev.type === 'stdout') replay += ev.data;
+          if (replay.split('\n').length > numbers.length + 10) break;
+        }
+        const after = replay
+          .split('\n')
+          .filter((l) => l.length > 0)
+          .map(Number);
+        for (const [i, n] of after.entries()) assert.equal(n, i + 1, 'continuous across hibernation');
+      }
+      await handle.kill();
+    });
+  });
+}
+
 describe('hibernate', () => {
   it('gVisor: 10 hibernate/resume cycles keep memory, processes and files', async () => {
     const sbx = await sandbox({ isolation: 'gvisor', autoResume: true });

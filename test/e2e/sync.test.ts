@@ -163,7 +163,11 @@ describe('paddock sync', () => {
         await once(child, 'exit');
       }
     });
-    await waitFor('the watch to start', async () => (stderr.includes('watching both sides') ? true : undefined), 30_000);
+    await waitFor(
+      'the watch to start',
+      async () => (stderr.includes('watching both sides') ? true : undefined),
+      30_000,
+    );
     assert.equal(await sbx.files.read(`${remote}/start.txt`), 'start');
 
     const localAt = performance.now();

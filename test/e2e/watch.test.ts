@@ -65,11 +65,17 @@ for (const isolation of ['container', 'gvisor'] as const) {
       );
       const expected = await onDisk(sbx, '/home/user/burst');
       assert.equal(expected.length, 10 + 10 * perDir);
-      await waitFor('the replayed events to match the disk', async () => (w.replay.equals(expected) ? true : undefined), 60_000);
+      await waitFor(
+        'the replayed events to match the disk',
+        async () => (w.replay.equals(expected) ? true : undefined),
+        60_000,
+      );
       t.diagnostic(
         `${expected.length} paths reported within ${Math.round(performance.now() - startedAt)} ms of the command's start (${w.replay.events.length} events)`,
       );
-      await sbx.commands.run('rm -rf /home/user/burst/d0 /home/user/burst/d1 && mv /home/user/burst/d2 /home/user/burst/two');
+      await sbx.commands.run(
+        'rm -rf /home/user/burst/d0 /home/user/burst/d1 && mv /home/user/burst/d2 /home/user/burst/two',
+      );
       const left = await onDisk(sbx, '/home/user/burst');
       await waitFor('the replay after removals', async () => (w.replay.equals(left) ? true : undefined), 60_000);
       await w.handle.stop();
@@ -108,7 +114,9 @@ for (const isolation of ['container', 'gvisor'] as const) {
       await sbx.commands.run('mkdir -p /home/user/f/src /home/user/f/docs');
       const prefix = await watched(sbx, '/home/user/f', { filter: 'src' });
       const glob = await watched(sbx, '/home/user/f', { filter: '**/*.md' });
-      await sbx.commands.run('touch /home/user/f/src/a.ts /home/user/f/src/b.md /home/user/f/docs/c.md /home/user/f/top.txt');
+      await sbx.commands.run(
+        'touch /home/user/f/src/a.ts /home/user/f/src/b.md /home/user/f/docs/c.md /home/user/f/top.txt',
+      );
       await waitFor('both filters', async () =>
         prefix.replay.paths.size === 2 && glob.replay.paths.size === 2 ? true : undefined,
       );
@@ -118,9 +126,15 @@ for (const isolation of ['container', 'gvisor'] as const) {
     });
 
     it('rejects a missing path and a file; ends with NotFoundError when the directory goes', async () => {
-      await assert.rejects(sbx.files.watch('/home/user/nope', () => {}), NotFoundError);
+      await assert.rejects(
+        sbx.files.watch('/home/user/nope', () => {}),
+        NotFoundError,
+      );
       await sbx.files.write('/home/user/plain.txt', 'x');
-      await assert.rejects(sbx.files.watch('/home/user/plain.txt', () => {}), NotADirectoryError);
+      await assert.rejects(
+        sbx.files.watch('/home/user/plain.txt', () => {}),
+        NotADirectoryError,
+      );
       await sbx.files.mkdir('/home/user/doomed');
       const w = await watched(sbx, '/home/user/doomed');
       await sbx.files.remove('/home/user/doomed');
@@ -153,6 +167,9 @@ describe('file watch bad input over HTTP', () => {
     const unknown = await get('path=/home/user', 'aaaaaaaaaaaaaaaaaaaa');
     assert.equal(unknown.status, 404);
     await unknown.body?.cancel();
-    await assert.rejects(sbx.files.watch('/home/user', () => {}, { filter: '/etc' }), InvalidArgumentError);
+    await assert.rejects(
+      sbx.files.watch('/home/user', () => {}, { filter: '/etc' }),
+      InvalidArgumentError,
+    );
   });
 });

@@ -10,7 +10,12 @@ const file = (sizeBytes: number, mtimeMs: number, ino?: number): SideEntry => ({
   mtimeMs,
   ...(ino === undefined ? {} : { ino }),
 });
-const dir = (ino?: number): SideEntry => ({ type: 'dir', sizeBytes: 0, mtimeMs: 1, ...(ino === undefined ? {} : { ino }) });
+const dir = (ino?: number): SideEntry => ({
+  type: 'dir',
+  sizeBytes: 0,
+  mtimeMs: 1,
+  ...(ino === undefined ? {} : { ino }),
+});
 
 /** A base where both sides hold `entries` as given (remote mtimes shifted by 1000 ms). */
 function synced(entries: Record<string, SideEntry>): { base: Base; local: Tree; remote: Tree } {
@@ -48,7 +53,13 @@ describe('sync planning', () => {
   });
 
   it('tells a delete from a new file by the base, and deletes a whole directory once', () => {
-    const s = synced({ gone: file(1, 10, 1), d: dir(2), 'd/x': file(1, 10, 3), 'd/y': file(1, 10, 4), kept: file(1, 1, 5) });
+    const s = synced({
+      gone: file(1, 10, 1),
+      d: dir(2),
+      'd/x': file(1, 10, 3),
+      'd/y': file(1, 10, 4),
+      kept: file(1, 1, 5),
+    });
     s.local.delete('gone');
     s.remote.delete('d');
     s.remote.delete('d/x');
@@ -101,8 +112,14 @@ describe('sync planning', () => {
 
   it('adopts identical entries on a first sync without copying', () => {
     const base: Base = new Map();
-    const local: Tree = new Map([['same', file(3, 30, 1)], ['d', dir(2)]]);
-    const remote: Tree = new Map([['same', file(3, 30)], ['d', dir()]]);
+    const local: Tree = new Map([
+      ['same', file(3, 30, 1)],
+      ['d', dir(2)],
+    ]);
+    const remote: Tree = new Map([
+      ['same', file(3, 30)],
+      ['d', dir()],
+    ]);
     assert.deepEqual(kinds(planSync(base, local, remote).actions), ['adopt d', 'adopt same']);
   });
 });

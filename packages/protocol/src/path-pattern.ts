@@ -55,7 +55,10 @@ export function globToRegExp(glob: string): RegExp {
 
 /** Strips `./`, a leading `/` and trailing slashes, so patterns and paths compare alike. */
 function tidy(path: string): string {
-  return path.replace(/^(?:\.\/)+/, '').replace(/^\/+/, '').replace(/\/+$/, '');
+  return path
+    .replace(/^(?:\.\/)+/, '')
+    .replace(/^\/+/, '')
+    .replace(/\/+$/, '');
 }
 
 /**

@@ -76,7 +76,9 @@ export class Files {
       requestTimeoutMs: opts.requestTimeoutMs,
     });
     const length = res.headers['content-length'];
-    const body = opts.onProgress ? counted(res, length === undefined ? undefined : Number(length), opts.onProgress) : res;
+    const body = opts.onProgress
+      ? counted(res, length === undefined ? undefined : Number(length), opts.onProgress)
+      : res;
     if (opts.format === 'stream') return body;
     const buf = await readAll(body);
     return opts.format === 'bytes' ? new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength) : buf.toString('utf8');

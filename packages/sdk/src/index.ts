@@ -21,6 +21,7 @@ export type {
   TemplateBuildEvent,
   TemplateInfo,
   TemplateSpecInput,
+  WatchEvent,
 } from '@paddock/protocol';
 export {
   type Chart,
@@ -48,7 +49,6 @@ export * from './errors.js';
 export { type FileOptions, Files, type TransferOptions, type WriteData } from './files.js';
 export type { ProgressCallback, TransferProgress } from './progress.js';
 export { type WatchCallback, WatchHandle, type WatchOptions } from './watch.js';
-export type { WatchEvent } from '@paddock/protocol';
 export {
   Pty,
   type PtyCallOptions,

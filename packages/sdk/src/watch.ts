@@ -72,10 +72,13 @@ export async function startWatch(
   external?.throwIfAborted();
   const onExternalAbort = () => controller.abort(external?.reason);
   external?.addEventListener('abort', onExternalAbort, { once: true });
-  const res = await conn.request('GET', url, {
-    signal: controller.signal,
-    requestTimeoutMs: opts.requestTimeoutMs,
-  });
+  let res: Awaited<ReturnType<Connection['request']>>;
+  try {
+    res = await conn.request('GET', url, { signal: controller.signal, requestTimeoutMs: opts.requestTimeoutMs });
+  } catch (err) {
+    external?.removeEventListener('abort', onExternalAbort);
+    throw err;
+  }
   const lines = parseNdjson(res)[Symbol.asyncIterator]();
   let silence: NodeJS.Timeout | undefined;
   const next = async (): Promise<Exclude<WatchLine, { type: 'error' }> | undefined> => {
@@ -111,7 +114,9 @@ export async function startWatch(
       for (let line = await next(); line !== undefined; line = await next()) {
         if (line.type === 'ready' || line.type === 'keepalive') continue;
         const { type, path, fileType } = line;
-        await onEvent(line.oldPath === undefined ? { type, path, fileType } : { type, path, oldPath: line.oldPath, fileType });
+        await onEvent(
+          line.oldPath === undefined ? { type, path, fileType } : { type, path, oldPath: line.oldPath, fileType },
+        );
       }
       if (!controller.signal.aborted) throw new UnavailableError('UNAVAILABLE', 'the watch stream ended unexpectedly');
     } catch (err) {

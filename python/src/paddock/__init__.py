@@ -57,11 +57,18 @@ from .models import (
     TemplateInfo,
 )
 from .sandbox_async import AsyncCodeContexts, AsyncCommands, AsyncCommandStream, AsyncFiles, AsyncFileStream, AsyncSandbox, AsyncTemplate
+from ._watch_common import TransferProgress, WatchEvent
+from .sandbox_async.watch import AsyncWatchHandle
+from .sandbox_sync.watch import WatchHandle
 from .sandbox_sync import CodeContexts, Commands, CommandStream, Files, FileStream, Sandbox, Template
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncWatchHandle",
+    "TransferProgress",
+    "WatchEvent",
+    "WatchHandle",
     "AsyncVolume",
     "SnapshotInfo",
     "Volume",

@@ -1,4 +1,4 @@
-import { type Stats, lstatSync, readdirSync, statSync } from 'node:fs';
+import { lstatSync, readdirSync, type Stats, statSync } from 'node:fs';
 import { posix } from 'node:path';
 import type { FileType } from '@paddock/protocol';
 

@@ -13,6 +13,11 @@ const POLL_INTERVAL_MS = 1_000;
  * default) may have overflowed; libuv drops the overflow notice, so everything is rescanned.
  */
 const OVERFLOW_SUSPECT_NOTIFICATIONS = 4_096;
+/**
+ * Kernel pseudo-filesystems: a recursive watch from above (e.g. of `/`) does not descend
+ * into them; they change all the time and never through the user's own writes.
+ */
+const PSEUDO_FS_DIRS = new Set(['/proc', '/sys', '/dev']);
 /** File names remembered per directory as "modified" between two scans. */
 const MAX_MODIFIED_NAMES = 4_096;
 /**
@@ -101,7 +106,14 @@ export class TreeWatcher {
 
   /** Watches `path` and scans it (recursively), adding what it finds to `found` when given. */
   private async addDir(path: string, found: Found[] | undefined): Promise<boolean> {
-    const state: DirState = { path, entries: new Map(), watcher: undefined, modified: new Set(), mtimeMs: 0, scannedAtMs: 0 };
+    const state: DirState = {
+      path,
+      entries: new Map(),
+      watcher: undefined,
+      modified: new Set(),
+      mtimeMs: 0,
+      scannedAtMs: 0,
+    };
     this.dirs.get(path)?.watcher?.close();
     this.dirs.set(path, state);
     // Watch first, then scan: an entry made in between is in the scan or in a notification.
@@ -117,7 +129,9 @@ export class TreeWatcher {
     for (const [name, info] of sortedEntries(scan.entries)) {
       const child = posix.join(path, name);
       found?.push({ path: child, info });
-      if (this.options.recursive && info.fileType === 'dir') await this.addDir(child, found);
+      if (this.options.recursive && info.fileType === 'dir' && !PSEUDO_FS_DIRS.has(child)) {
+        await this.addDir(child, found);
+      }
     }
     return true;
   }
@@ -221,7 +235,7 @@ export class TreeWatcher {
     for (const f of plan.removes) this.emitRemove(f, events);
     for (const c of plan.creates) {
       this.emit('create', c, events);
-      if (c.info.fileType === 'dir' && this.options.recursive) {
+      if (c.info.fileType === 'dir' && this.options.recursive && !PSEUDO_FS_DIRS.has(c.path)) {
         const inside: Found[] = [];
         await this.addDir(c.path, inside);
         for (const f of inside) this.emit('create', f, events);

@@ -41,7 +41,8 @@ export async function handleWatch(req: IncomingMessage, res: ServerResponse): Pr
     },
     onEnd: (err) => {
       clearInterval(keepalive);
-      if (!res.destroyed) res.end(ndjsonLine({ type: 'error', error: toPaddockError(err).toBody() } satisfies WatchLine));
+      if (!res.destroyed)
+        res.end(ndjsonLine({ type: 'error', error: toPaddockError(err).toBody() } satisfies WatchLine));
     },
   });
   try {

@@ -19,7 +19,9 @@ function progressLine(label: string): { onProgress: ProgressCallback; done: () =
     const mib = (n: number) => (n / 1_048_576).toFixed(1);
     const total = last.totalBytes;
     const pct = total ? ` ${Math.floor((last.bytes / total) * 100)}%` : '';
-    process.stderr.write(`\r${label}: ${mib(last.bytes)}${total ? `/${mib(total)}` : ''} MiB${pct}${final ? '\n' : ''}`);
+    process.stderr.write(
+      `\r${label}: ${mib(last.bytes)}${total ? `/${mib(total)}` : ''} MiB${pct}${final ? '\n' : ''}`,
+    );
   };
   return {
     onProgress: (progress) => {

@@ -8,8 +8,8 @@ import { registerRunCodeCommand } from './run-code-command.js';
 import { registerSandboxCommands } from './sandbox-commands.js';
 import { registerServeCommand } from './serve-command.js';
 import { registerStateCommands } from './state-commands.js';
-import { registerSyncCommand } from './sync-command.js';
 import { registerShellCommand } from './shell-command.js';
+import { registerSyncCommand } from './sync-command.js';
 import { registerTemplateCommands } from './template-commands.js';
 import { registerVolumeCommands } from './volume-commands.js';
 

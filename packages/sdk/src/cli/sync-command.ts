@@ -25,7 +25,11 @@ export function registerSyncCommand(program: Command, conn: () => ConnectionOpti
     .argument('<local-dir>', 'directory on this machine (created if missing)')
     .argument('<remote>', 'sandbox directory as ID:/absolute/path (created if missing)')
     .option('-w, --watch', 'keep syncing changes on both sides until interrupted')
-    .option('--ignore <pattern>', 'also ignore paths matching this pattern (repeatable; .git and node_modules always are)', collect)
+    .option(
+      '--ignore <pattern>',
+      'also ignore paths matching this pattern (repeatable; .git and node_modules always are)',
+      collect,
+    )
     .action(async (localDir: string, remoteSpec: string, o: { watch?: boolean; ignore?: string[] }) => {
       const remote = parseCopyEndpoint(remoteSpec);
       if (!('sandboxId' in remote)) {

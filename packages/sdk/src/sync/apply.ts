@@ -93,8 +93,16 @@ export async function applyAction(sides: SyncSides, a: SyncAction, counts: SyncC
       const info =
         a.local.type === 'dir'
           ? await files.mkdir(remotePath(a.path), opts)
-          : await files.write(remotePath(a.path), createReadStream(localPath(a.path)), { ...opts, requestTimeoutMs: 0 });
-      const localEntry: SideEntry = { type: a.local.type, sizeBytes: a.local.type === 'dir' ? 0 : now.size, mtimeMs: now.mtimeMs, ino: now.ino };
+          : await files.write(remotePath(a.path), createReadStream(localPath(a.path)), {
+              ...opts,
+              requestTimeoutMs: 0,
+            });
+      const localEntry: SideEntry = {
+        type: a.local.type,
+        sizeBytes: a.local.type === 'dir' ? 0 : now.size,
+        mtimeMs: now.mtimeMs,
+        ino: now.ino,
+      };
       record(sides, a.path, localEntry, remoteEntry(info));
       counts.pushed++;
       return;
@@ -109,7 +117,17 @@ export async function applyAction(sides: SyncSides, a: SyncAction, counts: SyncC
       if (a.remote.type === 'dir') await mkdir(target, { recursive: true });
       else if (!(await download(sides, a.path, a.remote))) return;
       const stats = await lstat(target);
-      record(sides, a.path, { type: a.remote.type, sizeBytes: a.remote.type === 'dir' ? 0 : stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino }, a.remote);
+      record(
+        sides,
+        a.path,
+        {
+          type: a.remote.type,
+          sizeBytes: a.remote.type === 'dir' ? 0 : stats.size,
+          mtimeMs: stats.mtimeMs,
+          ino: stats.ino,
+        },
+        a.remote,
+      );
       counts.pulled++;
       return;
     }

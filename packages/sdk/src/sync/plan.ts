@@ -72,7 +72,9 @@ export function planSync(base: Base, local: Tree, remote: Tree): SyncPlan {
     } else if (R === 'deleted' && L === 'same') {
       deletes.push({ kind: 'deleteLocal', path });
     } else if (L === 'deleted' && re) {
-      conflicts.push(`${path}: deleted here but changed in the sandbox; kept the sandbox's copy (an edit beats a delete)`);
+      conflicts.push(
+        `${path}: deleted here but changed in the sandbox; kept the sandbox's copy (an edit beats a delete)`,
+      );
       copies.push({ kind: 'pull', path, remote: re });
     } else if (R === 'deleted' && le) {
       conflicts.push(`${path}: deleted in the sandbox but changed here; kept the local copy (an edit beats a delete)`);
@@ -93,7 +95,9 @@ function bothEdited(path: string, le: SideEntry, re: SideEntry, conflicts: strin
   }
   if (le.type !== re.type) {
     const localWins = le.type === 'dir';
-    conflicts.push(`${path}: a directory on one side, a file on the other; kept the directory (${localWins ? 'local' : 'sandbox'})`);
+    conflicts.push(
+      `${path}: a directory on one side, a file on the other; kept the directory (${localWins ? 'local' : 'sandbox'})`,
+    );
     return localWins ? { kind: 'push', path, local: le } : { kind: 'pull', path, remote: re };
   }
   const localWins = le.mtimeMs >= re.mtimeMs;

@@ -9,9 +9,20 @@ import httpx
 
 from .._files_common import with_user, UPLOAD_CHUNK_BYTES, AsyncWriteData, ReadFormat, check_format, sync_body
 from .._transport import AsyncTransport, Wait, wait_for
+from .._watch_common import (
+    WATCH_SILENCE_S,
+    ErrorCallback,
+    ProgressCallback,
+    ProgressCounter,
+    WatchCallback,
+    async_counted_chunks,
+    size_of,
+    watch_query,
+)
 from .._wire import file_query
 from ..errors import NotFoundError
 from ..models import FileInfo, parse_list
+from .watch import AsyncWatchHandle
 
 
 class AsyncFileStream:
@@ -24,18 +35,30 @@ class AsyncFileStream:
                 ...
     """
 
-    def __init__(self, transport: AsyncTransport, response: httpx.Response, wait: Wait) -> None:
+    def __init__(
+        self,
+        transport: AsyncTransport,
+        response: httpx.Response,
+        wait: Wait,
+        on_progress: Optional[ProgressCallback] = None,
+    ) -> None:
         self._response = response
         self._chunks = transport.iter_body(response, wait)
         length = response.headers.get("content-length")
         self.size_bytes: Optional[int] = int(length) if length and length.isdigit() else None
         """The file's size as the server announced it."""
+        self._counter = None if on_progress is None else ProgressCounter(self.size_bytes, on_progress)
 
     def __aiter__(self) -> "AsyncFileStream":
         return self
 
     async def __anext__(self) -> bytes:
-        return await self._chunks.__anext__()
+        chunk = await self._chunks.__anext__()
+        if self._counter is not None:
+            result = self._counter.add(len(chunk))
+            if asyncio.iscoroutine(result):
+                await result
+        return chunk
 
     async def aclose(self) -> None:
         """Stops reading and frees the connection."""
@@ -87,17 +110,17 @@ class AsyncFiles:
     @overload
     async def read(
         self, path: str, *, format: Literal["text"] = "text", user: Optional[str] = None,
-        request_timeout: Optional[float] = None,
+        request_timeout: Optional[float] = None, on_progress: Optional[ProgressCallback] = None,
     ) -> str: ...
     @overload
     async def read(
         self, path: str, *, format: Literal["bytes"], user: Optional[str] = None,
-        request_timeout: Optional[float] = None,
+        request_timeout: Optional[float] = None, on_progress: Optional[ProgressCallback] = None,
     ) -> bytes: ...
     @overload
     async def read(
         self, path: str, *, format: Literal["stream"], user: Optional[str] = None,
-        request_timeout: Optional[float] = None,
+        request_timeout: Optional[float] = None, on_progress: Optional[ProgressCallback] = None,
     ) -> AsyncFileStream: ...
 
     async def read(
@@ -107,6 +130,7 @@ class AsyncFiles:
         format: ReadFormat = "text",
         user: Optional[str] = None,
         request_timeout: Optional[float] = None,
+        on_progress: Optional[ProgressCallback] = None,
     ) -> Union[str, bytes, AsyncFileStream]:
         """Reads a file: text (default), ``bytes``, or a ``stream`` of chunks.
 
@@ -117,7 +141,7 @@ class AsyncFiles:
         check_format(format)
         wait = self._wait(request_timeout)
         response = await self._transport.open("GET", self._base, wait, params=file_query(path, user=user))
-        stream = AsyncFileStream(self._transport, response, wait)
+        stream = AsyncFileStream(self._transport, response, wait, on_progress)
         if format == "stream":
             return stream
         content = b"".join([chunk async for chunk in stream])
@@ -131,14 +155,19 @@ class AsyncFiles:
         user: Optional[str] = None,
         mode: Optional[int] = None,
         request_timeout: Optional[float] = None,
+        on_progress: Optional[ProgressCallback] = None,
+        size_bytes: Optional[int] = None,
     ) -> FileInfo:
         """Writes a file atomically, creating parent directories; see :meth:`paddock.Files.write`.
 
-        Also accepts an async iterable of byte chunks.
+        Also accepts an async iterable of byte chunks. ``on_progress`` may be a coroutine function.
         """
         wait = self._wait(request_timeout)
         params = file_query(path, user=user, mode=mode)
-        response = await self._transport.open("PUT", self._base, wait, params=params, content=_async_body(data))
+        body = _async_body(data)
+        if on_progress is not None:
+            body = async_counted_chunks(body, ProgressCounter(size_of(data, size_bytes), on_progress))
+        response = await self._transport.open("PUT", self._base, wait, params=params, content=body)
         return FileInfo.from_wire(await self._transport.read_json(response, wait))
 
     async def list(self, path: str, *, depth: int = 1, request_timeout: Optional[float] = None) -> List[FileInfo]:
@@ -188,3 +217,27 @@ class AsyncFiles:
             "POST", self._base + "/remove", self._wait(request_timeout), json=with_user({"path": path}, user)
         )
 
+    async def watch(
+        self,
+        path: str,
+        on_event: WatchCallback,
+        *,
+        recursive: bool = True,
+        filter: Optional[str] = None,
+        on_error: Optional[ErrorCallback] = None,
+        request_timeout: Optional[float] = None,
+    ) -> AsyncWatchHandle:
+        """Watches a directory and calls ``on_event`` (a function or coroutine function) for
+        each change, from a background task; see :meth:`paddock.Files.watch`.
+
+        Example::
+
+            w = await sbx.files.watch("/home/user/app", on_event, filter="src")
+            ...
+            await w.stop()
+        """
+        wait = wait_for(self._transport.config, request_timeout, WATCH_SILENCE_S)
+        response = await self._transport.open(
+            "GET", self._base + "/watch", wait, params=watch_query(path, recursive, filter)
+        )
+        return await AsyncWatchHandle(self._transport, response, wait, on_event, on_error)._start()

@@ -8,9 +8,20 @@ import httpx
 
 from .._files_common import with_user, ReadFormat, WriteData, check_format, sync_body
 from .._transport import SyncTransport, Wait, wait_for
+from .._watch_common import (
+    WATCH_SILENCE_S,
+    ErrorCallback,
+    ProgressCallback,
+    ProgressCounter,
+    WatchCallback,
+    counted_chunks,
+    size_of,
+    watch_query,
+)
 from .._wire import file_query
 from ..errors import NotFoundError
 from ..models import FileInfo, parse_list
+from .watch import WatchHandle
 
 
 class FileStream:
@@ -23,17 +34,27 @@ class FileStream:
                 out.write(chunk)
     """
 
-    def __init__(self, transport: SyncTransport, response: httpx.Response, wait: Wait) -> None:
+    def __init__(
+        self,
+        transport: SyncTransport,
+        response: httpx.Response,
+        wait: Wait,
+        on_progress: Optional[ProgressCallback] = None,
+    ) -> None:
         self._response = response
         self._chunks = transport.iter_body(response, wait)
         self.size_bytes: Optional[int] = _content_length(response)
         """The file's size as the server announced it."""
+        self._counter = None if on_progress is None else ProgressCounter(self.size_bytes, on_progress)
 
     def __iter__(self) -> "FileStream":
         return self
 
     def __next__(self) -> bytes:
-        return next(self._chunks)
+        chunk = next(self._chunks)
+        if self._counter is not None:
+            self._counter.add(len(chunk))
+        return chunk
 
     def close(self) -> None:
         """Stops reading and frees the connection."""
@@ -69,17 +90,17 @@ class Files:
     @overload
     def read(
         self, path: str, *, format: Literal["text"] = "text", user: Optional[str] = None,
-        request_timeout: Optional[float] = None,
+        request_timeout: Optional[float] = None, on_progress: Optional[ProgressCallback] = None,
     ) -> str: ...
     @overload
     def read(
         self, path: str, *, format: Literal["bytes"], user: Optional[str] = None,
-        request_timeout: Optional[float] = None,
+        request_timeout: Optional[float] = None, on_progress: Optional[ProgressCallback] = None,
     ) -> bytes: ...
     @overload
     def read(
         self, path: str, *, format: Literal["stream"], user: Optional[str] = None,
-        request_timeout: Optional[float] = None,
+        request_timeout: Optional[float] = None, on_progress: Optional[ProgressCallback] = None,
     ) -> FileStream: ...
 
     def read(
@@ -89,6 +110,7 @@ class Files:
         format: ReadFormat = "text",
         user: Optional[str] = None,
         request_timeout: Optional[float] = None,
+        on_progress: Optional[ProgressCallback] = None,
     ) -> Union[str, bytes, FileStream]:
         """Reads a file: as text (UTF-8, the default), ``bytes``, or a ``stream`` of chunks.
 
@@ -100,11 +122,12 @@ class Files:
 
             text = sbx.files.read("/home/user/a.txt")
             for chunk in sbx.files.read("/data/big.bin", format="stream"): ...
+            sbx.files.read("/data/big.bin", format="bytes", on_progress=lambda p: print(p.bytes, p.total_bytes))
         """
         check_format(format)
         wait = self._wait(request_timeout)
         response = self._transport.open("GET", self._base, wait, params=file_query(path, user=user))
-        stream = FileStream(self._transport, response, wait)
+        stream = FileStream(self._transport, response, wait, on_progress)
         if format == "stream":
             return stream
         content = b"".join(stream)
@@ -118,6 +141,8 @@ class Files:
         user: Optional[str] = None,
         mode: Optional[int] = None,
         request_timeout: Optional[float] = None,
+        on_progress: Optional[ProgressCallback] = None,
+        size_bytes: Optional[int] = None,
     ) -> FileInfo:
         """Writes a file, creating parent directories, and returns its :class:`FileInfo`.
 
@@ -130,6 +155,9 @@ class Files:
             user: owner of the new file; default ``user``.
             mode: permission bits, e.g. ``0o644``.
             request_timeout: seconds each send and the final answer may take.
+            on_progress: called with a :class:`TransferProgress` as chunks are sent.
+            size_bytes: the length of an iterable ``data``, for ``on_progress``'s ``total_bytes``
+                (known by itself for bytes and regular files).
 
         Raises:
             DiskFullError: the sandbox's disk is full; the old file (if any) is intact.
@@ -142,7 +170,10 @@ class Files:
         """
         wait = self._wait(request_timeout)
         params = file_query(path, user=user, mode=mode)
-        response = self._transport.open("PUT", self._base, wait, params=params, content=sync_body(data))
+        body = sync_body(data)
+        if on_progress is not None:
+            body = counted_chunks(body, ProgressCounter(size_of(data, size_bytes), on_progress))
+        response = self._transport.open("PUT", self._base, wait, params=params, content=body)
         return FileInfo.from_wire(self._transport.read_json(response, wait))
 
     def list(self, path: str, *, depth: int = 1, request_timeout: Optional[float] = None) -> List[FileInfo]:
@@ -195,3 +226,42 @@ class Files:
             "POST", self._base + "/remove", self._wait(request_timeout), json=with_user({"path": path}, user)
         )
 
+    def watch(
+        self,
+        path: str,
+        on_event: WatchCallback,
+        *,
+        recursive: bool = True,
+        filter: Optional[str] = None,
+        on_error: Optional[ErrorCallback] = None,
+        request_timeout: Optional[float] = None,
+    ) -> WatchHandle:
+        """Watches a directory and calls ``on_event`` (on a background thread) for each change.
+
+        Returns once the watch is set up: every later change is reported. Events may be
+        coalesced, but always add up to the directory's current state.
+
+        Args:
+            path: absolute directory inside the sandbox.
+            on_event: called with each :class:`WatchEvent` (``type``, ``path``, ``old_path``, ``file_type``).
+            recursive: also watch every subdirectory, present and future.
+            filter: only report matching paths: a path prefix relative to ``path`` (or absolute,
+                inside it), or a glob (``src/**/*.py``; ``*.py`` matches names at any depth).
+            on_error: called once if the watch ends by itself (directory removed, sandbox gone).
+            request_timeout: seconds to wait for the watch to be set up.
+
+        Raises:
+            NotFoundError: the directory does not exist.
+            NotADirectoryError: the path is a file.
+
+        Example::
+
+            w = sbx.files.watch("/home/user/app", lambda ev: print(ev.type, ev.path))
+            ...
+            w.stop()
+        """
+        wait = wait_for(self._transport.config, request_timeout, WATCH_SILENCE_S)
+        response = self._transport.open(
+            "GET", self._base + "/watch", wait, params=watch_query(path, recursive, filter)
+        )
+        return WatchHandle(self._transport, response, wait, on_event, on_error)

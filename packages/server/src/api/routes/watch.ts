@@ -20,13 +20,19 @@ export function watchRoutes(app: FastifyInstance, ctx: ApiContext): void {
   });
 }
 
-async function* relay(ctx: ApiContext, lines: AsyncGenerator<WatchLine>, signal: AbortSignal): AsyncGenerator<WatchLine> {
+async function* relay(
+  ctx: ApiContext,
+  lines: AsyncGenerator<WatchLine>,
+  signal: AbortSignal,
+): AsyncGenerator<WatchLine> {
   try {
     yield* lines;
   } catch (err) {
     if (signal.aborted) return;
     const pe =
-      err instanceof PaddockError ? err : new PaddockError('INTERNAL', 'watch stream failed', undefined, { cause: err });
+      err instanceof PaddockError
+        ? err
+        : new PaddockError('INTERNAL', 'watch stream failed', undefined, { cause: err });
     if (pe.code === 'INTERNAL') ctx.logger.error({ err }, 'watch stream failed');
     yield { type: 'error', error: pe.toBody() };
   }
