@@ -68,7 +68,7 @@ describe('paddock sync', () => {
     assert.equal(await readFile(join(local, 'rdir', 'deep', 'r2.txt'), 'utf8'), 'remote r2');
     // A pulled file carries the sandbox's mtime.
     const pulled = await stat(join(local, 'r.txt'));
-    assert.equal(pulled.mtimeMs, Date.parse((await sbx.files.stat(`${remote}/r.txt`)).modifiedAt));
+    assert.equal(Math.round(pulled.mtimeMs), Date.parse((await sbx.files.stat(`${remote}/r.txt`)).modifiedAt));
 
     // Deletes and renames on each side.
     await rm(join(local, 'a.txt'));
