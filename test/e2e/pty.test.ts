@@ -86,6 +86,16 @@ for (const isolation of ['container', 'gvisor'] as const) {
       assert.equal(await term.wait(), 137);
     });
 
+    it('attaches at once to a program that prints nothing, and kills it', async () => {
+      const [term, screen] = await open(sbx, { cols: 80, rows: 24, cmd: 'sleep 600' });
+      const listed = (await sbx.pty.list()).find((s) => s.id === term.id);
+      assert.equal(listed?.cmd, 'sleep 600');
+      assert.equal(listed?.exitCode, undefined);
+      await term.kill();
+      assert.equal(await term.wait(), 137);
+      assert.equal(screen.text, '');
+    });
+
     it('runs full-screen programs (top)', async () => {
       const [term, screen] = await open(sbx, { cols: 100, rows: 30, cmd: 'top -d 0.5' });
       await screen.shows(/load average/);

@@ -67,11 +67,14 @@ export const PtyList = z.object({ sessions: z.array(PtyInfo) });
 export type PtyList = z.infer<typeof PtyList>;
 
 /**
- * One line of the NDJSON stream of `GET …/pty/:ptyId/output`. `data` is base64 (a terminal
- * speaks bytes, not text); `offset` counts the session's output bytes before this chunk, so
- * a gap between chunks means older output was no longer kept. The stream ends with one `exit`.
+ * One line of the NDJSON stream of `GET …/pty/:ptyId/output`: one `start` (sent at once, so
+ * a client attached to a quiet program knows the stream is open), `data` chunks, one `exit`.
+ * `data` is base64 (a terminal speaks bytes, not text); `offset` counts the session's output
+ * bytes before this chunk, so a gap between chunks means older output was no longer kept.
  */
 export const PtyEvent = z.discriminatedUnion('type', [
+  /** `offset`: where this stream's output starts (`fromOffset`, or the oldest byte kept). */
+  z.object({ type: z.literal('start'), pid: z.number(), offset: z.number() }),
   z.object({ type: z.literal('data'), data: z.string(), offset: z.number() }),
   z.object({
     type: z.literal('exit'),

@@ -118,6 +118,10 @@ export class PtyHandle {
         const event = checked((v) => PtyEvent.safeParse(v), raw);
         if (event.type === 'error') throw errorFromBody(event.error as never);
         if (event.type === 'exit') return event.exitCode;
+        if (event.type === 'start') {
+          this.offset = event.offset;
+          continue;
+        }
         const bytes = Buffer.from(event.data, 'base64');
         this.offset = event.offset + bytes.length;
         onData(bytes);

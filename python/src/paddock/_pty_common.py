@@ -1,7 +1,8 @@
 """Terminals (PTY sessions): what the sync and async ``sbx.pty`` share.
 
-Wire: ``packages/protocol/src/pty.ts``. Output events are NDJSON ``{type: "data", data
-(base64), offset}`` and one final ``{type: "exit", exitCode, signal?}``.
+Wire: ``packages/protocol/src/pty.ts``. Output events are NDJSON: one ``{type: "start",
+pid, offset}``, ``{type: "data", data (base64), offset}`` chunks, one ``{type: "exit",
+exitCode, signal?}``.
 """
 
 from __future__ import annotations
@@ -99,13 +100,16 @@ class OutputDecoder:
         self.exit_code: Optional[int] = None
 
     def decode(self, raw: Any) -> Optional[bytes]:
-        """The bytes of a ``data`` event; None for ``exit`` (recorded in ``exit_code``)."""
+        """The bytes of a ``data`` event; None for ``start`` and ``exit`` (recorded in ``exit_code``)."""
         event = _mapping(raw, "PTY output event")
         kind = event.get("type")
         if kind == "data":
             data = base64.b64decode(_get(event, "data", str, "PTY output event"))
             self.offset = int(_get(event, "offset", _NUMBER, "PTY output event")) + len(data)
             return data
+        if kind == "start":
+            self.offset = int(_get(event, "offset", _NUMBER, "PTY output event"))
+            return None
         if kind == "exit":
             self.exit_code = int(_get(event, "exitCode", _NUMBER, "PTY output event"))
             return None

@@ -74,6 +74,9 @@ async function streamOutput(req: IncomingMessage, res: ServerResponse, session: 
   const closed = new AbortController();
   res.once('close', () => closed.abort(new Error('client disconnected')));
   res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+  // Written at once: Node (and the server's relay) send the head only with the first bytes,
+  // and a quiet program may print nothing for hours.
+  res.write(ndjsonLine({ type: 'start', pid: session.pid, offset: fromOffset } satisfies PtyEvent));
   try {
     for await (const entry of session.output.follow(fromOffset, closed.signal)) {
       if (entry.type !== 'data') continue;
