@@ -183,7 +183,9 @@ async function main(): Promise<void> {
     // 100 concurrent creates (pool off), each followed by a first command.
     await withServer({ poolSize: 0, gvisorPoolSize: 0 }, async (_server, conn) => {
       const outcomes = await Promise.allSettled(
-        Array.from({ length: CONCURRENT }, () => createToFirstCommand(conn, isolation)),
+        Array.from({ length: CONCURRENT }, () =>
+          createToFirstCommand({ ...conn, requestTimeoutMs: 600_000 }, isolation),
+        ),
       );
       const ok = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
       const failed = outcomes.flatMap((o) => (o.status === 'rejected' ? [String(o.reason)] : []));

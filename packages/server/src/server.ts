@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import type { Isolation } from '@paddock/protocol';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
@@ -75,6 +76,8 @@ export async function startServer(
     logger,
     newId: newSandboxId,
     defaultIsolation: config.defaultIsolation,
+    // Boots are CPU-bound: more at once than cores only makes each slower.
+    maxConcurrentBoots: Math.max(2, availableParallelism()),
   });
   const agents = new Map<string, AgentClient>();
   const stateful = buildStateful({

@@ -10,6 +10,7 @@ import type { Runtime, SandboxLaunch } from '../runtime/runtime.js';
 import type { PoolKey, SandboxFilter, SandboxRecord, Store } from '../store/store.js';
 import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
+import { Semaphore } from './semaphore.js';
 import { TaskScope } from './task-scope.js';
 import type { ResolvedTemplate, TemplateCatalog } from './templates.js';
 
@@ -36,6 +37,8 @@ export type UserSettings = Pick<
 >;
 
 export interface SandboxServiceDeps {
+  /** Sandbox boots allowed to run at once (default 4). */
+  maxConcurrentBoots?: number;
   store: Store;
   runtimes: Partial<Record<Isolation, Runtime>>;
   templates: TemplateCatalog;
@@ -66,8 +69,12 @@ export class SandboxService {
   /** What expiry does; the stateful layer (`sandbox-states.ts`) replaces it with onTimeout/retention. */
   onExpire: (id: string) => Promise<void> = (id) => this.kill(id, 'timeout expired');
 
+  /** Boots in flight at once; more wait their turn (see Semaphore). */
+  private readonly boots: Semaphore;
+
   constructor(private readonly deps: SandboxServiceDeps) {
     this.scope = new TaskScope(deps.logger);
+    this.boots = new Semaphore(deps.maxConcurrentBoots ?? 4);
   }
 
   runtimeFor(isolation: Isolation): Runtime {
@@ -187,7 +194,8 @@ export class SandboxService {
       ...(binds.length > 0 ? { binds } : {}),
     };
     try {
-      await this.runtimeFor(shape.isolation).create(launch, signal);
+      const runtime = this.runtimeFor(shape.isolation);
+      await this.boots.run(() => runtime.create(launch, signal), signal);
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       this.deps.store.updateSandbox(id, { state: 'error', reason: `failed to start: ${reason}` });
