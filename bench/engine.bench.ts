@@ -41,7 +41,7 @@ async function withServer<T>(
 }
 
 async function createToFirstCommand(
-  conn: { apiUrl: string; apiKey: string },
+  conn: { apiUrl: string; apiKey: string; requestTimeoutMs?: number },
   isolation: Isolation,
 ): Promise<{ ms: number; sbx: Sandbox }> {
   let sbx!: Sandbox;
