@@ -6,8 +6,9 @@ cd "$(dirname "$0")/.."
 export PADDOCK_TEST_ROOT=${PADDOCK_TEST_ROOT:-/var/tmp/paddock-test}
 bash scripts/setup.sh "$PADDOCK_TEST_ROOT/data"
 
-echo "test: lint and format check (biome)"
+echo "test: lint and format check (biome), type check of tests and benchmarks"
 npx biome check .
+npx tsc -p tsconfig.tests.json
 
 echo "test: TypeScript suites"
 node --import tsx --test --test-concurrency=1 --test-reporter=spec \

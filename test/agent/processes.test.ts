@@ -108,7 +108,9 @@ describe('agent processes', () => {
       method: 'POST',
       path: `/processes/${info.id}/stdin`,
       query: { eof: 'true' },
-      body: [Buffer.from('two')],
+      body: (async function* () {
+        yield Buffer.from('two');
+      })(),
     });
     raw.resume();
     const all = await events(info.id, 0);
