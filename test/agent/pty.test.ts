@@ -30,7 +30,11 @@ class Screen {
   /** Waits until the screen shows `pattern` (output is the event; the wait is bounded). */
   async shows(pattern: RegExp | string, timeoutMs = 10_000): Promise<void> {
     const test = () => (typeof pattern === 'string' ? this.text.includes(pattern) : pattern.test(this.text));
-    await waitFor(`the terminal to show ${pattern}; it shows ${JSON.stringify(this.text.slice(-300))}`, test, timeoutMs);
+    await waitFor(
+      `the terminal to show ${pattern}; it shows ${JSON.stringify(this.text.slice(-300))}`,
+      test,
+      timeoutMs,
+    );
   }
 
   detach(): void {

@@ -67,7 +67,7 @@ const pane = new TmuxPane();
 
 before(async () => {
   ({ server, conn } = await startTestServer());
-  sbx = await Sandbox.create(conn);
+  sbx = await Sandbox.create({ ...conn, timeoutMs: 900_000 });
   work = await mkdtemp(join(tmpdir(), 'paddock-shell-'));
 });
 

@@ -54,7 +54,7 @@ for (const isolation of ['container', 'gvisor'] as const) {
   describe(`terminals through the TypeScript SDK (${isolation})`, () => {
     let sbx: Sandbox;
     before(async () => {
-      sbx = await Sandbox.create({ ...conn, isolation });
+      sbx = await Sandbox.create({ ...conn, isolation, timeoutMs: 900_000 });
       made.push(sbx);
     });
 
@@ -129,7 +129,7 @@ for (const isolation of ['container', 'gvisor'] as const) {
 describe('terminal errors', () => {
   let sbx: Sandbox;
   before(async () => {
-    sbx = await Sandbox.create(conn);
+    sbx = await Sandbox.create({ ...conn, timeoutMs: 900_000 });
     made.push(sbx);
   });
 

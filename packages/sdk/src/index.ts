@@ -14,6 +14,8 @@ export type {
   FileInfo,
   Isolation,
   ProcessInfo,
+  PtyInfo,
+  PtySize,
   SandboxInfo,
   SandboxState,
   SignalName,
@@ -56,7 +58,6 @@ export {
   type PtyCreateOptions,
   PtyHandle,
 } from './pty.js';
-export type { PtyInfo, PtySize } from '@paddock/protocol';
 export type { OnTimeout, SandboxCapabilities, SnapshotInfo, VolumeInfo, VolumeMount } from '@paddock/protocol';
 export { Sandbox, type SandboxCreateOptions, type SandboxListOptions } from './sandbox.js';
 export { Snapshot } from './snapshots.js';

@@ -193,7 +193,10 @@ export class Pty {
   async connect(id: string, opts: PtyConnectOptions): Promise<PtyHandle> {
     const info = (await this.list(opts)).find((s) => s.id === id);
     if (info === undefined) {
-      throw new NotFoundError('NOT_FOUND', `no PTY session "${id}" in sandbox ${this.sandboxId}; see sandbox.pty.list()`);
+      throw new NotFoundError(
+        'NOT_FOUND',
+        `no PTY session "${id}" in sandbox ${this.sandboxId}; see sandbox.pty.list()`,
+      );
     }
     const output = await this.openOutput(id, opts);
     return new PtyHandle(this, id, info.pid, output, opts);

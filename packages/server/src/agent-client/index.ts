@@ -7,6 +7,6 @@ export {
   type ReadFileOptions,
   type WriteFileOptions,
 } from './agent-client.js';
-export type { AgentRequest } from './transport.js';
 export { AgentPtyClient } from './pty-client.js';
+export type { AgentRequest } from './transport.js';
 export { openWatch } from './watch-stream.js';

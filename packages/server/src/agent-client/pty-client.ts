@@ -1,12 +1,5 @@
 import type { IncomingMessage } from 'node:http';
-import {
-  type CreatePtyRequest,
-  PtyCreated,
-  PtyEvent,
-  PtyList,
-  type PtySize,
-  parseNdjson,
-} from '@paddock/protocol';
+import { type CreatePtyRequest, PtyCreated, PtyEvent, PtyList, type PtySize, parseNdjson } from '@paddock/protocol';
 import type { AgentClient, CallOptions } from './agent-client.js';
 import { readJsonBody, transportError } from './transport.js';
 
@@ -53,7 +46,12 @@ export class AgentPtyClient {
     const body = (async function* () {
       yield data;
     })();
-    const res = await this.send('POST', `/pty/${encodeURIComponent(id)}/input`, { body, sizeBytes: data.length }, options);
+    const res = await this.send(
+      'POST',
+      `/pty/${encodeURIComponent(id)}/input`,
+      { body, sizeBytes: data.length },
+      options,
+    );
     res.resume();
   }
 

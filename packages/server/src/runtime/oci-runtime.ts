@@ -31,7 +31,7 @@ export interface OciRuntimeOptions {
   tiniBinary?: string;
   /** The OCI runtime binary. Tests point it at a failing or hanging script (fault injection). */
   runtimeBinary?: string;
-  /** How long create waits for the agent's `GET /health`. Default 15000. */
+  /** How long create waits for the agent's `GET /health`. Default 60000 (a busy host is slow, not broken). */
   startTimeoutMs?: number;
 }
 
@@ -53,7 +53,7 @@ export class OciRuntime implements Runtime {
     this.isolation = cli.isolation;
     this.paths = dataPaths(options.dataDir);
     this.cgroups = new SandboxCgroups(options.cgroupParent ?? 'paddock');
-    this.startTimeoutMs = options.startTimeoutMs ?? 15_000;
+    this.startTimeoutMs = options.startTimeoutMs ?? 60_000;
     this.agentRoot = new AgentRoot(join(options.dataDir, 'agent-root'), {
       node: options.nodeBinary ?? (existsSync('/usr/bin/node') ? '/usr/bin/node' : process.execPath),
       tini: options.tiniBinary ?? (existsSync('/usr/bin/tini-static') ? '/usr/bin/tini-static' : '/usr/bin/tini'),
@@ -80,18 +80,29 @@ export class OciRuntime implements Runtime {
     } catch (error) {
       // The create error is what the caller needs; a failed cleanup is appended to it (the
       // sandbox then shows up in list() for reconcile to retry).
+      let failure = error;
       await this.destroy(launch.id).catch((cleanup: unknown) => {
-        if (error instanceof Error) error.message += `\ncleanup also failed: ${String(cleanup)}`;
+        failure = withNote(error, `cleanup also failed: ${String(cleanup)}`);
       });
-      throw error;
+      throw failure;
     }
   }
 
   private async launch(layout: SandboxLayout, launch: SandboxLaunch, signal?: AbortSignal): Promise<void> {
     const timeout = AbortSignal.timeout(this.startTimeoutMs);
     const bounded = signal ? AbortSignal.any([signal, timeout]) : timeout;
-    await this.prepareBundle(layout, launch, undefined, bounded);
-    await this.startBundle(layout, signal, bounded);
+    try {
+      await this.prepareBundle(layout, launch, undefined, bounded);
+      await this.startBundle(layout, signal, bounded);
+    } catch (error) {
+      if (timeout.aborted && !signal?.aborted) {
+        throw withNote(
+          error,
+          `the sandbox did not become ready within ${this.startTimeoutMs} ms (is the host overloaded?)`,
+        );
+      }
+      throw error;
+    }
   }
 
   /** Writable layer (seeded from `seedUpper` for forks), runtime resources, agent config and OCI spec. */
@@ -345,7 +356,11 @@ async function deathNote(layout: SandboxLayout): Promise<string> {
 }
 
 function withLog(error: unknown, tail: string): unknown {
-  if (!(error instanceof Error) || !tail) return error;
-  error.message = `${error.message}\nlog tail:\n${tail}`;
-  return error;
+  return tail ? withNote(error, `log tail:\n${tail}`) : error;
+}
+
+/** A new error with a note appended: thrown values may be frozen (DOMException's message is a getter). */
+function withNote(error: unknown, note: string): Error {
+  const message = error instanceof Error ? error.message : String(error);
+  return new Error(`${message}\n${note}`, { cause: error });
 }
