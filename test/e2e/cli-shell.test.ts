@@ -99,7 +99,8 @@ describe('paddock shell', () => {
     await pane.shows(/^73$/m);
 
     // Ctrl-C reaches the program in the sandbox, not the CLI.
-    await pane.type('sleep 100', 'Enter');
+    await pane.type('echo sleeping; sleep 100', 'Enter');
+    await pane.shows(/^sleeping$/m);
     await pane.type('C-c');
     await pane.type('echo after-ctrl-c', 'Enter');
     await pane.shows(/^after-ctrl-c$/m);

@@ -62,7 +62,10 @@ for (const isolation of ['container', 'gvisor'] as const) {
       const [term, screen] = await open(sbx, { cols: 120, rows: 40 });
       assert.ok(term.pid > 0);
       await screen.shows(PROMPT);
-      await term.sendInput('read x; echo got:$x\r');
+      // Typed once `read` runs: gVisor's terminal, unlike Linux's, does not turn a line typed
+      // ahead while readline had it raw into a complete line when `read` makes it canonical.
+      await term.sendInput('echo reading; read x; echo got:$x\r');
+      await screen.shows('reading\r\n');
       await term.sendInput('hello\r');
       await screen.shows('got:hello');
       await term.sendInput('echo $TERM $(whoami) $(pwd); sleep 100 & jobs\r');
