@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MkdirRequest, PaddockError, RemoveRequest, RenameRequest, SandboxPath } from '@paddock/protocol';
 import { z } from 'zod';
+import { codeRoutes } from './code/code-routes.js';
 import type { AgentConfig } from './config.js';
 import { sendError } from './errors-to-http.js';
 import { handleExec, killAllCommands } from './exec.js';
@@ -8,7 +9,6 @@ import { listPath, MAX_LIST_DEPTH, normalPath, statPath } from './file-info.js';
 import { ensureDir, removePath, renamePath } from './files-manage.js';
 import { handleRead } from './files-read.js';
 import { handleWrite } from './files-write.js';
-import { codeRoutes } from './code/code-routes.js';
 import { answerHealth } from './health.js';
 import { handleList, handleProcessRoute, handleStart } from './processes/process-routes.js';
 import { handleCreatePty, handleListPty, handlePtyRoute } from './pty/pty-routes.js';

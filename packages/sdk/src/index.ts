@@ -13,16 +13,21 @@ export type {
   ErrorCode,
   FileInfo,
   Isolation,
+  OnTimeout,
   ProcessInfo,
   PtyInfo,
   PtySize,
+  SandboxCapabilities,
   SandboxInfo,
   SandboxState,
   SignalName,
   SignalScope,
+  SnapshotInfo,
   TemplateBuildEvent,
   TemplateInfo,
   TemplateSpecInput,
+  VolumeInfo,
+  VolumeMount,
   WatchEvent,
 } from '@paddock/protocol';
 export {
@@ -50,7 +55,6 @@ export { Connection, type ConnectionOptions } from './connection.js';
 export * from './errors.js';
 export { type FileOptions, Files, type TransferOptions, type WriteData } from './files.js';
 export type { ProgressCallback, TransferProgress } from './progress.js';
-export { type WatchCallback, WatchHandle, type WatchOptions } from './watch.js';
 export {
   Pty,
   type PtyCallOptions,
@@ -58,8 +62,8 @@ export {
   type PtyCreateOptions,
   PtyHandle,
 } from './pty.js';
-export type { OnTimeout, SandboxCapabilities, SnapshotInfo, VolumeInfo, VolumeMount } from '@paddock/protocol';
 export { Sandbox, type SandboxCreateOptions, type SandboxListOptions } from './sandbox.js';
 export { Snapshot } from './snapshots.js';
 export { Template, type TemplateBuildOptions } from './templates.js';
 export { Volume } from './volume.js';
+export { type WatchCallback, WatchHandle, type WatchOptions } from './watch.js';
