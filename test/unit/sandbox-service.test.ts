@@ -120,6 +120,9 @@ describe('SandboxService', () => {
     assert.deepEqual(claimed.env, { A: 'b' });
     assert.ok(claimed.expiresAtMs !== null);
     await service.scope.idle();
+    assert.equal(runtime.sandboxes.size, 2, 'the refill waits a moment after a claim');
+    clock.advance(300);
+    await service.scope.idle();
     assert.equal(runtime.sandboxes.size, 3, 'the pool refilled');
     const custom = await service.create({ memoryMiB: 1024 });
     assert.equal(runtime.sandboxes.size, 4, 'a different shape boots a new sandbox');

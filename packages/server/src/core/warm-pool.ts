@@ -11,6 +11,7 @@ export interface PoolTarget {
 }
 
 const RETRY_AFTER_FAILURE_MS = 5_000;
+const REFILL_AFTER_CLAIM_MS = 300;
 
 /**
  * Keeps `size` ready sandboxes per target so that a create with the same shape is a claim
@@ -26,7 +27,11 @@ export class WarmPool {
     private readonly service: SandboxService,
     private readonly deps: { store: Store; clock: Clock; logger: Logger; targets: readonly PoolTarget[] },
   ) {
-    service.onClaim = () => this.refill();
+    // A refill boot is CPU-heavy; on a small host it would slow down the first commands of
+    // the sandbox just handed out, which is what users time. So refill a moment later.
+    service.onClaim = () => {
+      this.deps.clock.setTimer(REFILL_AFTER_CLAIM_MS, () => this.refill());
+    };
   }
 
   /** Starts filling in the background. */
