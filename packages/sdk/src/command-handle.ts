@@ -1,14 +1,14 @@
 import {
   ProcessEvent,
   ProcessInfo,
-  parseNdjson,
   type SignalName,
   type SignalScope,
   type ProcessEvent as WireProcessEvent,
 } from '@paddock/protocol';
 import type { CommandResult } from './commands.js';
 import { type Connection, checked } from './connection.js';
-import { CommandExitError, errorFromBody, SandboxError, TimeoutError } from './errors.js';
+import { CommandExitError, SandboxError, TimeoutError } from './errors.js';
+import { decodeOutputEvents } from './output-events.js';
 
 /** A decoded process event: output as text and bytes, each with its combined-output offset. */
 export type ProcessOutputEvent =
@@ -122,22 +122,7 @@ export class CommandHandle implements AsyncIterable<ProcessOutputEvent> {
     const res = await this.conn.request('GET', `${this.path('/events')}?fromOffset=${fromOffset}`, {
       signal: AbortSignal.any(signals),
     });
-    const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
-    for await (const raw of parseNdjson(res)) {
-      const event = checked((v) => ProcessEvent.safeParse(v), raw);
-      if (event.type === 'error') throw errorFromBody(event.error as never);
-      if (event.type === 'stdout' || event.type === 'stderr') {
-        const bytes = Buffer.from(event.data, 'base64');
-        yield {
-          type: event.type,
-          data: decoders[event.type].decode(bytes, { stream: true }),
-          bytes,
-          offset: event.offset,
-        };
-      } else {
-        yield event;
-      }
-    }
+    yield* decodeOutputEvents(res, (raw) => checked((v) => ProcessEvent.safeParse(v), raw));
   }
 
   [Symbol.asyncIterator](): AsyncIterator<ProcessOutputEvent> {

@@ -3,12 +3,12 @@ import {
   type ProcessInfo,
   ProcessInfo as ProcessInfoSchema,
   ProcessList,
-  parseNdjson,
   type RunCommandRequest,
 } from '@paddock/protocol';
 import { CommandHandle, type FollowOptions } from './command-handle.js';
 import { type Connection, checked } from './connection.js';
-import { CommandExitError, errorFromBody, SandboxError, TimeoutError } from './errors.js';
+import { CommandExitError, SandboxError, TimeoutError } from './errors.js';
+import { decodeOutputEvents } from './output-events.js';
 
 /** Options of {@link Commands.run} and {@link Commands.stream}. */
 export interface RunOptions {
@@ -129,24 +129,11 @@ export class Commands {
       signal: opts.signal,
       requestTimeoutMs: opts.requestTimeoutMs,
     });
-    const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
-    for await (const raw of parseNdjson(res)) {
+    yield* decodeOutputEvents(res, (raw) => {
       const parsed = CommandEvent.safeParse(raw);
       if (!parsed.success) throw new SandboxError('INTERNAL', `unexpected command event: ${JSON.stringify(raw)}`);
-      const event = parsed.data;
-      if (event.type === 'error') throw errorFromBody(event.error as never);
-      if (event.type === 'stdout' || event.type === 'stderr') {
-        const bytes = Buffer.from(event.data, 'base64');
-        yield {
-          type: event.type,
-          data: decoders[event.type].decode(bytes, { stream: true }),
-          bytes,
-          offset: event.offset,
-        };
-      } else {
-        yield event;
-      }
-    }
+      return parsed.data;
+    });
   }
 
   /** Every process of the sandbox: running ones and the most recent finished ones (with exit codes). */
