@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HostCommandError, hostCommand } from './host-command.js';
 import type { OciCli } from './oci-cli.js';
@@ -145,8 +145,16 @@ class RunscCli implements OciCli {
     try {
       await hostCommand(this.binary, ['--root', this.root, 'delete', '--force', id], { signal, timeoutMs: 30_000 });
     } catch (error) {
-      if (error instanceof HostCommandError && /does not exist|not found|no such file/i.test(error.message)) return;
-      throw error;
+      if (!(error instanceof HostCommandError && /does not exist|not found|no such file/i.test(error.message))) {
+        throw error;
+      }
+    }
+    // A start that died early (e.g. SIGKILLed) leaves a lock file and a control socket that
+    // `runsc delete` does not know about; they would keep the id listed forever.
+    for (const name of await readdir(this.root).catch(() => [] as string[])) {
+      if (name.startsWith(`${id}_sandbox:`) || name === `runsc-${id}.sock`) {
+        await rm(join(this.root, name), { force: true });
+      }
     }
   }
 
