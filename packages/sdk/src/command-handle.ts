@@ -8,7 +8,7 @@ import {
 import type { CommandResult } from './commands.js';
 import { type Connection, checked } from './connection.js';
 import { CommandExitError, SandboxError, TimeoutError } from './errors.js';
-import { decodeOutputEvents } from './output-events.js';
+import { collectResult, decodeOutputEvents } from './output-events.js';
 
 /** A decoded process event: output as text and bytes, each with its combined-output offset. */
 export type ProcessOutputEvent =
@@ -129,36 +129,13 @@ export class CommandHandle implements AsyncIterable<ProcessOutputEvent> {
     return this.events();
   }
 
-  private async collect(): Promise<CommandResult> {
-    const stdout: string[] = [];
-    const stderr: string[] = [];
-    let exit: Extract<ProcessOutputEvent, { type: 'exit' }> | undefined;
-    for await (const event of this.events()) {
-      if (event.type === 'stdout') {
-        stdout.push(event.data);
-        this.follow.onStdout?.(event.data);
-      } else if (event.type === 'stderr') {
-        stderr.push(event.data);
-        this.follow.onStderr?.(event.data);
-      } else if (event.type === 'exit') {
-        exit = event;
-      }
-    }
-    if (!exit) throw new SandboxError('UNAVAILABLE', 'the process stream ended before the process exited; reconnect');
-    const result: CommandResult = { exitCode: exit.exitCode, stdout: stdout.join(''), stderr: stderr.join('') };
-    if (exit.signal) result.signal = exit.signal;
-    if (exit.oomKilled) result.oomKilled = true;
-    if (exit.timedOut) {
-      throw new TimeoutError(
-        'TIMEOUT',
-        `process ${this.id} ran past its timeoutMs and was killed; pass a larger timeoutMs (0 = no limit)`,
-        {
-          details: { ...result },
-        },
-      );
-    }
-    if (exit.exitCode !== 0) throw new CommandExitError(result.exitCode, result.stdout, result.stderr, result.signal);
-    return result;
+  private collect(): Promise<CommandResult> {
+    return collectResult(this.events(), {
+      onStdout: this.follow.onStdout,
+      onStderr: this.follow.onStderr,
+      timeoutMessage: `process ${this.id} ran past its timeoutMs and was killed; pass a larger timeoutMs (0 = no limit)`,
+      noExit: () => new SandboxError('UNAVAILABLE', 'the process stream ended before the process exited; reconnect'),
+    });
   }
 
   private path(rest = ''): string {

@@ -7,8 +7,8 @@ import {
 } from '@paddock/protocol';
 import { CommandHandle, type FollowOptions } from './command-handle.js';
 import { type Connection, checked } from './connection.js';
-import { CommandExitError, SandboxError, TimeoutError } from './errors.js';
-import { decodeOutputEvents } from './output-events.js';
+import { CommandExitError, SandboxError } from './errors.js';
+import { collectResult, decodeOutputEvents } from './output-events.js';
 
 /** Options of {@link Commands.run} and {@link Commands.stream}. */
 export interface RunOptions {
@@ -83,35 +83,13 @@ export class Commands {
   async run(cmd: string | readonly string[], opts?: RunOptions & { background?: false }): Promise<CommandResult>;
   async run(cmd: string | readonly string[], opts: RunOptions = {}): Promise<CommandResult | CommandHandle> {
     if (opts.background === true) return this.start(cmd, opts);
-    const stdout: string[] = [];
-    const stderr: string[] = [];
-    let exit: Extract<CommandOutputEvent, { type: 'exit' }> | undefined;
-    for await (const event of this.stream(cmd, opts)) {
-      if (event.type === 'stdout') {
-        stdout.push(event.data);
-        opts.onStdout?.(event.data);
-      } else if (event.type === 'stderr') {
-        stderr.push(event.data);
-        opts.onStderr?.(event.data);
-      } else if (event.type === 'exit') {
-        exit = event;
-      }
-    }
-    if (!exit) throw new SandboxError('INTERNAL', 'the command stream ended without an exit status');
-    const result: CommandResult = { exitCode: exit.exitCode, stdout: stdout.join(''), stderr: stderr.join('') };
-    if (exit.signal) result.signal = exit.signal;
-    if (exit.oomKilled) result.oomKilled = true;
-    if (exit.timedOut) {
-      throw new TimeoutError(
-        'TIMEOUT',
-        `command timed out after timeoutMs=${opts.timeoutMs ?? 60_000} and was killed; pass a larger timeoutMs (0 = no limit)`,
-        { details: { ...result } },
-      );
-    }
-    if (opts.throwOnError !== false && exit.exitCode !== 0) {
-      throw new CommandExitError(result.exitCode, result.stdout, result.stderr, result.signal);
-    }
-    return result;
+    return collectResult(this.stream(cmd, opts), {
+      onStdout: opts.onStdout,
+      onStderr: opts.onStderr,
+      throwOnError: opts.throwOnError,
+      timeoutMessage: `command timed out after timeoutMs=${opts.timeoutMs ?? 60_000} and was killed; pass a larger timeoutMs (0 = no limit)`,
+      noExit: () => new SandboxError('INTERNAL', 'the command stream ended without an exit status'),
+    });
   }
 
   /**

@@ -1,5 +1,6 @@
 import { parseNdjson } from '@paddock/protocol';
-import { errorFromBody } from './errors.js';
+import type { CommandResult } from './commands.js';
+import { CommandExitError, errorFromBody, TimeoutError } from './errors.js';
 
 /** An output chunk as the SDK hands it out: text for convenience, the raw bytes, its offset. */
 export interface OutputChunk {
@@ -38,4 +39,54 @@ export async function* decodeOutputEvents<E extends { type: string }>(
       yield event as Exclude<E, { type: 'stdout' | 'stderr' | 'error' }>;
     }
   }
+}
+
+/** The exit fields a command or process stream ends with. */
+interface ExitEvent {
+  type: 'exit';
+  exitCode: number;
+  signal?: string | undefined;
+  timedOut?: boolean | undefined;
+  oomKilled?: boolean | undefined;
+}
+
+/**
+ * Reads output events to the end and builds the result: calls the callbacks per chunk,
+ * throws `TimeoutError` (with `timeoutMessage`) when the command was killed for its
+ * timeout, `CommandExitError` on a non-zero exit unless `throwOnError` is false, and
+ * `noExit` when the stream ended without an exit event.
+ */
+export async function collectResult(
+  events: AsyncIterable<OutputChunk | ExitEvent | { type: string }>,
+  opts: {
+    onStdout?: ((data: string) => void) | undefined;
+    onStderr?: ((data: string) => void) | undefined;
+    throwOnError?: boolean | undefined;
+    timeoutMessage: string;
+    noExit: () => Error;
+  },
+): Promise<CommandResult> {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  let exit: ExitEvent | undefined;
+  for await (const event of events) {
+    if (event.type === 'stdout') {
+      stdout.push((event as OutputChunk).data);
+      opts.onStdout?.((event as OutputChunk).data);
+    } else if (event.type === 'stderr') {
+      stderr.push((event as OutputChunk).data);
+      opts.onStderr?.((event as OutputChunk).data);
+    } else if (event.type === 'exit') {
+      exit = event as ExitEvent;
+    }
+  }
+  if (!exit) throw opts.noExit();
+  const result: CommandResult = { exitCode: exit.exitCode, stdout: stdout.join(''), stderr: stderr.join('') };
+  if (exit.signal) result.signal = exit.signal;
+  if (exit.oomKilled) result.oomKilled = true;
+  if (exit.timedOut) throw new TimeoutError('TIMEOUT', opts.timeoutMessage, { details: { ...result } });
+  if (opts.throwOnError !== false && exit.exitCode !== 0) {
+    throw new CommandExitError(result.exitCode, result.stdout, result.stderr, result.signal);
+  }
+  return result;
 }
