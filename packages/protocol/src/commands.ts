@@ -34,6 +34,17 @@ export const RunCommandRequest = z
   });
 export type RunCommandRequest = z.infer<typeof RunCommandRequest>;
 
+/** How a command or process ended: the fields of every `exit` event. */
+export const EXIT_FIELDS = {
+  exitCode: z.number(),
+  /** Set when a signal ended the command, e.g. `SIGKILL`. */
+  signal: z.string().optional(),
+  /** True when the command's `timeoutMs` ran out and it was killed. */
+  timedOut: z.boolean().optional(),
+  /** True when the kernel's OOM killer ended it (the sandbox's memory limit was hit). */
+  oomKilled: z.boolean().optional(),
+};
+
 /**
  * One line of the NDJSON stream a command answers with. Output chunks are base64 so that
  * any bytes survive; `offset` counts the bytes of that stream sent before this chunk.
@@ -42,16 +53,7 @@ export const CommandEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('start'), pid: z.number() }),
   z.object({ type: z.literal('stdout'), data: z.string(), offset: z.number() }),
   z.object({ type: z.literal('stderr'), data: z.string(), offset: z.number() }),
-  z.object({
-    type: z.literal('exit'),
-    exitCode: z.number(),
-    /** Set when a signal ended the command, e.g. `SIGKILL`. */
-    signal: z.string().optional(),
-    /** True when the command's `timeoutMs` ran out and it was killed. */
-    timedOut: z.boolean().optional(),
-    /** True when the kernel's OOM killer ended it (the sandbox's memory limit was hit). */
-    oomKilled: z.boolean().optional(),
-  }),
+  z.object({ type: z.literal('exit'), ...EXIT_FIELDS }),
   z.object({
     type: z.literal('error'),
     error: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() }),

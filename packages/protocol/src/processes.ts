@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RunCommandRequest } from './commands.js';
+import { EXIT_FIELDS, RunCommandRequest } from './commands.js';
 
 /**
  * Body of `POST /v1/sandboxes/:id/processes` (and the agent's `POST /processes`): a
@@ -96,14 +96,7 @@ export const ProcessEvent = z.discriminatedUnion('type', [
   z.object({ type: z.literal('stdout'), data: z.string(), offset: z.number() }),
   z.object({ type: z.literal('stderr'), data: z.string(), offset: z.number() }),
   z.object({ type: z.literal('truncated'), fromOffset: z.number(), toOffset: z.number() }),
-  z.object({
-    type: z.literal('exit'),
-    exitCode: z.number(),
-    signal: z.string().optional(),
-    timedOut: z.boolean().optional(),
-    oomKilled: z.boolean().optional(),
-    offset: z.number(),
-  }),
+  z.object({ type: z.literal('exit'), ...EXIT_FIELDS, offset: z.number() }),
   z.object({
     type: z.literal('error'),
     error: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() }),
