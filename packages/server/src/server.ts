@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { AgentClient } from './agent-client/agent-client.js';
 import { ensureApiKey } from './api/auth.js';
 import { buildHttpServer } from './api/http-server.js';
+import { SandboxTrafficRouter } from './api/sandbox-traffic.js';
 import { type ConfigOverrides, loadConfig, type ServerConfig } from './config.js';
 import { systemClock } from './core/clock.js';
 import { newSandboxId } from './core/ids.js';
@@ -96,9 +97,12 @@ export async function startServer(
     },
   });
   let ready = false;
+  // Exposed ports and the E2B facade register their handlers here (see api/sandbox-traffic.ts).
+  const sandboxTraffic = new SandboxTrafficRouter();
   const http = buildHttpServer({
     store,
     isReady: () => ready,
+    sandboxTraffic,
     ctx: {
       service,
       templates,

@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import { ERROR_CODES } from '@paddock/protocol';
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Store } from '../store/store.js';
@@ -14,17 +15,31 @@ import { stateRoutes } from './routes/state.js';
 import { templateRoutes } from './routes/templates.js';
 import { volumeRoutes } from './routes/volumes.js';
 import { watchRoutes } from './routes/watch.js';
+import type { SandboxTrafficRouter } from './sandbox-traffic.js';
 
 export interface HttpServerOptions {
   ctx: ApiContext;
   store: Store;
   /** Answers `/health` with 503 until this returns true. */
   isReady: () => boolean;
+  /** Takes over requests addressed to a sandbox's port (by Host or headers) before the API sees them. */
+  sandboxTraffic?: SandboxTrafficRouter;
 }
 
 /** The HTTP API: auth, routes and error mapping. The only module that knows HTTP. */
-export function buildHttpServer({ ctx, store, isReady }: HttpServerOptions): FastifyInstance {
+export function buildHttpServer({ ctx, store, isReady, sandboxTraffic }: HttpServerOptions): FastifyInstance {
   const app = Fastify({
+    // Sandbox traffic (exposed ports, the E2B facade) is routed on the raw request, before
+    // fastify parses bodies: proxied requests and WebSocket upgrades must stream untouched.
+    serverFactory: (handler) => {
+      const server = createServer((req, res) => {
+        if (!sandboxTraffic?.route(req, res)) handler(req, res);
+      });
+      server.on('upgrade', (req, socket, head) => {
+        if (!sandboxTraffic?.routeUpgrade(req, socket, head)) socket.destroy();
+      });
+      return server;
+    },
     logger: false,
     // Sandbox and file calls can legitimately last long; their own timeouts apply.
     requestTimeout: 0,
