@@ -34,7 +34,7 @@ install_pkgs() { # $1 = extra apt args (may be empty), rest = packages
     || { cat /tmp/paddock-host-prep.log >&2; exit 1; }
 }
 # shellcheck disable=SC2046
-install_pkgs '' $(missing crun tini mmdebstrap uidmap iproute2 e2fsprogs util-linux bubblewrap)
+install_pkgs '' $(missing crun tini mmdebstrap uidmap iproute2 nftables e2fsprogs util-linux bubblewrap)
 # runsc must be the backports build (systrap); the bookworm one (20221219) lacks it.
 if [ -n "$(missing runsc)" ] || ! dpkg-query -W -f='${Version}' runsc | grep -q '~bpo12'; then
   install_pkgs '-t bookworm-backports' runsc
