@@ -1,0 +1,69 @@
+import Database from 'better-sqlite3';
+import type { SecretRule } from '../network/egress-contract.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS sandbox_secrets (
+  sandbox_id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  placeholder TEXT NOT NULL,
+  value TEXT NOT NULL,
+  hosts TEXT NOT NULL,
+  PRIMARY KEY (sandbox_id, name)
+);
+`;
+
+interface Row {
+  name: string;
+  placeholder: string;
+  value: string;
+  hosts: string;
+}
+
+/**
+ * Secrets of sandboxes, on the host only: the egress proxy needs the values again after a
+ * server restart. Its own connection to the server's SQLite file (WAL allows several); rows
+ * go when their sandbox is gone (see `keepOnly`).
+ */
+export class SecretTables {
+  private readonly db: Database.Database;
+
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma('busy_timeout = 5000');
+    this.db.exec(SCHEMA);
+  }
+
+  put(sandboxId: string, rules: readonly SecretRule[]): void {
+    const insert = this.db.prepare(
+      'INSERT OR REPLACE INTO sandbox_secrets (sandbox_id, name, placeholder, value, hosts) VALUES (?, ?, ?, ?, ?)',
+    );
+    this.db.transaction(() => {
+      for (const r of rules) insert.run(sandboxId, r.name, r.placeholder, r.value, JSON.stringify(r.hosts));
+    })();
+  }
+
+  get(sandboxId: string): SecretRule[] {
+    const rows = this.db
+      .prepare('SELECT name, placeholder, value, hosts FROM sandbox_secrets WHERE sandbox_id = ? ORDER BY name')
+      .all(sandboxId) as Row[];
+    return rows.map((r) => ({
+      name: r.name,
+      placeholder: r.placeholder,
+      value: r.value,
+      hosts: JSON.parse(r.hosts) as string[],
+    }));
+  }
+
+  remove(sandboxId: string): void {
+    this.db.prepare('DELETE FROM sandbox_secrets WHERE sandbox_id = ?').run(sandboxId);
+  }
+
+  /** Ids that have secrets. */
+  sandboxIds(): string[] {
+    return this.db.prepare('SELECT DISTINCT sandbox_id FROM sandbox_secrets').pluck().all() as string[];
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
