@@ -1,0 +1,54 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { serverSecretBytes } from '../store/server-secret.js';
+import type { Store } from '../store/store.js';
+
+/**
+ * The per-sandbox `envdAccessToken` of the E2B facade: HMAC(server secret, sandbox id). Derived,
+ * not stored, so every sandbox has one (ours or created through /v1) and it survives restarts
+ * because the secret lives in the store.
+ */
+export class EnvdAccessTokens {
+  private readonly secret: Buffer;
+
+  constructor(store: Store) {
+    this.secret = serverSecretBytes(store, 'e2b-envd-access-token');
+  }
+
+  tokenOf(sandboxId: string): string {
+    return createHmac('sha256', this.secret).update(sandboxId).digest('hex');
+  }
+
+  /** Constant-time check of an `X-Access-Token` header against a sandbox's token. */
+  verify(sandboxId: string, token: string | undefined): boolean {
+    if (token === undefined) return false;
+    const expected = Buffer.from(this.tokenOf(sandboxId));
+    const given = Buffer.from(token);
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+}
+
+/** What a signed `/files` URL asks for (e2b-protocol.md §3.6). */
+export interface FileSignature {
+  path: string;
+  operation: 'read' | 'write';
+  /** Empty when the URL names no user. */
+  username: string;
+  signature: string;
+  /** Unix seconds, when the URL expires. */
+  expirationS: number | undefined;
+}
+
+/** The SDK's recipe: `v1_` + unpadded base64 of SHA-256 over `path:operation:username:token[:expiration]`. */
+export function signFile(sig: Omit<FileSignature, 'signature'>, token: string): string {
+  const parts = [sig.path, sig.operation, sig.username, token];
+  if (sig.expirationS !== undefined) parts.push(String(sig.expirationS));
+  return `v1_${createHash('sha256').update(parts.join(':')).digest('base64').replace(/=+$/, '')}`;
+}
+
+/** True when the signature was made with `token` and has not expired at `nowMs`. */
+export function signatureValid(sig: FileSignature, token: string, nowMs: number): boolean {
+  if (sig.expirationS !== undefined && sig.expirationS * 1000 < nowMs) return false;
+  const expected = Buffer.from(signFile(sig, token));
+  const given = Buffer.from(sig.signature);
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}

@@ -1,0 +1,254 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type CodeContext, type CodeEvent, type CodeLanguage, PaddockError } from '@paddock/protocol';
+import { CodeClient } from '../../agent-client/code-client.js';
+import type { ApiContext } from '../../api/context.js';
+import type { SandboxPortHandler, SandboxTarget } from '../../api/sandbox-traffic.js';
+import type { SandboxRecord } from '../../store/store.js';
+import { CONTEXT_ID, E2bCreateContextRequest, E2bExecuteRequest, languageOf, parseBody } from './e2b-requests.js';
+import { PendingEnvResets } from './env-resets.js';
+import { cellDidNotRun, envLine, withEnvLine } from './env-snippets.js';
+import { toE2bLines } from './execution-lines.js';
+import { ExecutionLineWriter } from './line-writer.js';
+import { E2bHttpError, e2bStatusOf, readJson, sendJson, sendSandboxGone, sendText } from './plain-reply.js';
+
+/** The E2B code interpreter's port inside a sandbox. */
+export const CODE_INTERPRETER_PORT = 49999;
+
+export interface CodeInterpreterDeps {
+  ctx: ApiContext;
+  /** The sandbox's `envdAccessToken` check (e2b/access-token.ts), required on `/execute`. */
+  accessTokens: { verify(sandboxId: string, token: string | undefined): boolean };
+}
+
+/** A sandbox that cannot answer: E2B's edge says 502, which the SDKs report as a timeout. */
+class SandboxGone extends Error {}
+
+function headerOf(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The status and message E2B clients get for a failure; undefined for an unexpected one. */
+function e2bAnswerOf(err: unknown): { status: number; message: string } | undefined {
+  if (err instanceof SandboxGone) return { status: 502, message: err.message };
+  if (err instanceof E2bHttpError) return { status: err.status, message: err.message };
+  if (err instanceof PaddockError) return { status: e2bStatusOf(err), message: err.message };
+  return undefined;
+}
+
+function contextNotFound(contextId: string): E2bHttpError {
+  return new E2bHttpError(404, `Context ${contextId} not found`);
+}
+
+function e2bContext(context: CodeContext): { id: string; language: string; cwd: string } {
+  return { id: context.id, language: context.language, cwd: context.cwd };
+}
+
+/** Aborts when the client goes away before the answer is complete. */
+function responseSignal(res: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  res.once('close', () => {
+    if (!res.writableFinished) controller.abort(new Error('client disconnected'));
+  });
+  return controller.signal;
+}
+
+/**
+ * E2B's code interpreter (`@e2b/code-interpreter`'s port 49999: `/execute`, `/contexts…`)
+ * over Paddock's own: the same agent routes and kernels as `/v1/sandboxes/:id/code`.
+ * Auth is what the SDK sends: `X-Access-Token` on `/execute`, nothing on `/contexts`.
+ */
+export class E2bCodeInterpreter implements SandboxPortHandler {
+  private readonly envResets = new PendingEnvResets();
+
+  constructor(private readonly deps: CodeInterpreterDeps) {}
+
+  handleRequest(req: IncomingMessage, res: ServerResponse, target: SandboxTarget): void {
+    const signal = responseSignal(res);
+    this.dispatch(req, res, target, signal).catch((err: unknown) => this.fail(res, target, err, signal));
+  }
+
+  handleUpgrade(_req: IncomingMessage, socket: Duplex): void {
+    socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+  }
+
+  private async dispatch(
+    req: IncomingMessage,
+    res: ServerResponse,
+    target: SandboxTarget,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://sandbox').pathname;
+    const segments = path.split('/').filter((s) => s !== '');
+    const id = target.sandboxId;
+    const route = `${req.method ?? 'GET'} /${segments[0] ?? ''}`;
+    // Only these two read a body; any other is drained so the connection can be reused.
+    if (route !== 'POST /execute' && route !== 'POST /contexts') req.resume();
+    if (route === 'POST /execute' && segments.length === 1) return this.execute(req, res, id, signal);
+    if (route === 'GET /health' && segments.length === 1) {
+      await this.running(id, signal);
+      return sendJson(res, 200, 'OK');
+    }
+    if (segments[0] === 'contexts') {
+      const contextId = segments[1];
+      if (segments.length === 1 && req.method === 'POST') return this.createContext(req, res, id, signal);
+      if (segments.length === 1 && req.method === 'GET') {
+        const { contexts } = await (await this.client(id, signal)).listContexts(signal);
+        return sendJson(res, 200, contexts.map(e2bContext));
+      }
+      if (contextId !== undefined && segments.length === 3 && segments[2] === 'restart' && req.method === 'POST') {
+        return this.onContext(res, id, contextId, signal, (code) => code.restartContext(contextId, signal));
+      }
+      if (contextId !== undefined && segments.length === 2 && req.method === 'DELETE') {
+        return this.onContext(res, id, contextId, signal, (code) => code.removeContext(contextId, signal));
+      }
+    }
+    sendText(res, 404, `${req.method} ${path} is not an endpoint of the code interpreter`);
+  }
+
+  private async running(sandboxId: string, signal: AbortSignal): Promise<SandboxRecord> {
+    try {
+      return await this.deps.ctx.stateful.states.ensureRunning(sandboxId, signal);
+    } catch (err) {
+      if (err instanceof PaddockError) throw new SandboxGone(err.message);
+      throw err;
+    }
+  }
+
+  private async client(sandboxId: string, signal: AbortSignal): Promise<CodeClient> {
+    await this.running(sandboxId, signal);
+    return new CodeClient(this.deps.ctx.agentOf(sandboxId));
+  }
+
+  private async createContext(
+    req: IncomingMessage,
+    res: ServerResponse,
+    sandboxId: string,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const body = parseBody(E2bCreateContextRequest, await readJson(req, signal), 'context request');
+    const language = languageOf(body.language);
+    const code = await this.client(sandboxId, signal);
+    const created = await code.createContext({ language, ...(body.cwd ? { cwd: body.cwd } : {}) }, signal);
+    sendJson(res, 200, e2bContext(created));
+  }
+
+  /** Restart and remove: a fresh kernel owes no env resets; an id we cannot have is a 404. */
+  private async onContext(
+    res: ServerResponse,
+    sandboxId: string,
+    contextId: string,
+    signal: AbortSignal,
+    act: (code: CodeClient) => Promise<unknown>,
+  ): Promise<void> {
+    if (!CONTEXT_ID.test(contextId)) throw contextNotFound(contextId);
+    const code = await this.client(sandboxId, signal);
+    try {
+      await act(code);
+    } catch (err) {
+      if (err instanceof PaddockError && err.code === 'NOT_FOUND') throw contextNotFound(contextId);
+      throw err;
+    }
+    this.envResets.forget(sandboxId, contextId);
+    sendJson(res, 200, null);
+  }
+
+  private async execute(req: IncomingMessage, res: ServerResponse, sandboxId: string, signal: AbortSignal) {
+    if (!this.deps.accessTokens.verify(sandboxId, headerOf(req, 'x-access-token'))) {
+      req.resume();
+      throw new E2bHttpError(
+        401,
+        'missing or invalid X-Access-Token: send the envdAccessToken returned when the sandbox was created',
+      );
+    }
+    const body = parseBody(E2bExecuteRequest, await readJson(req, signal), 'execute request');
+    if (body.context_id && body.language) {
+      throw new E2bHttpError(400, 'Only one of context_id or language can be provided');
+    }
+    let language: CodeLanguage | undefined;
+    let contextId: string;
+    if (body.context_id) {
+      if (!CONTEXT_ID.test(body.context_id)) throw contextNotFound(body.context_id);
+      contextId = body.context_id;
+    } else {
+      language = languageOf(body.language);
+      // A language's default context has the language's name (protocol/code.ts).
+      contextId = language;
+    }
+    const sandbox = await this.running(sandboxId, signal);
+    const code = new CodeClient(this.deps.ctx.agentOf(sandboxId));
+    const envVars = body.env_vars ?? {};
+    const changes = this.envResets.changesFor(sandboxId, contextId, envVars);
+    let source = body.code;
+    if (changes.length > 0) {
+      const contextLanguage = language ?? (await this.languageOfContext(code, contextId, signal));
+      source = withEnvLine(body.code, envLine(contextLanguage, changes));
+    }
+    let started: IncomingMessage;
+    try {
+      // No server-side limit: the SDK's `timeoutMs` closes the stream, which interrupts the cell.
+      started = await code.start({ code: source, ...(language ? { language } : { contextId }), timeoutMs: 0 }, signal);
+    } catch (err) {
+      if (err instanceof PaddockError && err.code === 'NOT_FOUND') throw contextNotFound(contextId);
+      throw err;
+    }
+    let exceptionName: string | undefined;
+    try {
+      exceptionName = await this.relay(res, code.events(started, signal), signal);
+    } finally {
+      // An interrupted cell ran its env line too: the reset is owed either way.
+      if (!cellDidNotRun(exceptionName)) {
+        this.envResets.ran(sandboxId, contextId, Object.keys(envVars), sandbox.env);
+      }
+    }
+  }
+
+  /** Streams the run as E2B lines; resolves with the name of the cell's exception, if any. */
+  private async relay(
+    res: ServerResponse,
+    events: AsyncIterable<CodeEvent>,
+    signal: AbortSignal,
+  ): Promise<string | undefined> {
+    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+    res.flushHeaders();
+    const out = new ExecutionLineWriter(res, signal);
+    let exceptionName: string | undefined;
+    try {
+      for await (const event of events) {
+        if (event.type === 'exception') exceptionName = event.error.name;
+        for (const line of toE2bLines(event, new Date())) await out.write(line);
+      }
+    } catch (err) {
+      if (signal.aborted) return exceptionName;
+      // The agent went away mid-cell: E2B's server reports a lost kernel the same way.
+      const value = err instanceof Error ? err.message : String(err);
+      await out.write({ type: 'error', name: 'UnexpectedEndOfExecution', value, traceback: '' });
+      await out.write({ type: 'end_of_execution' });
+    } finally {
+      out.stop();
+    }
+    out.end();
+    return exceptionName;
+  }
+
+  private async languageOfContext(code: CodeClient, contextId: string, signal: AbortSignal): Promise<CodeLanguage> {
+    const { contexts } = await code.listContexts(signal);
+    const context = contexts.find((c) => c.id === contextId);
+    if (!context) throw contextNotFound(contextId);
+    return context.language;
+  }
+
+  private fail(res: ServerResponse, target: SandboxTarget, err: unknown, signal: AbortSignal): void {
+    if (signal.aborted) {
+      res.destroy();
+      return;
+    }
+    const answer = e2bAnswerOf(err) ?? { status: 500, message: 'internal error (see the server log)' };
+    if (answer.status === 500) {
+      this.deps.ctx.logger.error({ err, sandboxId: target.sandboxId }, 'E2B code interpreter failed');
+    }
+    if (answer.status === 502) sendSandboxGone(res, target.sandboxId, answer.message);
+    else sendText(res, answer.status, answer.message);
+  }
+}

@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { signatureValid, signFile } from '../../packages/server/src/e2b/access-token.js';
+import { listPage, parseMetadataFilter } from '../../packages/server/src/e2b/control-plane/list-query.js';
+import { toNetworkPolicy, toNetworkUpdate } from '../../packages/server/src/e2b/control-plane/network-options.js';
+import { toCreateRequest } from '../../packages/server/src/e2b/control-plane/requests.js';
+import { envelope, parseRequestMessage } from '../../packages/server/src/e2b/envd/connect-protocol.js';
+import { basicUserOf, resolvePath } from '../../packages/server/src/e2b/envd/envd-call.js';
+import { endEventOf } from '../../packages/server/src/e2b/envd/process-service.js';
+import type { SandboxRecord } from '../../packages/server/src/store/store.js';
+
+function record(id: string, createdAtMs: number, extra: Partial<SandboxRecord> = {}): SandboxRecord {
+  return {
+    id,
+    template: 'base',
+    templateHash: 'h',
+    isolation: 'container',
+    state: 'running',
+    createdAtMs,
+    expiresAtMs: createdAtMs + 1000,
+    memoryMiB: 512,
+    cpus: 1,
+    diskMiB: 2048,
+    pids: 512,
+    env: {},
+    metadata: {},
+    pooled: false,
+    reason: null,
+    timeoutMs: 1000,
+    onTimeout: 'kill',
+    autoResume: false,
+    retentionMs: 60_000,
+    volumes: [],
+    processesRestarted: false,
+    ...extra,
+  } as SandboxRecord;
+}
+
+describe('E2B facade: pure parts', () => {
+  it('signs file URLs with the SDK recipe and rejects tampering and expiry', () => {
+    const token = 'tok';
+    // The SDK: 'v1_' + unpadded base64(sha256('path:operation:user:token[:expiration]')).
+    const expected = `v1_${createHash('sha256').update('/a.txt:read::tok:1700000000').digest('base64').replace(/=+$/, '')}`;
+    const sig = { path: '/a.txt', operation: 'read' as const, username: '', expirationS: 1_700_000_000 };
+    assert.equal(signFile(sig, token), expected);
+    assert.equal(signatureValid({ ...sig, signature: expected }, token, 1_600_000_000_000), true);
+    assert.equal(signatureValid({ ...sig, signature: expected }, token, 1_800_000_000_000), false, 'expired');
+    assert.equal(signatureValid({ ...sig, path: '/b.txt', signature: expected }, token, 0), false, 'other path');
+    assert.equal(signatureValid({ ...sig, operation: 'write', signature: expected }, token, 0), false, 'other op');
+    assert.equal(signatureValid({ ...sig, signature: expected }, 'other-token', 0), false, 'other sandbox');
+  });
+
+  it('decodes the triple-encoded metadata filter', () => {
+    // What the SDK sends for { user: 'a b', 'k&': 'v=1' } once the query string is decoded.
+    assert.deepEqual(parseMetadataFilter('user%3Da%2520b%26k%2526%3Dv%253D1'), { user: 'a b', 'k&': 'v=1' });
+    assert.deepEqual(parseMetadataFilter(''), {});
+  });
+
+  it('pages newest first with opaque tokens and filters by state', () => {
+    const all = [record('a', 1), record('b', 2), record('c', 3, { state: 'paused' })];
+    const first = listPage(all, { limit: '2' });
+    assert.deepEqual(
+      first.page.map((r) => r.id),
+      ['c', 'b'],
+    );
+    assert.ok(first.nextToken);
+    const second = listPage(all, { limit: '2', nextToken: first.nextToken ?? '' });
+    assert.deepEqual(
+      second.page.map((r) => r.id),
+      ['a'],
+    );
+    assert.equal(second.nextToken, undefined);
+    assert.deepEqual(
+      listPage(all, { state: 'paused' }).page.map((r) => r.id),
+      ['c'],
+    );
+    assert.deepEqual(
+      listPage(all, { order: 'asc', state: 'running' }).page.map((r) => r.id),
+      ['a', 'b'],
+    );
+    assert.throws(() => listPage(all, { state: 'killed' }), /state/);
+    assert.throws(() => listPage(all, { nextToken: 'zz' }), /nextToken/);
+  });
+
+  it('maps create bodies: templates, timeout, lifecycle, env', () => {
+    assert.deepEqual(
+      toCreateRequest({
+        templateID: 'code-interpreter-v1',
+        timeout: 120,
+        envVars: { A: 'b' },
+        autoPause: true,
+        autoResume: { enabled: true },
+      }),
+      {
+        template: 'code-interpreter',
+        timeoutMs: 120_000,
+        metadata: {},
+        env: { A: 'b' },
+        onTimeout: 'pause',
+        autoResume: true,
+      },
+    );
+    assert.equal(toCreateRequest({ templateID: 'base', timeout: 0 }).timeoutMs, 1000);
+    assert.throws(() => toCreateRequest({ templateID: 'base', mcp: { x: {} } }), /mcp/);
+  });
+
+  it('maps egress options onto the network policy', () => {
+    assert.equal(toNetworkPolicy(undefined, undefined), undefined);
+    assert.deepEqual(toNetworkPolicy(true, undefined), { egress: 'open' });
+    assert.deepEqual(toNetworkPolicy(false, undefined), { egress: 'none' });
+    assert.deepEqual(toNetworkPolicy(false, { allowOut: ['1.2.3.4'] }), { egress: 'allowlist', allow: ['1.2.3.4'] });
+    assert.deepEqual(toNetworkPolicy(undefined, { denyOut: ['0.0.0.0/0'], allowOut: ['a.example.com'] }), {
+      egress: 'allowlist',
+      allow: ['a.example.com'],
+    });
+    assert.deepEqual(toNetworkPolicy(undefined, { allowOut: ['1.2.3.4'] }), { egress: 'open' });
+    assert.throws(() => toNetworkPolicy(undefined, { denyOut: ['10.0.0.0/8'] }), /network\.denyOut/);
+    assert.throws(() => toNetworkPolicy(false, { allowOut: ['::1'] }), /network\.allowOut\[0\]/);
+    assert.deepEqual(toNetworkUpdate(undefined, {}), { egress: 'open', allow: [] });
+  });
+
+  it('frames Connect envelopes and reads the request message', () => {
+    const frame = envelope(2, { error: { code: 'not_found', message: 'x' } });
+    assert.equal(frame.readUInt8(0), 2);
+    assert.equal(frame.readUInt32BE(1), frame.length - 5);
+    assert.deepEqual(parseRequestMessage(envelope(0, { path: '/' }), true), { path: '/' });
+    assert.deepEqual(parseRequestMessage(Buffer.from(''), false), {});
+    assert.throws(() => parseRequestMessage(Buffer.from('{'), false), /JSON/);
+    assert.throws(() => parseRequestMessage(Buffer.from([1, 0, 0, 0, 2, 123, 125]), true), /compressed/);
+  });
+
+  it("ends processes as envd does (Go's ProcessState strings)", () => {
+    assert.deepEqual(endEventOf({ exitCode: 0 }), { exitCode: 0, exited: true, status: 'exit status 0' });
+    assert.deepEqual(endEventOf({ exitCode: 3 }), {
+      exitCode: 3,
+      exited: true,
+      status: 'exit status 3',
+      error: 'exit status 3',
+    });
+    assert.deepEqual(endEventOf({ exitCode: 137, signal: 'SIGKILL' }), {
+      exitCode: -1,
+      exited: false,
+      status: 'signal: killed',
+      error: 'signal: killed',
+    });
+  });
+
+  it('resolves envd paths and Basic users', () => {
+    assert.equal(resolvePath('a/b', undefined), '/home/user/a/b');
+    assert.equal(resolvePath('', 'root'), '/root');
+    assert.equal(resolvePath('/x', 'root'), '/x');
+    assert.equal(basicUserOf(`Basic ${Buffer.from('root:').toString('base64')}`), 'root');
+    assert.equal(basicUserOf('Bearer x'), undefined);
+  });
+});
