@@ -62,8 +62,31 @@ if (existsSync(dbFile)) {
   db.close();
 }
 
+// Sandbox networks: per-sandbox dirs, host veths (`pk` + 12 chars of an id of this data dir)
+// and the server's nftables table (named after the cgroup parent).
+const networkDir = join(TEST_DATA_DIR, 'network');
+if (existsSync(networkDir)) for (const id of readdirSync(networkDir)) leaks.push(`network dir ${join(networkDir, id)}`);
+if (existsSync(dbFile)) {
+  const db = new Database(dbFile, { readonly: true });
+  const ids = new Set((db.prepare('SELECT id FROM sandboxes').pluck().all() as string[]).map((id) => id.slice(0, 12)));
+  db.close();
+  const links = JSON.parse(execFileSync('ip', ['-j', 'link', 'show'], { encoding: 'utf8' })) as { ifname: string }[];
+  for (const { ifname } of links) {
+    if (/^pk[a-z0-9]{12}$/.test(ifname) && ids.has(ifname.slice(2))) leaks.push(`veth ${ifname}`);
+  }
+}
+const nftTable = `paddock_${TEST_CGROUP_PARENT.replace(/-/g, '_')}`;
+try {
+  execFileSync('nft', ['list', 'table', 'inet', nftTable], { stdio: 'ignore' });
+  leaks.push(`nftables table inet ${nftTable}`);
+} catch {
+  // no table: nothing left
+}
+
 if (leaks.length > 0) {
   console.error(`leak check: FAILED, ${leaks.length} leftover(s):\n  ${leaks.join('\n  ')}`);
   process.exit(1);
 }
-console.log('leak check: nothing left behind (mounts, loop devices, cgroups, sandbox dirs, runtime state, store)');
+console.log(
+  'leak check: nothing left behind (mounts, loop devices, cgroups, sandbox dirs, runtime state, store, veths, network dirs, nftables)',
+);

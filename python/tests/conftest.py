@@ -59,6 +59,11 @@ def server() -> Iterator[Dict[str, str]]:
     TEST_ROOT.mkdir(parents=True, exist_ok=True)
     log_path = TEST_ROOT / "python-e2e-server.log"
     env = {**os.environ, "PADDOCK_CGROUP_PARENT": os.environ.get("PADDOCK_TEST_CGROUP_PARENT", "paddock-test"), "PADDOCK_GVISOR_POOL_SIZE": "0", "PADDOCK_CODE_POOL_SIZE": "0"}
+    # Sandbox traffic never leaves the machine: no uplink, DNS asked of loopback only.
+    env.setdefault("PADDOCK_EGRESS_UPLINK", "none")
+    env.setdefault("PADDOCK_EGRESS_DNS", "127.0.0.1")
+    if os.environ.get("PADDOCK_TEST_SUBNET"):
+        env["PADDOCK_SANDBOX_SUBNET"] = os.environ["PADDOCK_TEST_SUBNET"]
     argv = [
         "node", str(REPO / "packages/sdk/bin/paddock.js"), "serve",
         "--port", str(port),

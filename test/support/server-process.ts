@@ -9,7 +9,11 @@ export class ServerProcess {
   child: ChildProcess | undefined;
   log = '';
 
-  constructor(readonly port: number) {}
+  constructor(
+    readonly port: number,
+    /** The key `serve --api-key` is given (an `e2b_` one for the E2B facade's tests). */
+    readonly apiKey: string = TEST_API_KEY,
+  ) {}
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -26,7 +30,7 @@ export class ServerProcess {
         '--data-dir',
         TEST_DATA_DIR,
         '--api-key',
-        TEST_API_KEY,
+        this.apiKey,
         '--pool-size',
         '0',
       ],
@@ -37,6 +41,10 @@ export class ServerProcess {
           PADDOCK_GVISOR_POOL_SIZE: '0',
           PADDOCK_CODE_POOL_SIZE: '0',
           PADDOCK_LOG_LEVEL: 'warn',
+          // Tests never forward sandbox traffic off the host unless they pass their own uplink.
+          PADDOCK_EGRESS_UPLINK: process.env.PADDOCK_EGRESS_UPLINK ?? 'none',
+          PADDOCK_EGRESS_DNS: process.env.PADDOCK_EGRESS_DNS ?? '127.0.0.1',
+          ...(process.env.PADDOCK_TEST_SUBNET ? { PADDOCK_SANDBOX_SUBNET: process.env.PADDOCK_TEST_SUBNET } : {}),
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       },

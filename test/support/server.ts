@@ -1,4 +1,4 @@
-import { type RunningServer, startServer } from '@paddock/server';
+import { type ConfigOverrides, type RunningServer, startServer } from '@paddock/server';
 import { TEST_API_KEY, TEST_CGROUP_PARENT, TEST_DATA_DIR } from './env.js';
 
 /** Connection options for the SDK against a test server. */
@@ -12,20 +12,37 @@ export interface TestConnection {
  * data dir. Pool sizes default to 0 so tests control exactly which sandboxes exist.
  */
 export async function startTestServer(
-  overrides: { poolSize?: number; gvisorPoolSize?: number; codePoolSize?: number } = {},
+  overrides: {
+    poolSize?: number;
+    gvisorPoolSize?: number;
+    codePoolSize?: number;
+    apiKey?: string;
+    /** Sandbox networks; the test default has no uplink (nothing leaves the host) and takes `PADDOCK_TEST_SUBNET`. */
+    network?: ConfigOverrides['network'];
+    /** The egress proxy (e.g. `caFile` of a fake internet's HTTPS servers). */
+    egressProxy?: ConfigOverrides['egressProxy'];
+  } = {},
 ): Promise<{ server: RunningServer; conn: TestConnection }> {
   const server = await startServer({
     host: '127.0.0.1',
     port: 0,
     dataDir: TEST_DATA_DIR,
-    apiKey: TEST_API_KEY,
+    apiKey: overrides.apiKey ?? TEST_API_KEY,
     cgroupParent: TEST_CGROUP_PARENT,
     poolSize: overrides.poolSize ?? 0,
     gvisorPoolSize: overrides.gvisorPoolSize ?? 0,
     codePoolSize: overrides.codePoolSize ?? 0,
     logLevel: process.env.PADDOCK_TEST_LOG_LEVEL ?? 'warn',
+    network: {
+      uplink: 'none',
+      // Loopback, where nothing answers DNS: no lookup of a test ever leaves the machine.
+      dnsUpstreams: ['127.0.0.1'],
+      ...(process.env.PADDOCK_TEST_SUBNET ? { subnet: process.env.PADDOCK_TEST_SUBNET } : {}),
+      ...overrides.network,
+    },
+    ...(overrides.egressProxy ? { egressProxy: overrides.egressProxy } : {}),
   });
-  return { server, conn: { apiUrl: server.url, apiKey: TEST_API_KEY } };
+  return { server, conn: { apiUrl: server.url, apiKey: overrides.apiKey ?? TEST_API_KEY } };
 }
 
 /** Polls `check` until it returns a value other than undefined, failing after `timeoutMs`. */

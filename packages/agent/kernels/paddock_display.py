@@ -109,7 +109,9 @@ def _paddock_setup():
                 label = w.get_label() if w.get_label() and not w.get_label().startswith("_") else ""
                 if not label and i < len(labels):
                     label = labels[i]
-                elements.append({"label": label, "angle": safe(angle), "fraction": safe(angle / 360.0)})
+                elements.append(
+                    {"label": label, "angle": safe(angle), "fraction": safe(angle / 360.0), "radius": safe(w.r)}
+                )
             return {**base, "type": "pie", "elements": elements}
         bars = [c for c in ax.containers if isinstance(c, BarContainer)]
         if bars:
@@ -135,7 +137,7 @@ def _paddock_setup():
             for c in scatters:
                 label = c.get_label() if not str(c.get_label()).startswith("_") else ""
                 elements.append({"label": label, "points": safe(c.get_offsets().tolist())})
-            return {**base, "type": "scatter", "elements": elements}
+            return {**base, **_ticks(ax), "type": "scatter", "elements": elements}
         if ax.lines:
             elements = []
             for line in ax.lines:
@@ -143,8 +145,38 @@ def _paddock_setup():
                 xs = _axis_values(ax.xaxis, line.get_xdata())
                 points = [[x, y] for x, y in zip(xs, safe(list(line.get_ydata())))]
                 elements.append({"label": label, "points": points})
-            return {**base, "type": "line", "elements": elements}
+            return {**base, **_ticks(ax), "type": "line", "elements": elements}
         return {**base, "type": "unknown", "elements": []}
+
+    def _ticks(ax):
+        # Ticks, their labels and the scale of both axes, as E2B's charts report them for
+        # line and scatter plots (categorical: ticks 0..n-1 labelled by something else).
+        out = {}
+        for name, axis in (("x", ax.xaxis), ("y", ax.yaxis)):
+            try:
+                labels = [t.get_text() for t in axis.get_ticklabels()]
+                ticks = _axis_values(axis, axis.get_ticklocs())
+                scale = axis.get_scale()
+                if _is_date_axis(axis):
+                    scale = "datetime"
+                elif scale == "linear" and labels and all(
+                    isinstance(t, (int, float)) and t == i and str(i) != label
+                    for i, (t, label) in enumerate(zip(ticks, labels))
+                ):
+                    scale = "categorical"
+                out.update({f"{name}Ticks": ticks, f"{name}TickLabels": labels, f"{name}Scale": scale})
+            except Exception:  # noqa: BLE001
+                pass
+        return out
+
+    def _is_date_axis(axis):
+        try:
+            from matplotlib.dates import DateConverter
+
+            converter = getattr(axis, "get_converter", lambda: axis.converter)()
+            return isinstance(converter, DateConverter) or type(converter).__name__.endswith("DateConverter")
+        except Exception:  # noqa: BLE001
+            return False
 
     def _axis_values(axis, values):
         values = list(values)

@@ -1,5 +1,6 @@
 import { unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { type AgentConfig, loadConfig } from './config.js';
 import { answerHealth } from './health.js';
 import { log } from './log.js';
@@ -39,6 +40,16 @@ function main(): void {
   // signals. Idle keep-alive sockets outlive the client's (30 s) so that it closes them first.
   server.requestTimeout = 0;
   server.keepAliveTimeout = 65_000;
+  // Tunnels to in-sandbox ports (exposed ports): loaded lazily like the request handlers.
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    import('./ports/tunnel.js').then(
+      (loaded) => {
+        tunnels = loaded;
+        loaded.handleTunnel(req, socket, head);
+      },
+      () => socket.destroy(),
+    );
+  });
   server.on('error', (err) => {
     log.error('cannot serve', { err, socket: socketPath });
     process.exit(1);
@@ -54,7 +65,11 @@ function main(): void {
   // Handled here, not in server.ts: it needs the listening server itself.
   quiesceHandler = (res) => {
     res.writeHead(200, { 'content-type': 'application/json', connection: 'close' });
-    res.end('{"ok":true}', () => quiesce(server, socketPath, listen));
+    // Open tunnels hold host socket connections too, which a checkpoint cannot keep.
+    res.end('{"ok":true}', () => {
+      tunnels?.closeAllTunnels();
+      quiesce(server, socketPath, listen);
+    });
   };
 
   const shutdown = async (signal: NodeJS.Signals) => {
@@ -68,6 +83,7 @@ function main(): void {
   process.once('SIGINT', shutdown);
 }
 
+let tunnels: typeof import('./ports/tunnel.js') | undefined;
 let quiesceHandler: ((res: ServerResponse) => void) | undefined;
 
 function handle(req: IncomingMessage, res: ServerResponse, config: AgentConfig): void {

@@ -10,6 +10,7 @@ import { ensureDir, removePath, renamePath } from './files-manage.js';
 import { handleRead } from './files-read.js';
 import { handleWrite } from './files-write.js';
 import { answerHealth } from './health.js';
+import { handleListPorts } from './ports/listening-ports.js';
 import { handleList, handleProcessRoute, handleStart } from './processes/process-routes.js';
 import { handleCreatePty, handleListPty, handlePtyRoute } from './pty/pty-routes.js';
 import { parseInput, queryOf, readJson } from './request-input.js';
@@ -36,6 +37,7 @@ const routes: Record<string, Handler> = {
   'GET /files/read': handleRead,
   'PUT /files/write': handleWrite,
   'GET /watch': handleWatch,
+  'GET /ports': handleListPorts,
   'GET /files/stat': async (req, res) => {
     const { path } = parseInput(StatQuery, queryOf(req));
     sendJson(res, 200, await statPath(normalPath(path), UserDb.load()));

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { NetworkInfo, NetworkRequest } from './network.js';
+import { SecretInfo, SecretsRequest } from './secrets.js';
 
 /** How a sandbox is isolated: an OCI container run by `crun`, or a gVisor sandbox run by `runsc`. */
 export const Isolation = z.enum(['container', 'gvisor']);
@@ -99,6 +101,10 @@ export const CreateSandboxRequest = z.strictObject({
     .max(16)
     .refine((v) => new Set(v.map((m) => m.path)).size === v.length, 'each volume needs its own path')
     .optional(),
+  /** Values the sandbox never sees: it gets a placeholder, the egress proxy adds the value towards `hosts` (see secrets.ts). */
+  secrets: SecretsRequest.optional(),
+  /** Egress policy and bandwidth cap (see network.ts). */
+  network: NetworkRequest.optional(),
 });
 export type CreateSandboxRequest = z.infer<typeof CreateSandboxRequest>;
 
@@ -129,6 +135,10 @@ export const SandboxInfo = z.object({
   /** True after a filesystem-only hibernate: processes were restarted, memory was not kept. */
   processesRestarted: z.boolean().optional(),
   volumes: z.array(VolumeMount).optional(),
+  /** Names and hosts of the sandbox's secrets (never their values). */
+  secrets: z.array(SecretInfo).optional(),
+  /** Egress policy and the sandbox's address. */
+  network: NetworkInfo.optional(),
 });
 export type SandboxInfo = z.infer<typeof SandboxInfo>;
 

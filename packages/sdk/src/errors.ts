@@ -59,6 +59,8 @@ export class TimeoutError extends SandboxError {}
 export class RateLimitError extends SandboxError {}
 /** A template build failed; the message names the package or step. */
 export class TemplateBuildError extends SandboxError {}
+/** Nothing listens on the exposed port inside the sandbox (start a server on it first). */
+export class PortNotOpenError extends SandboxError {}
 /** The server or the sandbox's agent is not reachable right now. */
 export class UnavailableError extends SandboxError {}
 /** An unexpected failure inside Paddock; the server log has the cause. */
@@ -80,6 +82,7 @@ export const ERROR_CLASSES = {
   TIMEOUT: TimeoutError,
   RESOURCE_EXHAUSTED: RateLimitError,
   TEMPLATE_BUILD_FAILED: TemplateBuildError,
+  PORT_NOT_OPEN: PortNotOpenError,
   UNAVAILABLE: UnavailableError,
   INTERNAL: InternalError,
 } as const satisfies Record<ErrorCode, typeof SandboxError>;

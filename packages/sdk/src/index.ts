@@ -10,16 +10,26 @@
  */
 
 export type {
+  DeniedAttemptInfo,
+  EgressMode,
   ErrorCode,
   FileInfo,
   Isolation,
+  NetworkInfo,
+  NetworkRequest,
+  NetworkStatus,
   OnTimeout,
+  PortAccess,
+  PortInfo,
   ProcessInfo,
   PtyInfo,
   PtySize,
   SandboxCapabilities,
   SandboxInfo,
   SandboxState,
+  SecretInfo,
+  SecretSpec,
+  SecretsRequest,
   SignalName,
   SignalScope,
   SnapshotInfo,
@@ -54,6 +64,8 @@ export { type CommandOutputEvent, type CommandResult, Commands, type RunOptions 
 export { Connection, type ConnectionOptions } from './connection.js';
 export * from './errors.js';
 export { type FileOptions, Files, type TransferOptions, type WriteData } from './files.js';
+export { SandboxNetwork } from './network.js';
+export { type PortCallOptions, Ports, type PortUrlOptions } from './ports.js';
 export type { ProgressCallback, TransferProgress } from './progress.js';
 export {
   Pty,

@@ -2,10 +2,12 @@ import {
   type CreateSandboxRequest,
   ForkResult,
   type Isolation,
+  type NetworkRequest,
   type OnTimeout,
   SandboxInfo,
   SandboxList,
   type SandboxState,
+  type SecretsRequest,
   SnapshotInfo,
   type VolumeMount,
 } from '@paddock/protocol';
@@ -20,6 +22,8 @@ import { Commands } from './commands.js';
 import { Connection, type ConnectionOptions, checked } from './connection.js';
 import { NotFoundError } from './errors.js';
 import { Files } from './files.js';
+import { SandboxNetwork } from './network.js';
+import { Ports } from './ports.js';
 import { Pty } from './pty.js';
 
 /** Options of {@link Sandbox.create}. Every field is optional. */
@@ -48,6 +52,26 @@ export interface SandboxCreateOptions extends ConnectionOptions {
   retentionMs?: number;
   /** Named volumes to mount, e.g. `[{ name: 'cache', path: '/mnt/cache' }]` (see {@link Volume}). */
   volumes?: VolumeMount[];
+  /**
+   * Secrets the sandbox never sees: each `NAME` is set to a placeholder in the sandbox's env,
+   * and the host's egress proxy puts the real value in its place in request headers sent to
+   * `hosts` only (exact names or `*.suffix`; HTTPS through a per-sandbox CA the sandbox trusts).
+   *
+   * @example
+   * ```ts
+   * await Sandbox.create({ secrets: { OPENAI_API_KEY: { value: 'sk-…', hosts: ['api.openai.com'] } } })
+   * ```
+   */
+  secrets?: SecretsRequest;
+  /**
+   * Egress policy and bandwidth cap. Default egress: the server's (`none` unless configured).
+   *
+   * @example
+   * ```ts
+   * await Sandbox.create({ network: { egress: 'allowlist', allow: ['api.example.com', '*.example.org', '203.0.113.0/24:443'] } })
+   * ```
+   */
+  network?: NetworkRequest;
 }
 
 /** Options of {@link Sandbox.list}. */
@@ -74,8 +98,12 @@ export class Sandbox implements AsyncDisposable {
   readonly files: Files;
   /** Interactive terminals (PTY sessions) in the sandbox. */
   readonly pty: Pty;
+  /** Exposed ports: preview URLs with scoped, expiring tokens; public ports; what listens. */
+  readonly ports: Ports;
   /** Code contexts of the code interpreter (each its own kernel); see {@link Sandbox.runCode}. */
   readonly codeContexts: CodeContexts;
+  /** Egress policy (live updates), address and refused attempts. */
+  readonly network: SandboxNetwork;
   private readonly code: CodeInterpreter;
 
   private constructor(
@@ -85,7 +113,9 @@ export class Sandbox implements AsyncDisposable {
     this.commands = new Commands(conn, id);
     this.files = new Files(conn, id);
     this.pty = new Pty(conn, id);
+    this.ports = new Ports(conn, id);
     this.codeContexts = new CodeContexts(conn, id);
+    this.network = new SandboxNetwork(conn, id);
     this.code = new CodeInterpreter(conn, id);
   }
 
@@ -108,6 +138,11 @@ export class Sandbox implements AsyncDisposable {
     return this.code.stream(code, opts);
   }
 
+  /** The Host that reaches `port` of this sandbox, `{port}-{id}.{domain}` (see {@link Ports.host}). */
+  getHost(port: number): string {
+    return this.ports.host(port);
+  }
+
   /** Creates a sandbox (claimed from the warm pool when one of the same shape is ready). */
   static async create(opts: SandboxCreateOptions = {}): Promise<Sandbox> {
     const conn = new Connection(opts);
@@ -126,6 +161,8 @@ export class Sandbox implements AsyncDisposable {
       'autoResume',
       'retentionMs',
       'volumes',
+      'secrets',
+      'network',
     ] as const) {
       if (opts[key] !== undefined) (body as Record<string, unknown>)[key] = opts[key];
     }

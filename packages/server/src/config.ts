@@ -1,5 +1,7 @@
 import { Isolation } from '@paddock/protocol';
 import type { PoolTarget } from './core/warm-pool.js';
+import { type EgressProxyConfig, loadEgressProxyConfig } from './network/egress-proxy/egress-setup.js';
+import { loadNetworkConfig, type NetworkConfig, type NetworkConfigOverrides } from './network/network-config.js';
 
 /** Every server setting, with its embedded default. One loader: defaults ← env ← explicit options. */
 export interface ServerConfig {
@@ -8,6 +10,11 @@ export interface ServerConfig {
   dataDir: string;
   /** When set, this key is accepted (stored hashed); otherwise a key is generated on first start. */
   apiKey: string | undefined;
+  /**
+   * Format of the key generated on first start (`PADDOCK_API_KEY_FORMAT`): `paddock` (`pdk_` + 32
+   * hex, default) or `e2b` (`e2b_` + 40 hex, which the E2B SDKs accept, Python's format check included).
+   */
+  apiKeyFormat: 'paddock' | 'e2b';
   defaultIsolation: Isolation;
   /** Ready spares kept per template/isolation. */
   pool: PoolTarget[];
@@ -16,9 +23,19 @@ export interface ServerConfig {
   cgroupParent: string;
   /** The largest `count` one fork may ask for (`PADDOCK_MAX_FORK_COUNT`, default 16). */
   maxForkCount: number;
+  /** Exposed ports live at `{port}-{id}.{domain}` (`PADDOCK_DOMAIN`; default `localhost:<port>`). */
+  domain: string | undefined;
+  /** The longest lifetime of a port URL's token (`PADDOCK_MAX_PORT_TOKEN_MS`, default 7 days). */
+  maxPortTokenMs: number;
+  /** Sandbox networks: subnet, default egress, uplink, DNS, caps (see network/network-config.ts). */
+  network: NetworkConfig;
+  /** The egress proxy: extra upstream CAs, connection cap (see network/egress-proxy/egress-setup.ts). */
+  egressProxy: EgressProxyConfig;
 }
 
-export type ConfigOverrides = Partial<Omit<ServerConfig, 'pool'>> & {
+export type ConfigOverrides = Partial<Omit<ServerConfig, 'pool' | 'network' | 'egressProxy'>> & {
+  network?: NetworkConfigOverrides;
+  egressProxy?: Partial<EgressProxyConfig>;
   poolSize?: number;
   gvisorPoolSize?: number;
   /** Ready `code-interpreter` sandboxes, each with its Python kernel started (`PADDOCK_CODE_POOL_SIZE`). */
@@ -31,6 +48,11 @@ function envInt(env: NodeJS.ProcessEnv, name: string): number | undefined {
   const value = Number(raw);
   if (!Number.isInteger(value) || value < 0) throw new Error(`${name} must be a non-negative integer, got '${raw}'`);
   return value;
+}
+
+function apiKeyFormatOf(raw: string): 'paddock' | 'e2b' {
+  if (raw !== 'paddock' && raw !== 'e2b') throw new Error(`API key format must be 'paddock' or 'e2b', got '${raw}'`);
+  return raw;
 }
 
 export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): ServerConfig {
@@ -51,6 +73,7 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     port,
     dataDir: overrides.dataDir ?? env.PADDOCK_DATA_DIR ?? '/var/lib/paddock',
     apiKey: overrides.apiKey ?? (env.PADDOCK_API_KEY || undefined),
+    apiKeyFormat: apiKeyFormatOf(overrides.apiKeyFormat ?? (env.PADDOCK_API_KEY_FORMAT || 'paddock')),
     defaultIsolation: parsedIsolation.data,
     pool: [
       { request: { template: 'base', isolation: 'container' }, size: poolSize },
@@ -60,5 +83,9 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     logLevel: overrides.logLevel ?? env.PADDOCK_LOG_LEVEL ?? 'info',
     cgroupParent,
     maxForkCount: overrides.maxForkCount ?? envInt(env, 'PADDOCK_MAX_FORK_COUNT') ?? 16,
+    domain: overrides.domain ?? (env.PADDOCK_DOMAIN || undefined),
+    maxPortTokenMs: overrides.maxPortTokenMs ?? envInt(env, 'PADDOCK_MAX_PORT_TOKEN_MS') ?? 7 * 24 * 3_600_000,
+    network: loadNetworkConfig(overrides.network, env),
+    egressProxy: loadEgressProxyConfig(overrides.egressProxy, env),
   };
 }

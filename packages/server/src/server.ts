@@ -14,11 +14,18 @@ import type { Logger } from './core/logger.js';
 import { reconcile } from './core/reconcile.js';
 import { LIVE_STATES, SandboxService } from './core/sandbox-service.js';
 import { WarmPool } from './core/warm-pool.js';
+import { buildEgress } from './network/egress-proxy/egress-setup.js';
+import { SandboxNetworkService } from './network/sandbox-networks.js';
 import { dataPaths } from './paths.js';
+import { ExposedPorts } from './ports/exposed-ports.js';
+import { PortProxy } from './ports/port-proxy.js';
+import { SandboxCgroups } from './runtime/cgroups.js';
 import { CrunRuntime } from './runtime/crun-driver.js';
 import { RunscRuntime } from './runtime/runsc-driver.js';
 import type { Runtime } from './runtime/runtime.js';
 import { buildStateful } from './stateful.js';
+import { PortTables } from './store/port-tables.js';
+import { serverSecretBytes } from './store/server-secret.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import { buildsInProgress } from './templates/builder.js';
 import { ensureBuiltinTemplates } from './templates/builtin.js';
@@ -43,13 +50,17 @@ export async function startServer(
 ): Promise<RunningServer> {
   const config = loadConfig(overrides);
   const logger: Logger =
-    options.logger ?? pino({ level: config.logLevel, redact: ['apiKey', 'req.headers.authorization', '*.env', 'env'] });
+    options.logger ??
+    pino({
+      level: config.logLevel,
+      redact: ['apiKey', 'req.headers.authorization', '*.env', 'env', 'secrets', '*.secrets'],
+    });
   const paths = dataPaths(config.dataDir);
   for (const dir of [paths.root, paths.templates, paths.sandboxes, paths.runtimeState]) {
     mkdirSync(dir, { recursive: true });
   }
   const store = new SqliteStore(paths.db);
-  const generatedApiKey = ensureApiKey(store, config.apiKey);
+  const generatedApiKey = ensureApiKey(store, config.apiKey, config.apiKeyFormat);
   const runtimes: Partial<Record<Isolation, Runtime>> = options.runtimes ?? {
     container: new CrunRuntime({ dataDir: config.dataDir, cgroupParent: config.cgroupParent }),
     gvisor: new RunscRuntime({ dataDir: config.dataDir, cgroupParent: config.cgroupParent }),
@@ -68,7 +79,27 @@ export async function startServer(
     resolve: (n: string) => stateful.snapshots.resolve(n),
     resolveHash: (h: string) => stateful.snapshots.resolveHash(h),
   };
+  // The egress proxy (SNI/Host policy, secrets); its policy oracle is the network service below.
+  const egress = buildEgress({
+    config: config.egressProxy,
+    dnsServers: config.network.dnsUpstreams,
+    sandboxesDir: paths.sandboxes,
+    dbFile: paths.db,
+    logger,
+    oracle: () => networks,
+    exec: (id, request, signal) => agentOf(id).exec(request, signal),
+  });
+  // Each sandbox's own network stack, firewall and resolver (see network/sandbox-networks.ts).
+  const networks = new SandboxNetworkService({
+    config: config.network,
+    dataDir: config.dataDir,
+    dbFile: paths.db,
+    cgroupParent: config.cgroupParent,
+    proxy: egress.proxy,
+    logger,
+  });
   const service = new SandboxService({
+    networks,
     store,
     runtimes,
     templates: catalog,
@@ -99,33 +130,59 @@ export async function startServer(
   let ready = false;
   // Exposed ports and the E2B facade register their handlers here (see api/sandbox-traffic.ts).
   const sandboxTraffic = new SandboxTrafficRouter();
+  // Read-only use of the sandboxes' cgroups (CPU time for the E2B facade's metrics).
+  const cgroups = new SandboxCgroups(config.cgroupParent);
+  const agentOf = (sandboxId: string): AgentClient => {
+    const record = service.requireRunning(sandboxId);
+    let client = agents.get(sandboxId);
+    if (!client) {
+      client = new AgentClient(service.runtimeFor(record.isolation).agentSocket(sandboxId));
+      agents.set(sandboxId, client);
+    }
+    return client;
+  };
+  // Exposed ports: the proxy takes every sandbox port that no other handler claimed.
+  const portTables = new PortTables(paths.db);
+  const ports = new ExposedPorts({
+    service,
+    states: stateful.states,
+    tables: portTables,
+    tokenSecret: serverSecretBytes(store, 'port-token-hmac'),
+    clock: systemClock,
+    agentOf,
+    domain: config.domain,
+    maxExpiresInMs: config.maxPortTokenMs,
+  });
+  const portProxy = new PortProxy(ports, logger);
+  sandboxTraffic.setDefault(portProxy);
   const http = buildHttpServer({
     store,
     isReady: () => ready,
     sandboxTraffic,
+    cpuUsageNs: (id) => cgroups.cpuUsageNs(id),
     ctx: {
       service,
       templates,
       logger,
       stateful,
-      agentOf(sandboxId) {
-        const record = service.requireRunning(sandboxId);
-        let client = agents.get(sandboxId);
-        if (!client) {
-          client = new AgentClient(service.runtimeFor(record.isolation).agentSocket(sandboxId));
-          agents.set(sandboxId, client);
-        }
-        return client;
-      },
+      agentOf,
+      ports,
+      networks,
+      secrets: egress.secrets,
     },
   });
   const address = await http.listen({ host: config.host, port: config.port });
+  ports.listeningOn(Number(new URL(address).port));
   // Half-finished template builds of a crashed server are garbage; finished ones are atomic.
   await removeStaleBuilds(paths, buildsInProgress());
   await ensureBuiltinTemplates({ templates, store, paths, logger });
   await stateful.volumes.mountAll();
   const outcome = await reconcile({ store, runtimes, service, logger, clock: systemClock });
   logger.info(outcome, 'reconciled sandboxes with the runtimes');
+  const liveIds = new Set(store.listSandboxes({ states: LIVE_STATES }).map((r) => r.id));
+  await networks.start(liveIds);
+  // Secret values must not outlive their sandbox.
+  egress.secrets.keepOnly(liveIds);
   const pool = new WarmPool(service, { store, clock: systemClock, logger, targets: config.pool });
   pool.refill();
   ready = true;
@@ -142,7 +199,11 @@ export async function startServer(
       pool.stop();
       await http.close();
       await service.shutdown();
+      await networks.close();
+      egress.close();
       for (const client of agents.values()) client.close();
+      portProxy.close();
+      portTables.close();
       store.close();
     },
   };
@@ -153,7 +214,10 @@ export async function runServer(overrides: ConfigOverrides = {}): Promise<void> 
   const server = await startServer(overrides);
   if (server.generatedApiKey) {
     process.stdout.write(
-      `\nCreated an API key (shown only this once, stored hashed):\n\n  PADDOCK_API_KEY=${server.generatedApiKey}\n\n`,
+      `\nCreated an API key (shown only this once, stored hashed):\n\n  PADDOCK_API_KEY=${server.generatedApiKey}\n${
+        // The same key works for the E2B SDKs when it has their format (PADDOCK_API_KEY_FORMAT=e2b).
+        server.generatedApiKey.startsWith('e2b_') ? `  E2B_API_KEY=${server.generatedApiKey}\n` : ''
+      }\n`,
     );
   }
   process.stdout.write(`Paddock listening on ${server.url} (data: ${server.config.dataDir})\n`);

@@ -33,6 +33,7 @@ from .errors import (
     NotFoundError,
     PayloadTooLargeError,
     PermissionDeniedError,
+    PortNotOpenError,
     RateLimitError,
     SandboxError,
     SandboxNotRunningError,
@@ -109,6 +110,7 @@ __all__ = [
     "NotFoundError",
     "PayloadTooLargeError",
     "PermissionDeniedError",
+    "PortNotOpenError",
     "RateLimitError",
     "Sandbox",
     "SandboxError",
@@ -133,3 +135,17 @@ from .sandbox_async.pty import AsyncPty, AsyncPtyHandle  # noqa: E402
 from .sandbox_sync.pty import Pty, PtyHandle  # noqa: E402
 
 __all__ += ["AsyncPty", "AsyncPtyHandle", "Pty", "PtyHandle", "PtyInfo"]
+
+# Exposed ports: sbx.ports in both SDKs.
+from ._ports_common import PortAccess, PortInfo  # noqa: E402
+from .sandbox_async.ports import AsyncPorts  # noqa: E402
+from .sandbox_sync.ports import Ports  # noqa: E402
+
+__all__ += ["AsyncPorts", "PortAccess", "PortInfo", "Ports"]
+
+# Each sandbox's network: egress policy, live updates, refused attempts.
+from ._network_common import DeniedAttempt, NetworkStatus  # noqa: E402
+from .sandbox_async.network import AsyncSandboxNetwork  # noqa: E402
+from .sandbox_sync.network import SandboxNetwork  # noqa: E402
+
+__all__ += ["AsyncSandboxNetwork", "DeniedAttempt", "NetworkStatus", "SandboxNetwork"]

@@ -39,11 +39,27 @@ def create_sandbox_body(
     auto_resume: Optional[bool] = None,
     retention: Optional[float] = None,
     volumes: Optional[Sequence[Mapping[str, Any]]] = None,
+    secrets: Optional[Mapping[str, Mapping[str, Any]]] = None,
+    network: Optional[Mapping[str, Any]] = None,
 ) -> Dict[str, Any]:
     """The ``CreateSandboxRequest`` body; ``timeout`` and ``retention`` (seconds) become milliseconds;
-    ``volumes`` items are ``{"name", "path", "read_only"?}``."""
+    ``volumes`` items are ``{"name", "path", "read_only"?}``; ``secrets`` maps a name to
+    ``{"value", "hosts"}``."""
     return _drop_none(
         {
+            # ``{"egress", "allow", "bandwidth_mbit"}`` (snake_case) → the wire's ``bandwidthMbit``.
+            "network": None
+            if network is None
+            else _drop_none(
+                {
+                    "egress": network.get("egress"),
+                    "allow": None if network.get("allow") is None else list(network["allow"]),
+                    "bandwidthMbit": network.get("bandwidth_mbit", network.get("bandwidthMbit")),
+                }
+            ),
+            "secrets": None
+            if secrets is None
+            else {name: {"value": s.get("value"), "hosts": list(s.get("hosts") or [])} for name, s in secrets.items()},
             "onTimeout": on_timeout,
             "autoResume": auto_resume,
             "retentionMs": None if retention is None else seconds_to_ms(retention, "retention"),

@@ -116,6 +116,10 @@ class TemplateBuildError(SandboxError):
     """A template build failed; the message names the package or step."""
 
 
+class PortNotOpenError(SandboxError):
+    """Nothing listens on the exposed port inside the sandbox (start a server on it first)."""
+
+
 class UnavailableError(SandboxError):
     """The server or the sandbox's agent is not reachable right now."""
 
@@ -139,6 +143,7 @@ ERROR_CLASSES: Dict[str, Type[SandboxError]] = {
     "TIMEOUT": TimeoutError,
     "RESOURCE_EXHAUSTED": RateLimitError,
     "TEMPLATE_BUILD_FAILED": TemplateBuildError,
+    "PORT_NOT_OPEN": PortNotOpenError,
     "UNAVAILABLE": UnavailableError,
     "INTERNAL": InternalError,
 }

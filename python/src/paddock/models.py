@@ -84,6 +84,10 @@ class SandboxInfo:
     """``pause``, ``hibernateWithMemory`` (gVisor), ``fork`` (gVisor)."""
     processes_restarted: bool = False
     """True after a filesystem-only hibernate (crun): memory was not kept."""
+    secrets: Optional[List[Dict[str, Any]]] = None
+    """``[{"name", "hosts"}]`` of the sandbox's secrets (never their values)."""
+    network: Optional[Dict[str, Any]] = None
+    """``{"egress", "allow", "address"?}``: the egress policy and the sandbox's IPv4 address."""
 
     @classmethod
     def from_wire(cls, value: Any) -> "SandboxInfo":
@@ -107,6 +111,10 @@ class SandboxInfo:
             retention_ms=_opt(w, "retentionMs", _NUMBER, what),
             capabilities=None if w.get("capabilities") is None else dict(_get(w, "capabilities", Mapping, what)),
             processes_restarted=bool(_opt(w, "processesRestarted", bool, what)),
+            secrets=None
+            if w.get("secrets") is None
+            else [{"name": s["name"], "hosts": list(s["hosts"])} for s in _get(w, "secrets", list, what)],
+            network=None if w.get("network") is None else dict(_get(w, "network", Mapping, what)),
         )
 
 

@@ -2,7 +2,9 @@ import { Command } from 'commander';
 import type { ConnectionOptions } from '../connection.js';
 import { registerCpCommand } from './cp-command.js';
 import { registerExecCommand } from './exec-command.js';
+import { registerNetCommands } from './net-commands.js';
 import { reportError } from './output.js';
+import { registerPortCommands } from './port-commands.js';
 import { registerProcessCommands } from './process-commands.js';
 import { registerRunCodeCommand } from './run-code-command.js';
 import { registerSandboxCommands } from './sandbox-commands.js';
@@ -33,6 +35,8 @@ export async function main(argv: readonly string[]): Promise<void> {
   registerRunCodeCommand(program, conn);
   registerShellCommand(program, conn);
   registerProcessCommands(program, conn);
+  registerPortCommands(program, conn);
+  registerNetCommands(program, conn);
   registerCpCommand(program, conn);
   registerSyncCommand(program, conn);
   registerTemplateCommands(program, conn);

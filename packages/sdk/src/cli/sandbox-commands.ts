@@ -1,9 +1,11 @@
-import type { Isolation, SandboxInfo, SandboxState } from '@paddock/protocol';
+import type { EgressMode, Isolation, SandboxInfo, SandboxState, SecretsRequest } from '@paddock/protocol';
 import type { Command } from 'commander';
 import type { ConnectionOptions } from '../connection.js';
 import { Sandbox } from '../sandbox.js';
+import { collectAllow } from './net-commands.js';
 import { printJson, printTable } from './output.js';
 import { collectPairs, parseDurationMs, parseNumber } from './parse.js';
+import { collectSecret } from './secret-option.js';
 
 type Conn = () => ConnectionOptions;
 
@@ -36,8 +38,25 @@ export function registerSandboxCommands(program: Command, conn: Conn): void {
     .option('--isolation <kind>', 'container (crun) or gvisor (runsc)')
     .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', collectPairs)
     .option('-m, --metadata <KEY=VALUE>', 'metadata label (repeatable)', collectPairs)
+    .option(
+      '--secret <NAME=VALUE@HOSTS>',
+      'secret sent only to these hosts (comma list); NAME@HOSTS reads $NAME (repeatable)',
+      (raw: string, previous?: SecretsRequest) => collectSecret(raw, previous),
+    )
+    .option('--egress <mode>', "egress: none, open or allowlist (default: the server's)")
+    .option(
+      '--allow <entry>',
+      'allowed domain (*.suffix) or IPv4 CIDR, with an optional :port (repeatable)',
+      collectAllow,
+    )
+    .option('--bandwidth <Mbit>', 'bandwidth cap per direction in Mbit/s', parseNumber)
     .option('--json', 'print the sandbox as JSON')
     .action(async (o: Record<string, unknown>) => {
+      const network = {
+        ...(o.egress !== undefined ? { egress: o.egress as EgressMode } : {}),
+        ...(o.allow !== undefined ? { allow: o.allow as string[] } : {}),
+        ...(o.bandwidth !== undefined ? { bandwidthMbit: o.bandwidth as number } : {}),
+      };
       const sbx = await Sandbox.create({
         ...conn(),
         template: o.template as string,
@@ -48,6 +67,8 @@ export function registerSandboxCommands(program: Command, conn: Conn): void {
         ...(o.isolation !== undefined ? { isolation: o.isolation as Isolation } : {}),
         ...(o.env !== undefined ? { env: o.env as Record<string, string> } : {}),
         ...(o.metadata !== undefined ? { metadata: o.metadata as Record<string, string> } : {}),
+        ...(o.secret !== undefined ? { secrets: o.secret as SecretsRequest } : {}),
+        ...(Object.keys(network).length > 0 ? { network } : {}),
       });
       if (o.json) printJson(await sbx.getInfo());
       else process.stdout.write(`${sbx.id}\n`);

@@ -17,6 +17,10 @@ export function registerServeCommand(program: Command): void {
     .option('--host <host>', 'address to listen on')
     .option('-d, --data-dir <dir>', 'where state, templates and sandboxes live')
     .option('--api-key <key>', 'accept this API key (default PADDOCK_API_KEY; else one is generated on first start)')
+    .option(
+      '--api-key-format <format>',
+      "format of the key generated on first start: 'paddock' or 'e2b' (e2b_ + hex, for the E2B SDKs; default PADDOCK_API_KEY_FORMAT)",
+    )
     .option('--pool-size <n>', 'warm sandboxes kept ready for the base template', parseNumber)
     .option('--log-level <level>', 'pino log level')
     .action(async (o: Record<string, unknown>) => {
@@ -34,6 +38,7 @@ export function registerServeCommand(program: Command): void {
         ...(o.host !== undefined ? { host: o.host } : {}),
         ...(o.dataDir !== undefined ? { dataDir: o.dataDir } : {}),
         ...(o.apiKey !== undefined ? { apiKey: o.apiKey } : {}),
+        ...(o.apiKeyFormat !== undefined ? { apiKeyFormat: o.apiKeyFormat } : {}),
         ...(o.poolSize !== undefined ? { poolSize: o.poolSize } : {}),
         ...(o.logLevel !== undefined ? { logLevel: o.logLevel } : {}),
       });

@@ -1,5 +1,5 @@
 import { Agent, type IncomingMessage } from 'node:http';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import {
   CommandEvent,
   FileInfo,
@@ -13,6 +13,7 @@ import {
 } from '@paddock/protocol';
 import { z } from 'zod';
 import { type AgentEndpoint, type AgentRequest, readJsonBody, send, transportError } from './transport.js';
+import { openTunnel } from './tunnel-client.js';
 
 const Health = z.object({ ok: z.literal(true), pid: z.number(), uptimeMs: z.number() });
 export type AgentHealth = z.infer<typeof Health>;
@@ -172,6 +173,14 @@ export class AgentClient {
    */
   raw(request: AgentRequest): Promise<IncomingMessage> {
     return send(this.endpoint, request);
+  }
+
+  /**
+   * A raw byte stream to TCP `port` on the sandbox's loopback (exposed ports); rejects with
+   * PORT_NOT_OPEN when nothing listens there. See `openTunnel`.
+   */
+  tunnel(port: number, options: CallOptions = {}): Promise<Duplex> {
+    return openTunnel(this, port, options);
   }
 
   /** Closes idle keep-alive sockets; calls in flight continue. */

@@ -1,6 +1,9 @@
 import type { AgentClient } from '../agent-client/agent-client.js';
 import type { Logger } from '../core/logger.js';
 import type { SandboxService } from '../core/sandbox-service.js';
+import type { SandboxSecrets } from '../network/egress-proxy/sandbox-secrets.js';
+import type { SandboxNetworkService } from '../network/sandbox-networks.js';
+import type { ExposedPorts } from '../ports/exposed-ports.js';
 import type { Stateful } from '../stateful.js';
 import type { TemplateRegistry } from '../templates/registry.js';
 
@@ -13,4 +16,10 @@ export interface ApiContext {
   logger: Logger;
   /** Pause/resume/hibernate, snapshots, forks, volumes. */
   stateful: Stateful;
+  /** Exposed ports: preview URLs, tokens, the public flag (see ports/exposed-ports.ts). */
+  ports: ExposedPorts;
+  /** Create `secrets`: placeholders, host-side values, the egress CA (absent: secrets are refused). */
+  secrets?: SandboxSecrets;
+  /** Each sandbox's network: policy, address, denied attempts, live updates (absent: no networking). */
+  networks?: SandboxNetworkService;
 }

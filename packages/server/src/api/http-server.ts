@@ -1,6 +1,7 @@
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { ERROR_CODES } from '@paddock/protocol';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { E2B_CONTROL_PATH, installE2bFacade } from '../e2b/index.js';
 import type { Store } from '../store/store.js';
 import { apiKeyOf, hashApiKey } from './auth.js';
 import type { ApiContext } from './context.js';
@@ -8,6 +9,8 @@ import { installErrorHandler } from './errors.js';
 import { codeRoutes } from './routes/code.js';
 import { commandRoutes } from './routes/commands.js';
 import { fileRoutes } from './routes/files.js';
+import { networkRoutes } from './routes/network.js';
+import { portRoutes } from './routes/ports.js';
 import { processRoutes } from './routes/processes.js';
 import { ptyRoutes } from './routes/pty.js';
 import { sandboxRoutes } from './routes/sandboxes.js';
@@ -24,16 +27,26 @@ export interface HttpServerOptions {
   isReady: () => boolean;
   /** Takes over requests addressed to a sandbox's port (by Host or headers) before the API sees them. */
   sandboxTraffic?: SandboxTrafficRouter;
+  /** CPU time of a sandbox in ns (its cgroup), for the E2B facade's metrics. */
+  cpuUsageNs?: (sandboxId: string) => Promise<number>;
 }
 
 /** The HTTP API: auth, routes and error mapping. The only module that knows HTTP. */
-export function buildHttpServer({ ctx, store, isReady, sandboxTraffic }: HttpServerOptions): FastifyInstance {
+export function buildHttpServer({
+  ctx,
+  store,
+  isReady,
+  sandboxTraffic,
+  cpuUsageNs,
+}: HttpServerOptions): FastifyInstance {
+  // Signed E2B file URLs name no sandbox and carry no key: taken before the API (set below).
+  let routeSignedFiles: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
   const app = Fastify({
     // Sandbox traffic (exposed ports, the E2B facade) is routed on the raw request, before
     // fastify parses bodies: proxied requests and WebSocket upgrades must stream untouched.
     serverFactory: (handler) => {
       const server = createServer((req, res) => {
-        if (!sandboxTraffic?.route(req, res)) handler(req, res);
+        if (!sandboxTraffic?.route(req, res) && !routeSignedFiles?.(req, res)) handler(req, res);
       });
       server.on('upgrade', (req, socket, head) => {
         if (!sandboxTraffic?.routeUpgrade(req, socket, head)) socket.destroy();
@@ -57,6 +70,10 @@ export function buildHttpServer({ ctx, store, isReady, sandboxTraffic }: HttpSer
     if (request.url === '/health') return;
     const key = apiKeyOf(request.headers);
     if (!key || !store.hasApiKeyHash(hashApiKey(key))) {
+      if (E2B_CONTROL_PATH.test(request.url)) {
+        // E2B SDKs read `{code: <status>, message}` (see e2b/control-plane/e2b-errors.ts).
+        return reply.status(401).send({ code: 401, message: 'the API key is missing or not valid: check E2B_API_KEY' });
+      }
       return reply.status(ERROR_CODES.UNAUTHENTICATED.status).send({
         code: 'UNAUTHENTICATED',
         message: key
@@ -70,6 +87,7 @@ export function buildHttpServer({ ctx, store, isReady, sandboxTraffic }: HttpSer
   });
 
   sandboxRoutes(app, ctx);
+  networkRoutes(app, ctx);
   stateRoutes(app, ctx);
   volumeRoutes(app, ctx);
   commandRoutes(app, ctx);
@@ -79,5 +97,7 @@ export function buildHttpServer({ ctx, store, isReady, sandboxTraffic }: HttpSer
   ptyRoutes(app, ctx);
   watchRoutes(app, ctx);
   templateRoutes(app, ctx);
+  portRoutes(app, ctx);
+  routeSignedFiles = installE2bFacade({ app, ctx, store, sandboxTraffic, cpuUsageNs }).routeSignedFiles;
   return app;
 }

@@ -43,6 +43,7 @@ export class Forks {
     }
     const parent = await this.deps.states.ensureRunning(parentId, signal);
     const runtime = service.runtimeFor(parent.isolation);
+    service.requireCheckpointable(parent, 'fork');
     if (!runtime.capabilities().fork) {
       throw new PaddockError(
         'INVALID_ARGUMENT',

@@ -3,13 +3,16 @@ import {
   type Isolation,
   LIMITS,
   PaddockError,
+  type SandboxCapabilities,
   type SandboxState,
   type VolumeMount,
 } from '@paddock/protocol';
+import type { SecretRule } from '../network/egress-contract.js';
 import type { Runtime, SandboxLaunch } from '../runtime/runtime.js';
 import type { PoolKey, SandboxFilter, SandboxRecord, Store } from '../store/store.js';
 import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
+import type { NetworkPlan, SandboxNetworks } from './network-plan.js';
 import { Semaphore } from './semaphore.js';
 import { TaskScope } from './task-scope.js';
 import type { ResolvedTemplate, TemplateCatalog } from './templates.js';
@@ -34,7 +37,7 @@ export const PAUSED_STATES: readonly SandboxState[] = ['pausing', 'paused', 'hib
 export type UserSettings = Pick<
   SandboxRecord,
   'env' | 'metadata' | 'timeoutMs' | 'onTimeout' | 'autoResume' | 'retentionMs' | 'volumes'
->;
+> & { network?: NetworkPlan };
 
 export interface SandboxServiceDeps {
   /** Sandbox boots allowed to run at once (default 4). */
@@ -49,6 +52,8 @@ export interface SandboxServiceDeps {
   defaultIsolation?: Isolation;
   /** Host dirs of volumes, for the bind mounts of a create (checks that each exists). */
   volumeBinds?: (mounts: VolumeMount[]) => { source: string; destination: string; readOnly: boolean }[];
+  /** Each sandbox's network (netns, firewall, DNS); without it sandboxes get an empty netns. */
+  networks?: SandboxNetworks;
 }
 
 /** Resolved create parameters, defaults applied. */
@@ -87,6 +92,24 @@ export class SandboxService {
     return runtime;
   }
 
+  /** What this sandbox supports: its runtime's capabilities, less checkpoints on gVisor's host network stack. */
+  capabilitiesOf(record: SandboxRecord): SandboxCapabilities {
+    const capabilities = this.runtimeFor(record.isolation).capabilities();
+    return this.deps.networks?.usesHostStack(record.id, record.isolation)
+      ? { ...capabilities, hibernateWithMemory: false, fork: false }
+      : capabilities;
+  }
+
+  /** Throws a typed error when `what` needs a checkpoint that this sandbox's network forbids. */
+  requireCheckpointable(record: SandboxRecord, what: 'hibernate with keepMemory' | 'fork'): void {
+    if (!this.deps.networks?.usesHostStack(record.id, record.isolation)) return;
+    throw new PaddockError(
+      'CONFLICT',
+      `cannot ${what}: sandbox '${record.id}' runs gVisor on the host's network stack (network.egress 'open' or 'allowlist'), which runsc cannot checkpoint. Hibernate with keepMemory: false, or create the sandbox with network.egress 'none'`,
+      { sandboxId: record.id, reason: 'gvisor-host-network' },
+    );
+  }
+
   /** Applies defaults and checks the template and isolation exist. */
   resolveShape(req: CreateSandboxRequest): SandboxShape {
     const name = req.template ?? 'base';
@@ -110,7 +133,12 @@ export class SandboxService {
   }
 
   /** Creates a sandbox: claims a warm one when one of the same shape is ready, else boots one. */
-  async create(req: CreateSandboxRequest, signal?: AbortSignal): Promise<SandboxRecord> {
+  /** `secrets`: the create's secret rules (placeholders made by the API layer), for the egress proxy. */
+  async create(
+    req: CreateSandboxRequest,
+    signal?: AbortSignal,
+    extras: { secrets?: SecretRule[] } = {},
+  ): Promise<SandboxRecord> {
     const shape = this.resolveShape(req);
     const now = this.deps.clock.now();
     const timeoutMs = req.timeoutMs ?? LIMITS.timeoutMs.default;
@@ -130,9 +158,13 @@ export class SandboxService {
         { field: 'onTimeout' },
       );
     }
-    // Volumes are bind mounts of the OCI spec, fixed at start: a pooled spare has none.
+    const networks = this.deps.networks;
+    const planned = networks?.plan(req.network, shape.isolation);
+    const network = planned && extras.secrets?.length ? { ...planned, secrets: extras.secrets } : planned;
+    // Volumes are bind mounts of the OCI spec, fixed at start: a pooled spare has none. A gVisor
+    // spare has no interface, so it serves only egress 'none'.
     const claimed =
-      settings.volumes.length > 0
+      settings.volumes.length > 0 || (network && !networks?.poolable(network, shape.isolation))
         ? undefined
         : this.deps.store.claimPooled(shape, {
             template: shape.template.name,
@@ -140,12 +172,19 @@ export class SandboxService {
             expiresAtMs: now + timeoutMs,
             ...settings,
           });
+    if (claimed && network) {
+      // The spare's network was made with egress 'none': give it this sandbox's policy.
+      await networks?.apply(claimed.id, network, signal).catch(async (err: unknown) => {
+        await this.kill(claimed.id, 'network setup failed').catch(() => undefined);
+        throw err;
+      });
+    }
     if (claimed) {
       this.armTimer(claimed);
       this.onClaim(shape);
       return claimed;
     }
-    const record = await this.boot(shape, settings, signal);
+    const record = await this.boot(shape, network ? { ...settings, network } : settings, signal);
     this.armTimer(record);
     return record;
   }
@@ -195,8 +234,16 @@ export class SandboxService {
     };
     try {
       const runtime = this.runtimeFor(shape.isolation);
-      await this.boots.run(() => runtime.create(launch, signal), signal);
+      const networks = this.deps.networks;
+      await this.boots.run(async () => {
+        const plan = user?.network ?? networks?.plan({ egress: 'none' }, shape.isolation);
+        const network = networks && plan ? await networks.up(id, shape.isolation, plan, signal) : undefined;
+        await runtime.create(network ? { ...launch, network } : launch, signal);
+      }, signal);
     } catch (err) {
+      await this.deps.networks?.down(id).catch((cleanup: unknown) => {
+        this.deps.logger.error({ err: cleanup, sandboxId: id }, 'network cleanup failed; reconcile retries it');
+      });
       const reason = err instanceof Error ? err.message : String(err);
       this.deps.store.updateSandbox(id, { state: 'error', reason: `failed to start: ${reason}` });
       if (record.pooled) this.deps.store.deleteSandbox(id);
@@ -283,6 +330,7 @@ export class SandboxService {
     const runtime = this.deps.runtimes[record.isolation];
     try {
       await runtime?.destroy(record.id);
+      await this.deps.networks?.down(record.id);
     } catch (err) {
       this.deps.logger.error({ err, sandboxId: record.id }, 'destroy failed; will retry on next start');
       this.deps.store.updateSandbox(record.id, { state: 'error', reason: 'failed to free resources' });
@@ -300,6 +348,7 @@ export class SandboxService {
     this.deps.store.updateSandbox(id, { state: 'error', reason });
     this.scope.spawn(`cleanup ${id}`, async () => {
       await this.deps.runtimes[record.isolation]?.destroy(id);
+      await this.deps.networks?.down(id);
     });
   }
 

@@ -82,6 +82,7 @@ export class SandboxStates {
       if (record.state !== 'paused') this.requireState(record, 'hibernate');
       const runtime = this.deps.service.runtimeFor(record.isolation);
       const withMemory = keepMemory ?? true;
+      if (withMemory) this.deps.service.requireCheckpointable(record, 'hibernate with keepMemory');
       if (withMemory && !runtime.capabilities().hibernateWithMemory) {
         throw new PaddockError(
           'INVALID_ARGUMENT',

@@ -1,4 +1,5 @@
 import type { Isolation } from '@paddock/protocol';
+import type { NetworkAttachment } from './runtime.js';
 import type { SandboxLayout } from './sandbox-layout.js';
 
 /**
@@ -9,8 +10,8 @@ import type { SandboxLayout } from './sandbox-layout.js';
 export interface OciCli {
   readonly isolation: Isolation;
   readonly flavor: 'crun' | 'runsc';
-  /** Host resources the runtime needs before start (runsc: the network namespace). */
-  prepare(layout: SandboxLayout, signal?: AbortSignal): Promise<void>;
+  /** Host resources the runtime needs before start (runsc: the network namespace, or the host-made one). */
+  prepare(layout: SandboxLayout, signal?: AbortSignal, network?: NetworkAttachment): Promise<void>;
   /**
    * Starts the bundle in `layout.dir` detached, container stdio on `logFd`, pid in
    * `layout.pidFile`; resolves when the runtime command returns.

@@ -118,7 +118,7 @@ export class OciRuntime implements Runtime {
     const [agentRoot] = await Promise.all([
       this.agentRoot.prepare(signal),
       mountWritableLayer(layout, { lowerDirs, diskMiB: launch.diskMiB, seedUpper }, signal),
-      this.cli.prepare(layout, signal),
+      this.cli.prepare(layout, signal, launch.network),
       writeFile(layout.agentConfig, JSON.stringify(launch.agent), { mode: 0o644 }),
     ]);
     const spec = ociSpec({

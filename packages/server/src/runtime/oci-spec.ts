@@ -82,7 +82,11 @@ export function ociSpec(input: OciSpecInput): Record<string, unknown> {
   const idMap = [{ containerID: 0, hostID: UID_BASE, size: UID_COUNT }];
   const caps = { bounding: CAPABILITIES, effective: CAPABILITIES, permitted: CAPABILITIES };
   const linux: Record<string, unknown> = {
-    namespaces: used.map((type) => ({ type })),
+    // A host-made network (see network/) is joined by path; crun joins it before it makes the
+    // user namespace, so the netns stays owned by the host's: no CAP_NET_ADMIN over it inside.
+    namespaces: used.map((type) =>
+      type === 'network' && launch.network ? { type, path: launch.network.netnsPath } : { type },
+    ),
     uidMappings: idMap,
     gidMappings: idMap,
     cgroupsPath: input.cgroupsPath,
@@ -158,6 +162,12 @@ function mounts(input: OciSpecInput): OciMount[] {
       source: input.runDir,
       options: ['rbind', 'rw', 'nosuid', 'nodev', 'noexec'],
     },
+    ...(input.launch.network
+      ? [
+          { destination: '/etc/resolv.conf', source: input.launch.network.resolvConf },
+          { destination: '/etc/hosts', source: input.launch.network.hosts },
+        ].map((m) => ({ ...m, type: 'bind', options: ['bind', 'ro', 'nosuid', 'nodev', 'noexec'] }))
+      : []),
     ...(input.launch.binds ?? []).map((b) => ({
       destination: b.destination,
       type: 'bind',

@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HostCommandError, hostCommand } from './host-command.js';
 import type { OciCli } from './oci-cli.js';
 import { OciRuntime, type OciRuntimeOptions } from './oci-runtime.js';
+import type { NetworkAttachment } from './runtime.js';
 import type { SandboxLayout } from './sandbox-layout.js';
 import { exitOf } from './spawn-exit.js';
 
@@ -48,21 +50,35 @@ class RunscCli implements OciCli {
     private readonly root: string,
   ) {}
 
-  private globalFlags(): string[] {
+  /**
+   * `--network=host` for a sandbox on a host-made network (egress `open`/`allowlist`: gVisor's
+   * own netstack cannot run on this kernel, see the class comment), `--network=none` otherwise.
+   * The choice is the marker file written by `prepare`, so every later command agrees.
+   */
+  private globalFlags(layout: SandboxLayout): string[] {
     return [
       '--root',
       this.root,
       '--platform=systrap',
-      '--network=none',
+      existsSync(hostNetMarker(layout)) ? '--network=host' : '--network=none',
       '--overlay2=none',
       '--host-uds=create',
       '--oci-seccomp',
     ];
   }
 
-  /** An empty network namespace with loopback up, kept alive by a bind mount on `layout.netns`. */
-  async prepare(layout: SandboxLayout, signal?: AbortSignal): Promise<void> {
+  /**
+   * An empty network namespace with loopback up, kept alive by a bind mount on `layout.netns`;
+   * or, given a host-made network, that netns bind-mounted there (removed with the sandbox dir,
+   * while the network layer keeps its own mount).
+   */
+  async prepare(layout: SandboxLayout, signal?: AbortSignal, network?: NetworkAttachment): Promise<void> {
     await writeFile(layout.netns, '', { flag: 'wx' });
+    if (network) {
+      await hostCommand('mount', ['--bind', network.netnsPath, layout.netns], { signal });
+      await writeFile(hostNetMarker(layout), '');
+      return;
+    }
     await hostCommand('unshare', [`--net=${layout.netns}`, 'ip', 'link', 'set', 'lo', 'up'], { signal });
   }
 
@@ -71,7 +87,7 @@ class RunscCli implements OciCli {
       `--net=${layout.netns}`,
       '--',
       this.binary,
-      ...this.globalFlags(),
+      ...this.globalFlags(layout),
       'run',
       '--detach',
       '--bundle',
@@ -101,7 +117,10 @@ class RunscCli implements OciCli {
 
   /** ~75 ms for a small sandbox; the sandbox stops. File stdio: the sandbox would inherit a pipe. */
   async checkpoint(layout: SandboxLayout, imageDir: string, logFd: number, signal?: AbortSignal): Promise<void> {
-    const args = [`--net=${layout.netns}`, '--', this.binary, ...this.globalFlags(), 'checkpoint'];
+    if (existsSync(hostNetMarker(layout))) {
+      throw new Error('runsc cannot checkpoint a sandbox on the host network stack (network.egress open/allowlist)');
+    }
+    const args = [`--net=${layout.netns}`, '--', this.binary, ...this.globalFlags(layout), 'checkpoint'];
     const child = spawn('nsenter', [...args, `--image-path=${imageDir}`, layout.id], {
       stdio: ['ignore', logFd, logFd],
       killSignal: 'SIGKILL',
@@ -112,7 +131,7 @@ class RunscCli implements OciCli {
 
   /** Needs the same rootfs contents and the bundle's mounts in place (~260 ms for a small sandbox). */
   async restore(layout: SandboxLayout, imageDir: string, logFd: number, signal?: AbortSignal): Promise<void> {
-    const args = [`--net=${layout.netns}`, '--', this.binary, ...this.globalFlags(), 'restore', '--detach'];
+    const args = [`--net=${layout.netns}`, '--', this.binary, ...this.globalFlags(layout), 'restore', '--detach'];
     const child = spawn(
       'nsenter',
       [...args, `--image-path=${imageDir}`, '--bundle', layout.dir, '--pid-file', layout.pidFile, layout.id],
@@ -122,7 +141,7 @@ class RunscCli implements OciCli {
   }
 
   private async inNetns(layout: SandboxLayout, args: string[], signal?: AbortSignal): Promise<void> {
-    await hostCommand('nsenter', [`--net=${layout.netns}`, '--', this.binary, ...this.globalFlags(), ...args], {
+    await hostCommand('nsenter', [`--net=${layout.netns}`, '--', this.binary, ...this.globalFlags(layout), ...args], {
       signal,
       timeoutMs: 30_000,
     });
@@ -167,4 +186,9 @@ class RunscCli implements OciCli {
       return [];
     }
   }
+}
+
+/** Present when the sandbox runs with `--network=host` in a host-made netns. */
+function hostNetMarker(layout: SandboxLayout): string {
+  return join(layout.dir, 'hostnet');
 }

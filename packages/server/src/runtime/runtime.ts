@@ -30,6 +30,17 @@ export interface SandboxLaunch {
   layers?: string[];
   /** Host dirs bind-mounted into the sandbox (volumes). */
   binds?: { source: string; destination: string; readOnly: boolean }[];
+  /** The host-made network; without it crun gets an empty netns and runsc `--network=none`. */
+  network?: NetworkAttachment;
+}
+
+/** A network the host made for the sandbox (see `network/`): joined instead of a new empty netns. */
+export interface NetworkAttachment {
+  /** Bind mount of the network namespace. */
+  netnsPath: string;
+  /** Host files bind-mounted read-only at /etc/resolv.conf and /etc/hosts. */
+  resolvConf: string;
+  hosts: string;
 }
 
 /** Whether a hibernate kept memory and processes, or only the filesystem. */

@@ -39,6 +39,10 @@ CREATE TABLE IF NOT EXISTS api_keys (
   label TEXT NOT NULL,
   created_at_ms INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS secrets (
+  name TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+);
 `;
 
 interface SandboxRow {
@@ -279,6 +283,12 @@ export class SqliteStore implements Store {
 
   countApiKeys(): number {
     return (this.db.prepare('SELECT count(*) AS n FROM api_keys').get() as { n: number }).n;
+  }
+
+  secret(name: string, make: () => string): string {
+    // INSERT OR IGNORE: two servers racing on one data dir still agree on the first value.
+    this.db.prepare('INSERT OR IGNORE INTO secrets (name, value) VALUES (?, ?)').run(name, make());
+    return (this.db.prepare('SELECT value FROM secrets WHERE name = ?').get(name) as { value: string }).value;
   }
 
   close(): void {

@@ -95,6 +95,9 @@ export interface Store {
   hasApiKeyHash(hash: string): boolean;
   countApiKeys(): number;
 
+  /** A named server secret, made by `make` on first use and kept from then on (survives restarts). */
+  secret(name: string, make: () => string): string;
+
   close(): void;
 }
 

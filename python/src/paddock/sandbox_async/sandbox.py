@@ -16,6 +16,8 @@ from .code_interpreter import AsyncCodeContexts, run_code as _run_code
 from .state import AsyncStateMixin, fork_sandboxes
 from .commands import AsyncCommands
 from .files import AsyncFiles
+from .network import AsyncSandboxNetwork
+from .ports import AsyncPorts
 from .pty import AsyncPty
 
 
@@ -49,6 +51,10 @@ class AsyncSandbox(AsyncStateMixin):
     """Reads and writes files in the sandbox."""
     pty: AsyncPty
     """Interactive terminals (PTY sessions) in the sandbox."""
+    ports: AsyncPorts
+    """Exposed ports: preview URLs with scoped, expiring tokens; public ports; what listens."""
+    network: AsyncSandboxNetwork
+    """Egress policy (live updates), address and refused attempts."""
 
     def __init__(self, sandbox_id: str, transport: AsyncTransport) -> None:
         """Wraps an existing sandbox; use :meth:`create` or :meth:`connect` instead."""
@@ -57,6 +63,8 @@ class AsyncSandbox(AsyncStateMixin):
         self.commands = AsyncCommands(transport, sandbox_id)
         self.files = AsyncFiles(transport, sandbox_id)
         self.pty = AsyncPty(transport, sandbox_id)
+        self.ports = AsyncPorts(transport, sandbox_id)
+        self.network = AsyncSandboxNetwork(transport, sandbox_id)
         self.code_contexts = AsyncCodeContexts(transport, sandbox_id)
 
     @property
@@ -130,6 +138,8 @@ class AsyncSandbox(AsyncStateMixin):
         auto_resume: Optional[bool] = None,
         retention: Optional[float] = None,
         volumes: Optional[Sequence[Mapping[str, Any]]] = None,
+        secrets: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        network: Optional[Mapping[str, Any]] = None,
         api_url: Optional[str] = None,
         api_key: Optional[str] = None,
         request_timeout: Optional[float] = None,
@@ -140,6 +150,7 @@ class AsyncSandbox(AsyncStateMixin):
             body = create_sandbox_body(
                 template, timeout, memory_mib, cpus, disk_mib, pids, isolation, env, metadata,
                 on_timeout=on_timeout, auto_resume=auto_resume, retention=retention, volumes=volumes,
+                secrets=secrets, network=network,
             )
             raw = await transport.call("POST", "/v1/sandboxes", wait_for(transport.config, None), json=body)
             info = SandboxInfo.from_wire(raw)
@@ -233,6 +244,10 @@ class AsyncSandbox(AsyncStateMixin):
     @kill.instance
     async def _kill_instance(self, *, request_timeout: Optional[float] = None) -> bool:
         return await _kill(self._transport, self.id, request_timeout)
+
+    def get_host(self, port: int) -> str:
+        """The Host that reaches ``port`` of this sandbox: ``{port}-{id}.{domain}``."""
+        return self.ports.host(port)
 
     async def get_info(self, *, request_timeout: Optional[float] = None) -> SandboxInfo:
         """The sandbox's current state, limits, metadata and expiry."""

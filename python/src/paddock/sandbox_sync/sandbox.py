@@ -16,6 +16,8 @@ from .code_interpreter import CodeContexts, run_code as _run_code
 from .state import SyncStateMixin, fork_sandboxes
 from .commands import Commands
 from .files import Files
+from .network import SandboxNetwork
+from .ports import Ports
 from .pty import Pty
 
 
@@ -48,6 +50,10 @@ class Sandbox(SyncStateMixin):
     """Reads and writes files in the sandbox."""
     pty: Pty
     """Interactive terminals (PTY sessions) in the sandbox."""
+    ports: Ports
+    """Exposed ports: preview URLs with scoped, expiring tokens; public ports; what listens."""
+    network: SandboxNetwork
+    """Egress policy (live updates), address and refused attempts."""
     code_contexts: CodeContexts
     """Code contexts of the code interpreter (see :meth:`run_code`)."""
 
@@ -58,6 +64,8 @@ class Sandbox(SyncStateMixin):
         self.commands = Commands(transport, sandbox_id)
         self.files = Files(transport, sandbox_id)
         self.pty = Pty(transport, sandbox_id)
+        self.ports = Ports(transport, sandbox_id)
+        self.network = SandboxNetwork(transport, sandbox_id)
         self.code_contexts = CodeContexts(transport, sandbox_id)
 
     @property
@@ -131,6 +139,8 @@ class Sandbox(SyncStateMixin):
         auto_resume: Optional[bool] = None,
         retention: Optional[float] = None,
         volumes: Optional[Sequence[Mapping[str, Any]]] = None,
+        secrets: Optional[Mapping[str, Mapping[str, Any]]] = None,
+        network: Optional[Mapping[str, Any]] = None,
         api_url: Optional[str] = None,
         api_key: Optional[str] = None,
         request_timeout: Optional[float] = None,
@@ -152,6 +162,12 @@ class Sandbox(SyncStateMixin):
             auto_resume: calls that need a running sandbox resume a paused or hibernated one.
             retention: seconds a paused or hibernated sandbox is kept (default 7 days).
             volumes: ``[{"name": "cache", "path": "/mnt/cache", "read_only": False}]``.
+            secrets: ``{"NAME": {"value": "sk-…", "hosts": ["api.example.com", "*.example.org"]}}``:
+                the sandbox sees a placeholder in ``$NAME``; the host's egress proxy puts the
+                value in request headers sent to those hosts only. Never stored in the sandbox.
+            network: ``{"egress": "none"|"open"|"allowlist", "allow": ["api.example.com",
+                "*.example.org", "203.0.113.0/24:443"], "bandwidth_mbit": 100}``; default egress
+                is the server's (``none`` unless configured).
             api_url: server URL; default ``PADDOCK_URL`` or ``http://127.0.0.1:7070``.
             api_key: API key; default ``PADDOCK_API_KEY``.
             request_timeout: seconds to wait for each request to the server (default 30,
@@ -166,6 +182,7 @@ class Sandbox(SyncStateMixin):
             body = create_sandbox_body(
                 template, timeout, memory_mib, cpus, disk_mib, pids, isolation, env, metadata,
                 on_timeout=on_timeout, auto_resume=auto_resume, retention=retention, volumes=volumes,
+                secrets=secrets, network=network,
             )
             info = SandboxInfo.from_wire(transport.call("POST", "/v1/sandboxes", wait_for(transport.config, None), json=body))
         except BaseException:
@@ -269,6 +286,10 @@ class Sandbox(SyncStateMixin):
     @kill.instance
     def _kill_instance(self, *, request_timeout: Optional[float] = None) -> bool:
         return _kill(self._transport, self.id, request_timeout)
+
+    def get_host(self, port: int) -> str:
+        """The Host that reaches ``port`` of this sandbox: ``{port}-{id}.{domain}``."""
+        return self.ports.host(port)
 
     def get_info(self, *, request_timeout: Optional[float] = None) -> SandboxInfo:
         """The sandbox's current state, limits, metadata and expiry."""

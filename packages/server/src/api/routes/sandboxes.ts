@@ -7,6 +7,8 @@ import {
   SetTimeoutRequest,
 } from '@paddock/protocol';
 import type { FastifyInstance } from 'fastify';
+import type { SecretRule } from '../../network/egress-contract.js';
+import type { PreparedSecrets } from '../../network/egress-proxy/sandbox-secrets.js';
 import type { SandboxRecord } from '../../store/store.js';
 import type { ApiContext } from '../context.js';
 import { parseOrThrow } from '../validate.js';
@@ -42,11 +44,15 @@ export function sandboxInfo(ctx: ApiContext, r: SandboxRecord): SandboxInfo {
   const runtime = ctx.service.runtimeFor.bind(ctx.service);
   let capabilities: SandboxCapabilities | undefined;
   try {
-    capabilities = runtime(r.isolation).capabilities();
+    runtime(r.isolation);
+    capabilities = ctx.service.capabilitiesOf(r);
   } catch {
     capabilities = undefined; // an isolation this server no longer offers
   }
-  return toSandboxInfo(r, capabilities);
+  const info = toSandboxInfo(r, capabilities);
+  const secrets = ctx.secrets?.infoOf(r.id) ?? [];
+  const network = ctx.networks?.info(r.id);
+  return { ...info, ...(secrets.length > 0 ? { secrets } : {}), ...(network ? { network } : {}) };
 }
 
 /** `?state=running,killed&metadata.agent=a1` → filter. */
@@ -73,6 +79,34 @@ function listFilter(query: Record<string, string | string[] | undefined>) {
   return { ...(states ? { states } : {}), metadata };
 }
 
+/** Placeholders for the create's secrets; a server without an egress proxy refuses them. */
+function prepareSecrets(ctx: ApiContext, req: CreateSandboxRequest): PreparedSecrets | undefined {
+  if (!req.secrets || Object.keys(req.secrets).length === 0) return undefined;
+  if (!ctx.secrets) {
+    throw new PaddockError(
+      'INVALID_ARGUMENT',
+      'secrets: this server has no egress proxy, so it cannot inject secrets',
+      {
+        field: 'secrets',
+      },
+    );
+  }
+  // Values of sandboxes that died without a network detach (egress 'none') go now at the latest.
+  ctx.secrets.keepOnly(new Set(ctx.service.list().map((r) => r.id)));
+  return ctx.secrets.prepare(req);
+}
+
+/** Stores the secrets and installs the egress CA; a sandbox that cannot get them is not handed out. */
+async function commitSecrets(ctx: ApiContext, id: string, rules: SecretRule[], signal: AbortSignal): Promise<void> {
+  try {
+    await ctx.secrets?.commit(id, rules, signal);
+  } catch (err) {
+    ctx.secrets?.forget(id);
+    await ctx.service.kill(id, 'secrets could not be set up').catch(() => {});
+    throw err;
+  }
+}
+
 export function sandboxRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const toSandboxInfo = (r: SandboxRecord) => sandboxInfo(ctx, r);
   app.post('/v1/sandboxes', async (request, reply) => {
@@ -81,7 +115,13 @@ export function sandboxRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const onClose = () => controller.abort(new Error('client disconnected'));
     request.raw.socket.once('close', onClose);
     try {
-      const record = await ctx.service.create(req, controller.signal);
+      const secrets = prepareSecrets(ctx, req);
+      const env = secrets ? { ...req.env, ...secrets.env } : req.env;
+      const { secrets: _values, ...rest } = req;
+      const record = await ctx.service.create({ ...rest, ...(env ? { env } : {}) }, controller.signal, {
+        ...(secrets ? { secrets: secrets.rules } : {}),
+      });
+      if (secrets) await commitSecrets(ctx, record.id, secrets.rules, controller.signal);
       return reply.status(201).send(toSandboxInfo(record));
     } finally {
       request.raw.socket.off('close', onClose);
