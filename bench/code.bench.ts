@@ -12,14 +12,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Sandbox } from '@paddock/sdk';
-import { type RunningServer, startServer } from '@paddock/server';
+import type { RunningServer } from '@paddock/server';
 import { AgentClient } from '../packages/server/src/agent-client/agent-client.js';
 import { CodeClient } from '../packages/server/src/agent-client/code-client.js';
+import { BENCH_API_KEY as API_KEY, startBenchServer } from './bench-server.js';
 import { fmtMs, percentile, printTable, timeIt } from './stats.js';
 
-const DATA_DIR = process.env.PADDOCK_BENCH_DATA_DIR ?? '/var/tmp/paddock-test/data';
-const API_KEY = 'pdk_bench_0123456789abcdef0123456789abcdef';
-const CGROUP_PARENT = 'paddock-bench';
 const N = Number(process.env.BENCH_N ?? 200);
 const FIRST_N = Number(process.env.BENCH_FIRST_N ?? 5);
 const CHART_N = Number(process.env.BENCH_CHART_N ?? 10);
@@ -29,14 +27,7 @@ const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'results');
 type Conn = { apiUrl: string; apiKey: string };
 
 async function withServer<T>(codePoolSize: number, fn: (s: RunningServer, conn: Conn) => Promise<T>): Promise<T> {
-  const server = await startServer({
-    port: 0,
-    dataDir: DATA_DIR,
-    apiKey: API_KEY,
-    cgroupParent: CGROUP_PARENT,
-    logLevel: 'warn',
-    poolSize: 0,
-    gvisorPoolSize: 0,
+  const server = await startBenchServer({
     codePoolSize,
   });
   try {

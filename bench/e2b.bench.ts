@@ -16,14 +16,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Sandbox as E2bCodeSandbox } from '@e2b/code-interpreter';
 import { Sandbox } from '@paddock/sdk';
-import { startServer } from '@paddock/server';
 import { Sandbox as E2bSandbox } from 'e2b';
+import { startBenchServer } from './bench-server.js';
 import { fmtMs, percentile, printTable, timeIt } from './stats.js';
 
-const DATA_DIR = process.env.PADDOCK_BENCH_DATA_DIR ?? '/var/tmp/paddock-test/data';
 // One key for both SDKs: E2B's format is a valid Paddock key.
 const API_KEY = `e2b_${randomBytes(20).toString('hex')}`;
-const CGROUP_PARENT = process.env.PADDOCK_BENCH_CGROUP_PARENT ?? 'paddock-bench';
 const N = Number(process.env.BENCH_N ?? 100);
 const CREATE_N = Number(process.env.BENCH_CREATE_N ?? 20);
 const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'results');
@@ -56,16 +54,9 @@ async function interleave(
 }
 
 async function main(): Promise<void> {
-  const server = await startServer({
-    port: 0,
+  const server = await startBenchServer({
     host: '127.0.0.1',
-    dataDir: DATA_DIR,
     apiKey: API_KEY,
-    cgroupParent: CGROUP_PARENT,
-    logLevel: 'warn',
-    poolSize: 0,
-    gvisorPoolSize: 0,
-    codePoolSize: 0,
   });
   process.env.E2B_API_URL = server.url;
   process.env.E2B_SANDBOX_URL = server.url;

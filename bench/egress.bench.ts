@@ -9,12 +9,10 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Sandbox } from '@paddock/sdk';
-import { startServer } from '@paddock/server';
 import { startFakeInternet } from '../test/support/fake-internet.js';
+import { BENCH_API_KEY as API_KEY, startBenchServer } from './bench-server.js';
 import { fmtMs, percentile, printTable } from './stats.js';
 
-const DATA_DIR = process.env.PADDOCK_BENCH_DATA_DIR ?? '/var/tmp/paddock-test/data';
-const API_KEY = 'pdk_bench_0123456789abcdef0123456789abcdef';
 const N = Number(process.env.BENCH_N ?? 200);
 const DOWNLOAD_BYTES = 64 * 1024 * 1024;
 const CREATES = Number(process.env.BENCH_CREATES ?? 5);
@@ -45,15 +43,7 @@ print(json.dumps({'status': first.decode(errors='replace'), 'latenciesMs': lat, 
 `;
 
 const fake = await startFakeInternet();
-const server = await startServer({
-  port: 0,
-  dataDir: DATA_DIR,
-  apiKey: API_KEY,
-  cgroupParent: 'paddock-bench',
-  logLevel: 'warn',
-  poolSize: 0,
-  gvisorPoolSize: 0,
-  codePoolSize: 0,
+const server = await startBenchServer({
   network: {
     uplink: fake.uplink,
     dnsUpstreams: [fake.dnsAddress],

@@ -9,12 +9,15 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Isolation, Sandbox } from '@paddock/sdk';
-import { type RunningServer, startServer } from '@paddock/server';
+import type { RunningServer } from '@paddock/server';
+import {
+  BENCH_API_KEY as API_KEY,
+  BENCH_CGROUP_PARENT as CGROUP_PARENT,
+  BENCH_DATA_DIR as DATA_DIR,
+  startBenchServer,
+} from './bench-server.js';
 import { fmtMs, percentile, printTable, timeIt } from './stats.js';
 
-const DATA_DIR = process.env.PADDOCK_BENCH_DATA_DIR ?? '/var/tmp/paddock-test/data';
-const API_KEY = 'pdk_bench_0123456789abcdef0123456789abcdef';
-const CGROUP_PARENT = 'paddock-bench';
 const N = Number(process.env.BENCH_N ?? 20);
 const CONCURRENT = Number(process.env.BENCH_CONCURRENT ?? 100);
 
@@ -22,13 +25,7 @@ async function withServer<T>(
   pool: { poolSize: number; gvisorPoolSize: number },
   fn: (s: RunningServer, conn: { apiUrl: string; apiKey: string }) => Promise<T>,
 ): Promise<T> {
-  const server = await startServer({
-    port: 0,
-    dataDir: DATA_DIR,
-    apiKey: API_KEY,
-    cgroupParent: CGROUP_PARENT,
-    logLevel: 'warn',
-    codePoolSize: 0,
+  const server = await startBenchServer({
     ...pool,
   });
   try {

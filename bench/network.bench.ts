@@ -10,17 +10,19 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Sandbox } from '@paddock/sdk';
-import { startServer } from '@paddock/server';
 import { silentLogger } from '../packages/server/src/core/logger.js';
 import { loadNetworkConfig } from '../packages/server/src/network/network-config.js';
 import { NoopEgressProxy } from '../packages/server/src/network/noop-egress-proxy.js';
 import { SandboxNetworkService } from '../packages/server/src/network/sandbox-networks.js';
+import {
+  BENCH_API_KEY as API_KEY,
+  BENCH_CGROUP_PARENT as CGROUP_PARENT,
+  BENCH_DATA_DIR as DATA_DIR,
+  startBenchServer,
+} from './bench-server.js';
 import { fmtMs, percentile, printTable, timeIt } from './stats.js';
 
-const DATA_DIR = process.env.PADDOCK_BENCH_DATA_DIR ?? '/var/tmp/paddock-test/data';
-const API_KEY = 'pdk_bench_0123456789abcdef0123456789abcdef';
 const N = Number(process.env.BENCH_N ?? 20);
-const CGROUP_PARENT = process.env.PADDOCK_BENCH_CGROUP_PARENT ?? 'paddock-bench';
 const SUBNET = process.env.PADDOCK_BENCH_SUBNET ?? '10.92.0.0/16';
 const network = { uplink: 'none', dnsUpstreams: ['127.0.0.1'], subnet: SUBNET };
 
@@ -56,15 +58,7 @@ record('network up (nft + netns + veth + resolver)', 'crun', up);
 record('network down', 'crun', down);
 
 // 2. create → first command through the whole stack.
-const server = await startServer({
-  port: 0,
-  dataDir: DATA_DIR,
-  apiKey: API_KEY,
-  cgroupParent: CGROUP_PARENT,
-  logLevel: 'warn',
-  poolSize: 0,
-  gvisorPoolSize: 0,
-  codePoolSize: 0,
+const server = await startBenchServer({
   network,
 });
 const conn = { apiUrl: server.url, apiKey: API_KEY };

@@ -16,13 +16,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Sandbox } from '@paddock/sdk';
-import { startServer } from '@paddock/server';
 import { WEB_SERVER_SOURCE, webServerCommand } from '../test/support/sandbox-web-server.js';
+import { BENCH_API_KEY as API_KEY, BENCH_CGROUP_PARENT as CGROUP_PARENT, startBenchServer } from './bench-server.js';
 import { fmtMs, percentile, printTable } from './stats.js';
 
-const DATA_DIR = process.env.PADDOCK_BENCH_DATA_DIR ?? '/var/tmp/paddock-test/data';
-const CGROUP_PARENT = process.env.PADDOCK_BENCH_CGROUP_PARENT ?? 'paddock-bench';
-const API_KEY = 'pdk_bench_0123456789abcdef0123456789abcdef';
 const N = Number(process.env.BENCH_N ?? 200);
 const DOWNLOAD_BYTES = 64 * 1024 * 1024;
 const DOWNLOADS = 3;
@@ -62,16 +59,7 @@ interface Measured {
 }
 
 const run = promisify(execFile);
-const server = await startServer({
-  port: 0,
-  dataDir: DATA_DIR,
-  apiKey: API_KEY,
-  cgroupParent: CGROUP_PARENT,
-  logLevel: 'warn',
-  poolSize: 0,
-  gvisorPoolSize: 0,
-  codePoolSize: 0,
-});
+const server = await startBenchServer();
 const conn = { apiUrl: server.url, apiKey: API_KEY };
 const serverPort = Number(new URL(server.url).port);
 const clientFile = join(tmpdir(), `paddock-ports-bench-client-${process.pid}.cjs`);

@@ -6,23 +6,12 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Sandbox } from '@paddock/sdk';
-import { startServer } from '@paddock/server';
+import { BENCH_API_KEY as API_KEY, startBenchServer } from './bench-server.js';
 import { fmtMs, percentile, printTable } from './stats.js';
 
-const DATA_DIR = process.env.PADDOCK_BENCH_DATA_DIR ?? '/var/tmp/paddock-test/data';
-const API_KEY = 'pdk_bench_0123456789abcdef0123456789abcdef';
 const N = Number(process.env.BENCH_N ?? 100);
 
-const server = await startServer({
-  port: 0,
-  dataDir: DATA_DIR,
-  apiKey: API_KEY,
-  cgroupParent: 'paddock-bench',
-  logLevel: 'warn',
-  poolSize: 0,
-  gvisorPoolSize: 0,
-  codePoolSize: 0,
-});
+const server = await startBenchServer();
 const conn = { apiUrl: server.url, apiKey: API_KEY };
 const rows: string[][] = [];
 const results: Record<string, number[]> = {};

@@ -9,24 +9,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Isolation, Sandbox, Snapshot } from '@paddock/sdk';
-import { startServer } from '@paddock/server';
+import { BENCH_API_KEY as API_KEY, startBenchServer } from './bench-server.js';
 import { fmtMs, percentile, printTable, timeIt } from './stats.js';
 
-const DATA_DIR = process.env.PADDOCK_BENCH_DATA_DIR ?? '/var/tmp/paddock-test/data';
-const API_KEY = 'pdk_bench_0123456789abcdef0123456789abcdef';
 const N = Number(process.env.BENCH_N ?? 50);
 const SIZES_MIB = (process.env.BENCH_SIZES_MIB ?? '64,256,1024').split(',').map(Number);
 const FORKS = (process.env.BENCH_FORKS ?? '4,16').split(',').map(Number);
 
-const server = await startServer({
-  port: 0,
-  dataDir: DATA_DIR,
-  apiKey: API_KEY,
-  cgroupParent: 'paddock-bench',
-  logLevel: 'warn',
-  poolSize: 0,
-  gvisorPoolSize: 0,
-});
+const server = await startBenchServer();
 const conn = { apiUrl: server.url, apiKey: API_KEY };
 const rows: string[][] = [];
 const raw: Record<string, number[]> = {};
