@@ -62,8 +62,8 @@ def server() -> Iterator[Dict[str, str]]:
     # Sandbox traffic never leaves the machine: no uplink, DNS asked of loopback only.
     env.setdefault("PADDOCK_EGRESS_UPLINK", "none")
     env.setdefault("PADDOCK_EGRESS_DNS", "127.0.0.1")
-    if os.environ.get("PADDOCK_TEST_SUBNET"):
-        env["PADDOCK_SANDBOX_SUBNET"] = os.environ["PADDOCK_TEST_SUBNET"]
+    # The suite's own subnet (test/support/env.ts), never a dev server's default 10.88.0.0/16.
+    env["PADDOCK_SANDBOX_SUBNET"] = os.environ.get("PADDOCK_TEST_SUBNET", "10.89.0.0/16")
     argv = [
         "node", str(REPO / "packages/sdk/bin/paddock.js"), "serve",
         "--port", str(port),

@@ -11,11 +11,14 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ConflictError, InvalidArgumentError, NotFoundError, Sandbox } from '@paddock/sdk';
 import type { RunningServer } from '@paddock/server';
+import { inRange, parseCidr } from '../../packages/server/src/network/ipv4.js';
 import { runCli } from '../support/cli.js';
-import { TEST_CGROUP_PARENT, TEST_DATA_DIR } from '../support/env.js';
+import { TEST_CGROUP_PARENT, TEST_DATA_DIR, TEST_SUBNET } from '../support/env.js';
 import { type FakeInternet, startFakeInternet } from '../support/fake-internet.js';
 import { startTestServer, type TestConnection } from '../support/server.js';
 import { ServerProcess } from '../support/server-process.js';
+
+const SUBNET = parseCidr(TEST_SUBNET, 'PADDOCK_TEST_SUBNET');
 
 const MAX_CONNECTIONS = 6;
 const TABLE = `paddock_${TEST_CGROUP_PARENT.replace(/-/g, '_')}`;
@@ -131,7 +134,7 @@ describe('crun, egress open', () => {
     const info = await a.getInfo();
     assert.equal(info.network?.egress, 'open');
     const address = info.network?.address ?? '';
-    assert.match(address, /^10\.91\./);
+    assert.ok(inRange(address, SUBNET), `${address} is in the test subnet ${TEST_SUBNET}`);
     const hostAddress = address.replace(/\.(\d+)$/, (_, last: string) => `.${Number(last) - 1}`);
     // The control: B's server answers the host.
     await waitForTcp(bAddress, 8000);
@@ -153,7 +156,7 @@ describe('crun, egress open', () => {
     refused(r, `conn ${bAddress}:8000`);
     refused(r, `http http://${net.addresses.private}/`);
     refused(r, `http http://${net.addresses.metadata}/`);
-    // The fixture saw A's traffic from the uplink's address (masquerade), not from 10.91.x.
+    // The fixture saw A's traffic from the uplink's address (masquerade), not from the sandbox subnet.
     assert.match(r[`tcp ${net.addresses.web}:7000`] ?? '', /ok:ping/);
   });
 
@@ -286,7 +289,7 @@ describe('gVisor', () => {
   it('open: reaches the internet but not metadata or private ranges; no memory hibernate or fork', async () => {
     const sbx = await sandbox({ isolation: 'gvisor', network: { egress: 'open' } });
     const info = await sbx.getInfo();
-    assert.match(info.network?.address ?? '', /^10\.91\./);
+    assert.ok(inRange(info.network?.address ?? '', SUBNET), `${info.network?.address} is in ${TEST_SUBNET}`);
     assert.equal(info.capabilities?.hibernateWithMemory, false);
     assert.equal(info.capabilities?.fork, false);
     const r = await probe(sbx, [

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { CLI } from './cli.js';
-import { TEST_API_KEY, TEST_CGROUP_PARENT, TEST_DATA_DIR } from './env.js';
+import { TEST_API_KEY, TEST_CGROUP_PARENT, TEST_DATA_DIR, TEST_SUBNET } from './env.js';
 import { waitFor } from './server.js';
 
 /** A server run as its own process through `paddock serve`, so tests can SIGTERM or kill -9 it. */
@@ -44,7 +44,7 @@ export class ServerProcess {
           // Tests never forward sandbox traffic off the host unless they pass their own uplink.
           PADDOCK_EGRESS_UPLINK: process.env.PADDOCK_EGRESS_UPLINK ?? 'none',
           PADDOCK_EGRESS_DNS: process.env.PADDOCK_EGRESS_DNS ?? '127.0.0.1',
-          ...(process.env.PADDOCK_TEST_SUBNET ? { PADDOCK_SANDBOX_SUBNET: process.env.PADDOCK_TEST_SUBNET } : {}),
+          PADDOCK_SANDBOX_SUBNET: TEST_SUBNET,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       },

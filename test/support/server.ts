@@ -1,5 +1,5 @@
 import { type ConfigOverrides, type RunningServer, startServer } from '@paddock/server';
-import { TEST_API_KEY, TEST_CGROUP_PARENT, TEST_DATA_DIR } from './env.js';
+import { TEST_API_KEY, TEST_CGROUP_PARENT, TEST_DATA_DIR, TEST_SUBNET } from './env.js';
 
 /** Connection options for the SDK against a test server. */
 export interface TestConnection {
@@ -17,7 +17,7 @@ export async function startTestServer(
     gvisorPoolSize?: number;
     codePoolSize?: number;
     apiKey?: string;
-    /** Sandbox networks; the test default has no uplink (nothing leaves the host) and takes `PADDOCK_TEST_SUBNET`. */
+    /** Sandbox networks; the test default has no uplink (nothing leaves the host) and the suite's own subnet (TEST_SUBNET). */
     network?: ConfigOverrides['network'];
     /** The egress proxy (e.g. `caFile` of a fake internet's HTTPS servers). */
     egressProxy?: ConfigOverrides['egressProxy'];
@@ -37,7 +37,7 @@ export async function startTestServer(
       uplink: 'none',
       // Loopback, where nothing answers DNS: no lookup of a test ever leaves the machine.
       dnsUpstreams: ['127.0.0.1'],
-      ...(process.env.PADDOCK_TEST_SUBNET ? { subnet: process.env.PADDOCK_TEST_SUBNET } : {}),
+      subnet: TEST_SUBNET,
       ...overrides.network,
     },
     ...(overrides.egressProxy ? { egressProxy: overrides.egressProxy } : {}),
