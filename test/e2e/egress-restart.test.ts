@@ -4,12 +4,14 @@
  * egress-proxy.test.ts; the server runs as a child process so that it can be restarted.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Sandbox } from '@paddock/sdk';
 import Database from 'better-sqlite3';
 import { TEST_API_KEY, TEST_DATA_DIR } from '../support/env.js';
 import { type FakeInternet, startFakeInternet } from '../support/fake-internet.js';
+import { startTestServer } from '../support/server.js';
 import { ServerProcess } from '../support/server-process.js';
 
 const SECRET_VALUE = 'sk-restart-4d1e-secret';
@@ -41,6 +43,11 @@ print(r.read().decode())`;
 async function authorizationSeen(sbx: Sandbox, url: string, placeholder: string): Promise<string> {
   const r = await sbx.commands.run(`python3 /tmp/fetch.py ${url} ${placeholder}`);
   return (JSON.parse(r.stdout) as { headers: Record<string, string> }).headers.authorization ?? '';
+}
+
+/** The egress proxy's HTTPS listener on one host address, as `ss` prints it; empty when none. */
+function listenersOn(address: string): string {
+  return execFileSync('ss', ['-Hltn', 'src', address, 'sport', '=', ':443'], { encoding: 'utf8' }).trim();
 }
 
 function secretRows(sandboxId: string): number {
@@ -77,5 +84,50 @@ describe('secrets across a server restart', () => {
     assert.equal(secretRows(sbx.id), 1);
     await again.kill();
     assert.equal(secretRows(sbx.id), 0, 'the value does not outlive its sandbox');
+  });
+});
+
+describe('an in-process restart', () => {
+  it('gives the proxy ports back at close, so the next server in the same process attaches again', async () => {
+    // One server per data dir at a time: the child server of the test above goes first.
+    await server.stop('SIGTERM');
+    const options = {
+      network: { uplink: fake.uplink, dnsUpstreams: [fake.dnsAddress] },
+      egressProxy: { caFile: fake.caFile },
+    };
+    const first = await startTestServer(options);
+    let sandboxId: string;
+    let placeholder: string;
+    let hostAddress: string;
+    try {
+      const sbx = await Sandbox.create({
+        ...first.conn,
+        network: { egress: 'allowlist', allow: ['api.allowed.test'] },
+        secrets: { API_KEY: { value: SECRET_VALUE, hosts: ['api.allowed.test'] } },
+      });
+      sandboxId = sbx.id;
+      await sbx.files.write('/tmp/fetch.py', FETCH);
+      placeholder = (await sbx.commands.run('printf %s "$API_KEY"')).stdout;
+      const sandboxAddress = (await sbx.getInfo()).network?.address ?? '';
+      hostAddress = sandboxAddress.replace(/\.(\d+)$/, (_, last: string) => `.${Number(last) - 1}`);
+      assert.notEqual(listenersOn(hostAddress), '', 'the proxy listens on the host side of the veth');
+    } finally {
+      await first.server.close();
+    }
+    assert.equal(listenersOn(hostAddress), '', 'a closed server leaves no proxy listener behind');
+    const second = await startTestServer(options);
+    try {
+      const again = await Sandbox.connect(sandboxId, second.conn);
+      try {
+        assert.equal(
+          await authorizationSeen(again, 'https://api.allowed.test/c', placeholder),
+          `Bearer ${SECRET_VALUE}`,
+        );
+      } finally {
+        await again.kill();
+      }
+    } finally {
+      await second.server.close();
+    }
   });
 });

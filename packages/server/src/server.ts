@@ -200,7 +200,7 @@ export async function startServer(
       await http.close();
       await service.shutdown();
       await networks.close();
-      egress.close();
+      await egress.close();
       for (const client of agents.values()) client.close();
       portProxy.close();
       portTables.close();

@@ -99,7 +99,7 @@ export class SandboxNetworkService implements SandboxNetworks, EgressPolicyOracl
     for (const live of this.live.values()) await this.startServices(live);
   }
 
-  /** Stops resolvers and proxy attachments; the table stays while any sandbox network does. */
+  /** Stops the resolvers (the server closes the proxy); the table stays while any sandbox network does. */
   async close(): Promise<void> {
     for (const live of this.live.values()) await live.resolver?.stop();
     if (this.store.list().length === 0) await this.firewall.drop();

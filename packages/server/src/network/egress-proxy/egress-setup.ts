@@ -33,7 +33,8 @@ export function loadEgressProxyConfig(
 export interface EgressSetup {
   proxy: HostEgressProxy;
   secrets: SandboxSecrets;
-  close(): void;
+  /** Stops the proxy's listeners and closes the secrets' tables (the values stay stored). */
+  close(): Promise<void>;
 }
 
 /**
@@ -74,5 +75,12 @@ export function buildEgress(deps: {
     certificateAuthority: (id) => proxy.certificateAuthority(id),
     exec: deps.exec,
   });
-  return { proxy, secrets, close: () => tables.close() };
+  return {
+    proxy,
+    secrets,
+    async close() {
+      await proxy.close();
+      tables.close();
+    },
+  };
 }

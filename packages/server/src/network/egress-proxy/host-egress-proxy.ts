@@ -155,11 +155,24 @@ export class HostEgressProxy implements EgressProxy {
   }
 
   async detach(sandboxId: string): Promise<void> {
+    if (!this.sandboxes.has(sandboxId)) return;
+    this.options.onDetach?.(sandboxId);
+    await this.stopListening(sandboxId);
+  }
+
+  /**
+   * Stops every listener (server shutdown) but keeps the sandboxes' secrets: the next server
+   * attaches them again. Without this, a second server in the same process could not bind.
+   */
+  async close(): Promise<void> {
+    await Promise.all([...this.sandboxes.keys()].map((id) => this.stopListening(id)));
+  }
+
+  private async stopListening(sandboxId: string): Promise<void> {
     const entry = this.sandboxes.get(sandboxId);
     if (!entry) return;
     this.sandboxes.delete(sandboxId);
     this.cas.delete(sandboxId);
-    this.options.onDetach?.(sandboxId);
     const closed = [...entry.listeners.values()].map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
     for (const socket of entry.sockets) socket.destroy();
     entry.forwarder.close();
