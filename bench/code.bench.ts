@@ -8,21 +8,17 @@
  * markdown table and writes bench/results/code.{md,json}.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Sandbox } from '@paddock/sdk';
 import type { RunningServer } from '@paddock/server';
 import { AgentClient } from '../packages/server/src/agent-client/agent-client.js';
 import { CodeClient } from '../packages/server/src/agent-client/code-client.js';
 import { BENCH_API_KEY as API_KEY, startBenchServer } from './bench-server.js';
-import { fmtMs, percentile, printTable, timeIt } from './stats.js';
+import { fmtMs, markdownTable, percentile, printTable, saveResult, timeIt } from './stats.js';
 
 const N = Number(process.env.BENCH_N ?? 200);
 const FIRST_N = Number(process.env.BENCH_FIRST_N ?? 5);
 const CHART_N = Number(process.env.BENCH_CHART_N ?? 10);
 const WARM_WAIT_MS = 120_000;
-const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'results');
 
 type Conn = { apiUrl: string; apiKey: string };
 
@@ -150,21 +146,16 @@ async function main(): Promise<void> {
 
   const header = ['what', 'n', 'p50', 'p95', 'target'];
   printTable(rows, header);
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
   const md = [
     `# Code interpreter benchmark (${results.date})`,
     '',
     `Host: ${results.cpus} CPUs, load average at start ${results.loadAverage}.`,
     '',
-    line(header),
-    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
-    ...rows.map(line),
+    markdownTable(rows, header),
     '',
   ].join('\n');
-  writeFileSync(join(RESULTS_DIR, 'code.md'), md);
-  writeFileSync(join(RESULTS_DIR, 'code.json'), `${JSON.stringify(results, null, 2)}\n`);
+  saveResult('code.md', md);
+  saveResult('code.json', results);
 }
 
 await main();

@@ -11,20 +11,16 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Sandbox as E2bCodeSandbox } from '@e2b/code-interpreter';
 import { Sandbox } from '@paddock/sdk';
 import { Sandbox as E2bSandbox } from 'e2b';
 import { startBenchServer } from './bench-server.js';
-import { fmtMs, percentile, printTable, timeIt } from './stats.js';
+import { fmtMs, markdownTable, percentile, printTable, saveResult, timeIt } from './stats.js';
 
 // One key for both SDKs: E2B's format is a valid Paddock key.
 const API_KEY = `e2b_${randomBytes(20).toString('hex')}`;
 const N = Number(process.env.BENCH_N ?? 100);
 const CREATE_N = Number(process.env.BENCH_CREATE_N ?? 20);
-const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'results');
 
 interface Pair {
   e2b: number[];
@@ -162,21 +158,16 @@ async function main(): Promise<void> {
   results.loadAverageAtEnd = execFileSync('cat', ['/proc/loadavg'], { encoding: 'utf8' }).trim();
   const header = ['what', 'n', 'E2B SDK p50', 'E2B SDK p95', 'Paddock SDK p50', 'Paddock SDK p95', 'Δ p50'];
   printTable(rows, header);
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
   const md = [
     `# E2B facade benchmark (${String(results.date)})`,
     '',
     `Host: ${String(results.cpus)} CPUs, load average at start ${String(results.loadAverageAtStart)}, at end ${String(results.loadAverageAtEnd)}.`,
     '',
-    line(header),
-    `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`,
-    ...rows.map(line),
+    markdownTable(rows, header),
     '',
   ].join('\n');
-  writeFileSync(join(RESULTS_DIR, 'e2b.md'), md);
-  writeFileSync(join(RESULTS_DIR, 'e2b.json'), `${JSON.stringify(results, null, 2)}\n`);
+  saveResult('e2b.md', md);
+  saveResult('e2b.json', results);
 }
 
 await main();

@@ -7,11 +7,10 @@
  * a request on a fresh connection (connect + TLS + GET + full answer), n times, and a 64 MiB
  * download. Prints a markdown table; JSON to bench/results/.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { Sandbox } from '@paddock/sdk';
 import { startFakeInternet } from '../test/support/fake-internet.js';
 import { BENCH_API_KEY as API_KEY, startBenchServer } from './bench-server.js';
-import { fmtMs, percentile, printTable } from './stats.js';
+import { fmtMs, percentile, printTable, saveResult } from './stats.js';
 
 const N = Number(process.env.BENCH_N ?? 200);
 const DOWNLOAD_BYTES = 64 * 1024 * 1024;
@@ -119,9 +118,4 @@ printTable(
   ]),
   ['create (crun, boot, no pool)', 'p50', 'p95'],
 );
-const dir = new URL('./results/', import.meta.url);
-mkdirSync(dir, { recursive: true });
-writeFileSync(
-  new URL(`egress-${Date.now()}.json`, dir),
-  JSON.stringify({ date: new Date().toISOString(), n: N, results, createMs }, null, 2),
-);
+saveResult(`egress-${Date.now()}.json`, { date: new Date().toISOString(), n: N, results, createMs });

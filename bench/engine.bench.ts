@@ -16,7 +16,7 @@ import {
   BENCH_DATA_DIR as DATA_DIR,
   startBenchServer,
 } from './bench-server.js';
-import { fmtMs, percentile, printTable, timeIt } from './stats.js';
+import { fmtMs, percentile, printTable, saveResult, timeIt } from './stats.js';
 
 const N = Number(process.env.BENCH_N ?? 20);
 const CONCURRENT = Number(process.env.BENCH_CONCURRENT ?? 100);
@@ -200,9 +200,7 @@ async function main(): Promise<void> {
   }
 
   printTable(rows, ['measure', 'runtime', 'p50', 'p95', 'target']);
-  const dir = new URL('./results/', import.meta.url);
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(new URL(`engine-${Date.now()}.json`, dir), JSON.stringify(results, null, 2));
+  saveResult(`engine-${Date.now()}.json`, results);
 }
 
 await main();

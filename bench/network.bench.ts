@@ -7,7 +7,6 @@
  *    `open` = veth + `--network=host`).
  * No uplink: nothing leaves the host. Prints a markdown table; JSON to bench/results/.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Sandbox } from '@paddock/sdk';
 import { silentLogger } from '../packages/server/src/core/logger.js';
@@ -20,7 +19,7 @@ import {
   BENCH_DATA_DIR as DATA_DIR,
   startBenchServer,
 } from './bench-server.js';
-import { fmtMs, percentile, printTable, timeIt } from './stats.js';
+import { fmtMs, percentile, printTable, saveResult, timeIt } from './stats.js';
 
 const N = Number(process.env.BENCH_N ?? 20);
 const SUBNET = process.env.PADDOCK_BENCH_SUBNET ?? '10.92.0.0/16';
@@ -84,9 +83,4 @@ try {
   await server.close();
 }
 printTable(rows, ['measure', 'runtime', 'p50', 'p95']);
-const dir = new URL('./results/', import.meta.url);
-mkdirSync(dir, { recursive: true });
-writeFileSync(
-  new URL(`network-${Date.now()}.json`, dir),
-  JSON.stringify({ date: new Date().toISOString(), n: N, results }, null, 2),
-);
+saveResult(`network-${Date.now()}.json`, { date: new Date().toISOString(), n: N, results });

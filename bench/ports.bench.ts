@@ -10,7 +10,7 @@
  * JSON to bench/results/.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ import { promisify } from 'node:util';
 import { Sandbox } from '@paddock/sdk';
 import { WEB_SERVER_SOURCE, webServerCommand } from '../test/support/sandbox-web-server.js';
 import { BENCH_API_KEY as API_KEY, BENCH_CGROUP_PARENT as CGROUP_PARENT, startBenchServer } from './bench-server.js';
-import { fmtMs, percentile, printTable } from './stats.js';
+import { fmtMs, percentile, printTable, saveResult } from './stats.js';
 
 const N = Number(process.env.BENCH_N ?? 200);
 const DOWNLOAD_BYTES = 64 * 1024 * 1024;
@@ -163,9 +163,9 @@ try {
   await server.close();
 }
 printTable(rows, ['path', 'runtime', `GET p50 (n=${N})`, 'GET p95', `64 MiB download (median of ${DOWNLOADS})`]);
-const dir = new URL('./results/', import.meta.url);
-mkdirSync(dir, { recursive: true });
-writeFileSync(
-  new URL(`ports-${Date.now()}.json`, dir),
-  JSON.stringify({ date: new Date().toISOString(), n: N, downloadBytes: DOWNLOAD_BYTES, results }, null, 2),
-);
+saveResult(`ports-${Date.now()}.json`, {
+  date: new Date().toISOString(),
+  n: N,
+  downloadBytes: DOWNLOAD_BYTES,
+  results,
+});

@@ -4,10 +4,9 @@
  * byte arriving in `onData` (the terminal's own echo, in `cat` running raw-ish under the
  * line discipline), n keystrokes each. Prints a markdown table; JSON to bench/results/.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { Sandbox } from '@paddock/sdk';
 import { BENCH_API_KEY as API_KEY, startBenchServer } from './bench-server.js';
-import { fmtMs, percentile, printTable } from './stats.js';
+import { fmtMs, percentile, printTable, saveResult } from './stats.js';
 
 const N = Number(process.env.BENCH_N ?? 100);
 
@@ -61,9 +60,4 @@ try {
   await server.close();
 }
 printTable(rows, ['measure', 'runtime', 'p50', 'p95']);
-const dir = new URL('./results/', import.meta.url);
-mkdirSync(dir, { recursive: true });
-writeFileSync(
-  new URL(`pty-${Date.now()}.json`, dir),
-  JSON.stringify({ date: new Date().toISOString(), n: N, results }, null, 2),
-);
+saveResult(`pty-${Date.now()}.json`, { date: new Date().toISOString(), n: N, results });

@@ -1,3 +1,5 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+
 /** Percentile of `values` (nearest-rank). */
 export function percentile(values: readonly number[], p: number): number {
   if (values.length === 0) return Number.NaN;
@@ -16,11 +18,21 @@ export async function timeIt(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - start;
 }
 
-/** Prints a markdown table (the bench output is pasted into bench/README.md as is). */
-export function printTable(rows: readonly (readonly string[])[], header: readonly string[]): void {
+/** A markdown table, columns padded (the bench output is pasted into bench/README.md as is). */
+export function markdownTable(rows: readonly (readonly string[])[], header: readonly string[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
-  console.log(line(header));
-  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
-  for (const r of rows) console.log(line(r));
+  const line = (cells: readonly string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
+  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+export function printTable(rows: readonly (readonly string[])[], header: readonly string[]): void {
+  console.log(markdownTable(rows, header));
+}
+
+/** Writes `contents` to bench/results/`fileName` (ignored by git), objects as JSON. */
+export function saveResult(fileName: string, contents: unknown): void {
+  const dir = new URL('./results/', import.meta.url);
+  mkdirSync(dir, { recursive: true });
+  const text = typeof contents === 'string' ? contents : `${JSON.stringify(contents, null, 2)}\n`;
+  writeFileSync(new URL(fileName, dir), text);
 }
