@@ -84,8 +84,9 @@ describe('paddock shell', () => {
     const stty = join(work, 'stty');
     const env = `PADDOCK_URL=${conn.apiUrl} PADDOCK_API_KEY=${conn.apiKey}`;
     // After the CLI exits, the local terminal's mode is recorded: it must be cooked again.
+    // The status file is written last, so that once it exists the mode is complete.
     await pane.start(
-      `env ${env} ${process.execPath} ${CLI} shell ${sbx.id}; echo $? > ${status}; stty -a > ${stty}; sleep 600`,
+      `env ${env} ${process.execPath} ${CLI} shell ${sbx.id}; rc=$?; stty -a > ${stty}; echo $rc > ${status}; sleep 600`,
       { cols: 100, rows: 30 },
     );
     await pane.shows(/^user@\S+:~\$/m);
