@@ -195,6 +195,61 @@ describe('agent processes', () => {
     await waitFor('its exit to be recorded', async () => (await info_(id)).running === false);
   });
 
+  it('follow: a background start answers with its events, and the process outlives that stream', async () => {
+    const pidFile = join(agent.dir, 'followed.pid');
+    const res = await agent.client.raw({
+      method: 'POST',
+      path: '/processes',
+      json: { cmd: `echo $$ > ${pidFile}; echo ready; read line; echo "got $line"`, background: true, follow: true },
+    });
+    let start: ProcessEvent | undefined;
+    for await (const value of parseNdjson(res)) {
+      const event = ProcessEvent.parse(value);
+      start ??= event;
+      if (event.type === 'stdout') break;
+    }
+    res.destroy();
+    assert.equal(start?.type, 'start');
+    const id = start?.type === 'start' ? start.id : '';
+    started.push(id);
+    // Still running after its stream closed, and its stdin still open.
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    assert.equal(processGone(pid), false);
+    assert.equal((await info_(id)).running, true);
+    await stdin(id, { dataBase64: Buffer.from('late\n').toString('base64') });
+    const all = await events(id, 0);
+    assert.equal(concat(all).toString(), 'ready\ngot late\n');
+    assert.deepEqual(all.at(-1), { type: 'exit', exitCode: 0, offset: 'ready\ngot late\n'.length });
+  });
+
+  it('closeStdin: a background process sees EOF after its input; follow needs background', async () => {
+    const res = await agent.client.raw({
+      method: 'POST',
+      path: '/processes',
+      json: {
+        argv: ['cat'],
+        stdinBase64: Buffer.from('only this').toString('base64'),
+        background: true,
+        follow: true,
+        closeStdin: true,
+      },
+    });
+    const all: ProcessEvent[] = [];
+    for await (const value of parseNdjson(res)) all.push(ProcessEvent.parse(value));
+    assert.equal(concat(all).toString(), 'only this');
+    assert.deepEqual(all.at(-1), { type: 'exit', exitCode: 0, offset: 9 });
+    const closed = all[0]?.type === 'start' ? all[0].id : '';
+    const err = await paddockError(() => stdin(closed, { dataBase64: 'eA==' }));
+    assert.equal(err.code, 'CONFLICT');
+
+    const notBackground = await paddockError(async () =>
+      (await agent.client.raw({ method: 'POST', path: '/processes', json: { cmd: 'true', follow: true } })).resume(),
+    );
+    assert.equal(notBackground.code, 'INVALID_ARGUMENT');
+    assert.equal(notBackground.details?.field, 'follow');
+    assert.match(notBackground.message, /background: true/);
+  });
+
   async function info_(id: string): Promise<ProcessInfo> {
     return ProcessInfo.parse(await readJson(await agent.client.raw({ method: 'GET', path: `/processes/${id}` })));
   }

@@ -163,6 +163,38 @@ describe('durable processes (crun)', () => {
     assert.match(((await bad.json()) as { message: string }).message, /fromOffset/);
   });
 
+  it('follow: one POST starts a background process and streams it; it outlives the stream', async () => {
+    const post = (body: Record<string, unknown>) =>
+      fetch(`${server.url}/v1/sandboxes/${sbx.id}/processes`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TEST_API_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const res = await post({ cmd: 'echo ready; read line; echo "got $line"', background: true, follow: true });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /ndjson/);
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    while (!text.includes('"stdout"')) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += Buffer.from(value).toString();
+    }
+    await reader.cancel();
+    const start = JSON.parse(text.split('\n')[0] ?? '') as { type: string; id: string };
+    assert.equal(start.type, 'start');
+    const handle = await sbx.commands.connect(start.id);
+    await handle.sendStdin('late\n');
+    const { bytes } = await read(handle, 0);
+    assert.equal(bytes.toString(), 'ready\ngot late\n');
+
+    const bad = await post({ cmd: 'true', follow: true });
+    assert.equal(bad.status, 400);
+    const body = (await bad.json()) as { code: string; message: string };
+    assert.equal(body.code, 'INVALID_ARGUMENT');
+    assert.match(body.message, /follow/);
+  });
+
   it('reattaches after a server restart with exact continuity', async () => {
     const p = await sbx.commands.run('for i in $(seq 1 400); do echo "line $i"; done; read x; echo "end $x"', {
       background: true,

@@ -1,13 +1,16 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
+import { PaddockError } from '@paddock/protocol';
 import { signatureValid, signFile } from '../../packages/server/src/e2b/access-token.js';
 import { listPage, parseMetadataFilter } from '../../packages/server/src/e2b/control-plane/list-query.js';
 import { toNetworkPolicy, toNetworkUpdate } from '../../packages/server/src/e2b/control-plane/network-options.js';
 import { toCreateRequest } from '../../packages/server/src/e2b/control-plane/requests.js';
 import { envelope, parseRequestMessage } from '../../packages/server/src/e2b/envd/connect-protocol.js';
 import { basicUserOf, resolvePath } from '../../packages/server/src/e2b/envd/envd-call.js';
-import { endEventOf } from '../../packages/server/src/e2b/envd/process-service.js';
+import { PidTable } from '../../packages/server/src/e2b/envd/pid-table.js';
+import { endEventOf, ProcessService } from '../../packages/server/src/e2b/envd/process-service.js';
 import type { SandboxRecord } from '../../packages/server/src/store/store.js';
 
 function record(id: string, createdAtMs: number, extra: Partial<SandboxRecord> = {}): SandboxRecord {
@@ -152,5 +155,67 @@ describe('E2B facade: pure parts', () => {
     assert.equal(resolvePath('/x', 'root'), '/x');
     assert.equal(basicUserOf(`Basic ${Buffer.from('root:').toString('base64')}`), 'root');
     assert.equal(basicUserOf('Bearer x'), undefined);
+  });
+});
+
+describe('E2B facade: process start against an agent from before `follow`', () => {
+  it('falls back to start, close stdin, then follow, and relays the same events', async () => {
+    const calls: string[] = [];
+    const body = (text: string) => Readable.from([Buffer.from(text)]);
+    // What an older agent does: its strict schema refuses the fields it does not know.
+    const oldAgent = {
+      async raw(req: { method: string; path: string; json?: Record<string, unknown> }) {
+        calls.push(`${req.method} ${req.path}${req.json ? ` ${Object.keys(req.json).sort().join(',')}` : ''}`);
+        if (req.json && ('follow' in req.json || 'closeStdin' in req.json)) {
+          throw new PaddockError('INVALID_ARGUMENT', 'process request: Unrecognized key: "follow"');
+        }
+        if (req.path === '/processes') {
+          const info = {
+            id: 'p1',
+            pid: 42,
+            cmd: 'cat',
+            cwd: '/home/user',
+            user: 'user',
+            running: true,
+            background: true,
+          };
+          return body(JSON.stringify({ ...info, startedAt: new Date().toISOString(), endOffset: 0 }));
+        }
+        if (req.path === '/processes/p1/stdin') return body('');
+        const events = [
+          { type: 'start', id: 'p1', pid: 42 },
+          { type: 'stdout', data: Buffer.from('hi').toString('base64'), offset: 0 },
+          { type: 'exit', exitCode: 0, offset: 2 },
+        ];
+        return body(events.map((e) => `${JSON.stringify(e)}\n`).join(''));
+      },
+    };
+    const pids = new PidTable();
+    const sent: unknown[] = [];
+    const call = {
+      record: record('sbx1', 0),
+      agent: oldAgent,
+      user: undefined,
+      signal: new AbortController().signal,
+      timeoutMs: undefined,
+      keepaliveMs: 90_000,
+    } as unknown as Parameters<ProcessService['start']>[0];
+    const stream = { send: (message: unknown) => sent.push(message) } as unknown as ReturnType<
+      Parameters<ProcessService['start']>[2]
+    >;
+    await new ProcessService(pids).start(call, { process: { cmd: 'cat', args: [] }, stdin: false }, () => stream);
+
+    assert.deepEqual(calls, [
+      'POST /processes argv,background,closeStdin,env,follow,timeoutMs',
+      'POST /processes argv,background,env,timeoutMs',
+      'POST /processes/p1/stdin eof',
+      'GET /processes/p1/events',
+    ]);
+    assert.deepEqual(sent, [
+      { event: { start: { pid: 42 } } },
+      { event: { data: { stdout: Buffer.from('hi').toString('base64') } } },
+      { event: { end: { exitCode: 0, exited: true, status: 'exit status 0' } } },
+    ]);
+    assert.equal(pids.get('sbx1', 42)?.id, 'p1');
   });
 });

@@ -10,6 +10,20 @@ import { EXIT_FIELDS, RunCommandRequest } from './commands.js';
  */
 export const StartProcessRequest = RunCommandRequest.extend({
   background: z.boolean().optional(),
+  /**
+   * Background only: answer with the process's event stream (as `GET …/events`) instead of
+   * its info, in the same round trip; the process still outlives the stream.
+   */
+  follow: z.boolean().optional(),
+  /**
+   * Close stdin once `stdinBase64` (if any) is written. Default: foreground yes, background
+   * no (it stays open for `POST …/stdin`).
+   */
+  closeStdin: z.boolean().optional(),
+}).refine((r) => r.follow !== true || r.background === true, {
+  message:
+    'only a background process is followed (a foreground one streams anyway): set `background: true` or drop `follow`',
+  path: ['follow'],
 });
 export type StartProcessRequest = z.infer<typeof StartProcessRequest>;
 

@@ -27,6 +27,8 @@ export interface ProcessLabel {
   cmd: string;
   user: string;
   background: boolean;
+  /** Close stdin after the plan's input (else it stays open for `writeStdin`). */
+  closeStdin: boolean;
   outputCapacityBytes: number;
 }
 
@@ -177,9 +179,9 @@ export class ManagedProcess {
     // A command that does not read its stdin must not crash the agent with EPIPE.
     stdin.on('error', () => {});
     if (this.plan.stdin !== undefined) stdin.write(this.plan.stdin);
-    // Foreground commands see EOF after their input, as before; background ones keep
-    // stdin open for `writeStdin`.
-    if (!this.label.background) {
+    // Foreground commands see EOF after their input; background ones keep stdin open for
+    // `writeStdin` unless asked not to.
+    if (this.label.closeStdin) {
       this.stdinOpen = false;
       stdin.end();
     }

@@ -27,15 +27,20 @@ export function killAllProcesses(): void {
   table?.killAll();
 }
 
-/** `POST /processes`: background → 201 ProcessInfo at once; foreground → NDJSON events, killed on disconnect. */
+/**
+ * `POST /processes`: background → 201 ProcessInfo at once (or, with `follow`, its events,
+ * the process outliving the stream); foreground → NDJSON events, killed on disconnect.
+ */
 export async function handleStart(req: IncomingMessage, res: ServerResponse, config: AgentConfig): Promise<void> {
   const request = parseInput(StartProcessRequest, await readJson(req));
   const proc = processTable(config).start(request, config);
-  if (request.background === true) {
+  if (request.background !== true) {
+    await streamForeground(proc, res);
+  } else if (request.follow === true) {
+    await writeEvents(res, processEvents(proc, 0, closeSignal(res)));
+  } else {
     sendJson(res, 201, proc.info());
-    return;
   }
-  await streamForeground(proc, res);
 }
 
 /** Streams a foreground process to its owner; closing the stream early kills its tree. */

@@ -35,12 +35,13 @@ export class ProcessTable {
   start(request: StartProcessRequest, config: AgentConfig): ManagedProcess {
     const background = request.background ?? false;
     const timeoutMs = request.timeoutMs ?? (background ? 0 : LIMITS.commandTimeoutMs.default);
-    const plan = planCommand({ ...withoutBackground(request), timeoutMs }, config);
+    const plan = planCommand({ ...commandPart(request), timeoutMs }, config);
     const proc = ManagedProcess.start(plan, {
       id: newId(),
       cmd: request.cmd ?? (request.argv ?? []).join(' '),
       user: request.user ?? config.defaultUser,
       background,
+      closeStdin: request.closeStdin ?? !background,
       outputCapacityBytes: this.outputCapacityBytes,
     });
     this.processes.set(proc.id, proc);
@@ -80,8 +81,9 @@ export class ProcessTable {
   }
 }
 
-function withoutBackground(request: StartProcessRequest): Omit<StartProcessRequest, 'background'> {
-  const { background: _, ...rest } = request;
+/** The command itself, without how the process is started and answered. */
+function commandPart(request: StartProcessRequest): Omit<StartProcessRequest, 'background' | 'follow' | 'closeStdin'> {
+  const { background: _b, follow: _f, closeStdin: _c, ...rest } = request;
   return rest;
 }
 

@@ -55,8 +55,11 @@ export function processRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const merged: StartProcessRequest = { ...req, env: { ...record.env, ...req.env } };
     const signal = replySignal(reply);
     const res = await ctx.agentOf(request.params.id).raw({ method: 'POST', path: '/processes', json: merged, signal });
-    if (req.background === true) return reply.status(201).send(ProcessInfo.parse(await readJsonBody(res)));
-    // Foreground: closing this stream closes the agent's, which kills the process tree.
+    if (req.background === true && req.follow !== true) {
+      return reply.status(201).send(ProcessInfo.parse(await readJsonBody(res)));
+    }
+    // Foreground: closing this stream closes the agent's, which kills the process tree;
+    // a followed background process outlives it.
     return sendNdjson(reply, () => relay(res, signal));
   });
 

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import {
   LIMITS,
+  PaddockError,
   ProcessEvent,
   ProcessInfo,
   ProcessList,
@@ -92,21 +93,39 @@ export class ProcessService {
       env,
       background: true,
       timeoutMs,
+      // `stdin: false` (the SDK's default for run) gives the process EOF at once; absent or true keeps the pipe.
+      closeStdin: field(message, 'stdin') === false,
       ...(cwd !== undefined ? { cwd } : {}),
       ...(call.user !== undefined ? { user: call.user } : {}),
     };
-    const res = await call.agent.raw({ method: 'POST', path: '/processes', json: request, signal: call.signal });
-    const info = ProcessInfo.parse(await readJsonBody(res));
-    this.pids.set(call.record.id, info.pid, { kind: 'process', id: info.id, tag, config: entryConfig });
-    // `stdin: false` (the SDK's default for run) gives the process /dev/null; absent or true keeps the pipe.
-    // Sent beside the event stream rather than before it: one agent round trip less per command.
-    const closingStdin =
-      field(message, 'stdin') === false ? this.stdin(call, info.id, { eof: true }).catch(() => undefined) : undefined;
+    const remember = (proc: { id: string; pid: number }) =>
+      this.pids.set(call.record.id, proc.pid, { kind: 'process', id: proc.id, tag, config: entryConfig });
+    let events: IncomingMessage;
     try {
-      await this.relayProcess(call, info.id, 0, stream());
-    } finally {
-      await closingStdin;
+      // Start and follow in one agent round trip.
+      const json = { ...request, follow: true };
+      events = await call.agent.raw({ method: 'POST', path: '/processes', json, signal: call.signal });
+    } catch (err) {
+      if (!(err instanceof PaddockError && err.code === 'INVALID_ARGUMENT')) throw err;
+      // An agent from before `follow` (a sandbox paused across a server upgrade) refuses the
+      // field; a request that is bad for another reason fails the same way again below.
+      events = await this.startThenFollow(call, request, remember);
     }
+    await this.relayEvents(events, stream(), remember);
+  }
+
+  /** The start in three round trips, for agents that cannot follow or close stdin at start. */
+  private async startThenFollow(
+    call: EnvdCall,
+    request: StartProcessRequest,
+    remember: (proc: ProcessInfo) => void,
+  ): Promise<IncomingMessage> {
+    const { closeStdin, ...older } = request;
+    const res = await call.agent.raw({ method: 'POST', path: '/processes', json: older, signal: call.signal });
+    const info = ProcessInfo.parse(await readJsonBody(res));
+    remember(info);
+    if (closeStdin === true) await this.stdin(call, info.id, { eof: true });
+    return this.events(call, info.id, 0);
   }
 
   /** Forgets the pids of a sandbox that is gone. */
@@ -124,7 +143,7 @@ export class ProcessService {
       return;
     }
     const info = await this.info(call, entry.id);
-    await this.relayProcess(call, entry.id, info.endOffset, stream());
+    await this.relayEvents(await this.events(call, entry.id, info.endOffset), stream());
   }
 
   async list(call: EnvdCall): Promise<unknown> {
@@ -255,18 +274,28 @@ export class ProcessService {
     res.resume();
   }
 
-  private async relayProcess(call: EnvdCall, id: string, fromOffset: number, stream: ConnectStream): Promise<void> {
-    const res: IncomingMessage = await call.agent.raw({
+  private events(call: EnvdCall, id: string, fromOffset: number): Promise<IncomingMessage> {
+    return call.agent.raw({
       method: 'GET',
       path: `/processes/${id}/events`,
       query: { fromOffset },
       signal: call.signal,
     });
+  }
+
+  /** Relays agent process events as envd's; `onStart` sees the process before the client does. */
+  private async relayEvents(
+    res: IncomingMessage,
+    stream: ConnectStream,
+    onStart?: (proc: { id: string; pid: number }) => void,
+  ): Promise<void> {
     try {
       for await (const value of parseNdjson(res)) {
         const event = ProcessEvent.parse(value);
-        if (event.type === 'start') stream.send({ event: { start: { pid: event.pid } } });
-        else if (event.type === 'stdout') stream.send({ event: { data: { stdout: event.data } } });
+        if (event.type === 'start') {
+          onStart?.(event);
+          stream.send({ event: { start: { pid: event.pid } } });
+        } else if (event.type === 'stdout') stream.send({ event: { data: { stdout: event.data } } });
         else if (event.type === 'stderr') stream.send({ event: { data: { stderr: event.data } } });
         else if (event.type === 'exit') stream.send({ event: { end: endEventOf(event) } });
         else if (event.type === 'error') throw new ConnectError('unavailable', event.error.message);
