@@ -127,6 +127,16 @@ async function main(): Promise<void> {
         () => paddock.commands.run('true'),
       );
       report("commands.run('true') round trip", trips);
+      // The E2B SDK runs every command as `/bin/bash -l -c CMD`: a login shell, which reads
+      // /etc/profile and ~/.profile. The same argv through Paddock's SDK leaves only the facade.
+      const sameArgv = pair();
+      await interleave(
+        N,
+        sameArgv,
+        () => e2b.commands.run('true'),
+        () => paddock.commands.run(['/bin/bash', '-l', '-c', 'true']),
+      );
+      report("the same, Paddock running E2B's argv (bash -l -c true)", sameArgv);
     } finally {
       await Promise.allSettled([e2b.kill(), paddock.kill()]);
     }
