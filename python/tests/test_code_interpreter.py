@@ -65,6 +65,13 @@ def test_run_code_sync(code_template: str, make_sandbox: Callable[..., Sandbox])
     assert sbx.run_code("echo $((6 * 7))", language="bash").logs.stdout == ["42\n"]
 
 
+def test_run_code_env(code_template: str, make_sandbox: Callable[..., Sandbox]) -> None:
+    sbx = make_sandbox(template=code_template, memory_mib=1024, env={"SBX_VAR": "from create"})
+    assert sbx.run_code("import os; os.environ['SBX_VAR']").text == "'from create'"
+    assert sbx.run_code("os.environ['RUN_VAR']", env={"RUN_VAR": "once"}).text == "'once'"
+    assert sbx.run_code("str(os.environ.get('RUN_VAR'))").text == "'None'"
+
+
 def test_run_code_async(code_template: str, server: Dict[str, str]) -> None:
     async def main() -> None:
         sbx = await AsyncSandbox.create(template=code_template, memory_mib=1024, metadata=suite_metadata(test="code-async"))

@@ -23,12 +23,15 @@ export interface AgentFixture {
 }
 
 /** Builds the bundle (an atomic rename, so parallel test files are safe) and starts it. */
-export async function startAgent(): Promise<AgentFixture> {
+export async function startAgent(options: { env?: Record<string, string> } = {}): Promise<AgentFixture> {
   execFileSync(process.execPath, [join(repo, 'packages', 'agent', 'build.mjs')], { stdio: 'inherit' });
   const dir = mkdtempSync(join(tmpdir(), 'paddock-agent-test-'));
   const socket = join(dir, 'agent.sock');
   const config = join(dir, 'config.json');
-  writeFileSync(config, JSON.stringify({ env: { FROM_CONFIG: 'yes' }, defaultUser: 'root', workdir: dir }));
+  writeFileSync(
+    config,
+    JSON.stringify({ env: { FROM_CONFIG: 'yes', ...options.env }, defaultUser: 'root', workdir: dir }),
+  );
   const spawnedAt = performance.now();
   // Started from another cwd with a bare env: the bundle must need nothing around it.
   const child = spawn(process.execPath, [bundle], {

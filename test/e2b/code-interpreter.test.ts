@@ -35,7 +35,7 @@ before(async () => {
   process.env.E2B_SANDBOX_URL = server.url;
   process.env.E2B_DOMAIN = `localhost:${port}`;
   process.env.E2B_API_KEY = API_KEY;
-  sbx = await Sandbox.create({ timeoutMs: 600_000 });
+  sbx = await Sandbox.create({ timeoutMs: 600_000, envs: { PADDOCK_E2B_SANDBOX_VAR: 'from create' } });
 });
 
 after(async () => {
@@ -264,6 +264,12 @@ describe(`E2B code interpreter through @e2b/code-interpreter ${PINNED['@e2b/code
     assert.equal(withEnv.text, '"it\'s set"');
     const after = await sbx.runCode("print(os.environ.get('PADDOCK_E2B_VAR'))");
     assert.deepEqual(after.logs.stdout, ['None\n'], 'the variable is gone in the next run');
+    // The create's envs are every kernel's; a run's envs win for that run only.
+    const fromCreate = "os.environ['PADDOCK_E2B_SANDBOX_VAR']";
+    assert.equal((await sbx.runCode(fromCreate)).text, 'from create');
+    const over = await sbx.runCode(fromCreate, { envs: { PADDOCK_E2B_SANDBOX_VAR: 'run' } });
+    assert.equal(over.text, 'run');
+    assert.equal((await sbx.runCode(fromCreate)).text, 'from create');
 
     const js = await sbx.runCode('process.env.PADDOCK_E2B_VAR', { language: 'js', envs: { PADDOCK_E2B_VAR: 'js' } });
     assert.equal(js.text, 'js', 'quotes stripped, as for Python');

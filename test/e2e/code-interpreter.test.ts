@@ -312,6 +312,41 @@ describe('code interpreter: JavaScript and bash', () => {
   });
 });
 
+describe('code interpreter: environment', () => {
+  test("every kernel has the sandbox's env and secret placeholders, never the value; env per run", async () => {
+    const secret = 'sk-real-value-never-inside';
+    const s = await sandbox({
+      env: { SBX_VAR: 'from create' },
+      secrets: { API_KEY: { value: secret, hosts: ['api.allowed.test'] } },
+    });
+    // The default Python kernel was started (prewarmed) before the create's env was known.
+    const py = await s.runCode(
+      "import os\n'|'.join(os.environ.get(k, '') for k in ('SBX_VAR', 'API_KEY', 'SSL_CERT_FILE'))",
+    );
+    assert.match(py.text ?? '', /^'from create\|paddock-secret-[0-9a-f]{24}\|\/.+'$/);
+    assert.equal(py.text?.includes(secret), false);
+    // A JavaScript kernel starts with them, so Node reads the sandbox's CA at start.
+    const js = await s.runCode(
+      "[process.env.SBX_VAR, require('fs').readFileSync('/proc/self/environ', 'utf8').includes('NODE_EXTRA_CA_CERTS=')].join()",
+      { language: 'javascript' },
+    );
+    assert.equal(js.text, "'from create,true'");
+    const bash = await s.runCode('echo "$SBX_VAR"', { language: 'bash' });
+    assert.deepEqual(bash.logs.stdout, ['from create\n']);
+
+    assert.equal(
+      (await s.runCode("os.environ['RUN_VAR'] + os.environ['SBX_VAR']", { env: { RUN_VAR: 'once ', SBX_VAR: 'over' } }))
+        .text,
+      "'once over'",
+    );
+    assert.equal((await s.runCode("str(os.environ.get('RUN_VAR')) + os.environ['SBX_VAR']")).text, "'Nonefrom create'");
+    await assert.rejects(
+      s.runCode('1', { env: { 'BAD-NAME': 'x' } }),
+      (err: Error) => err instanceof InvalidArgumentError && /env/.test(err.message),
+    );
+  });
+});
+
 describe('code interpreter: bad input', () => {
   test('unknown language or context, and a language that does not match the context, are typed errors', async () => {
     await assert.rejects(sbx.runCode('1', { language: 'cobol' as never }), InvalidArgumentError);

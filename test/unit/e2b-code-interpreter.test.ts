@@ -2,8 +2,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { CodeEvent } from '@paddock/protocol';
 import { languageOf } from '../../packages/server/src/e2b/code-interpreter/e2b-requests.js';
-import { PendingEnvResets } from '../../packages/server/src/e2b/code-interpreter/env-resets.js';
-import { cellDidNotRun, envLine, withEnvLine } from '../../packages/server/src/e2b/code-interpreter/env-snippets.js';
 import {
   toE2bChart,
   toE2bData,
@@ -117,47 +115,7 @@ describe('E2B code interpreter: our events as E2B lines', () => {
   });
 });
 
-describe('E2B code interpreter: env vars and languages', () => {
-  it('writes one line per language that sets and unsets', () => {
-    const changes: [string, string | undefined][] = [
-      ['A', "it's"],
-      ['B', undefined],
-    ];
-    assert.equal(
-      envLine('python', changes),
-      `__import__('os').environ.update({"A":"it's"}); [__import__('os').environ.pop(k, None) for k in ["B"]]`,
-    );
-    assert.equal(
-      envLine('javascript', changes),
-      `void (Object.assign(process.env, {"A":"it's"}), ["B"].forEach((k) => delete process.env[k]));`,
-    );
-    assert.equal(envLine('bash', changes), `export A='it'\\''s'; unset B`);
-    assert.equal(envLine('python', []), '');
-  });
-
-  it('puts the line at the indentation of the code, or nothing when there is none', () => {
-    assert.equal(withEnvLine('  x = 1\n  y', 'E'), '  E\n  x = 1\n  y');
-    assert.equal(withEnvLine('x', ''), 'x');
-    assert.ok(cellDidNotRun('SyntaxError'));
-    assert.ok(!cellDidNotRun('ValueError'));
-    assert.ok(!cellDidNotRun(undefined));
-  });
-
-  it('owes a reset to the sandbox value after a run, and forgets it on restart', () => {
-    const resets = new PendingEnvResets();
-    assert.deepEqual(resets.changesFor('s', 'python', { A: '1' }), [['A', '1']]);
-    resets.ran('s', 'python', ['A', 'HOME', 'constructor'], { HOME: '/home/user' });
-    assert.deepEqual(resets.changesFor('s', 'python', { B: '2' }), [
-      ['A', undefined],
-      ['HOME', '/home/user'],
-      ['constructor', undefined],
-      ['B', '2'],
-    ]);
-    assert.deepEqual(resets.changesFor('s', 'other', {}), []);
-    resets.forget('s', 'python');
-    assert.deepEqual(resets.changesFor('s', 'python', {}), []);
-  });
-
+describe('E2B code interpreter: languages', () => {
   it('maps E2B language names to ours and names the supported ones otherwise', () => {
     assert.equal(languageOf(undefined), 'python');
     assert.equal(languageOf(null), 'python');

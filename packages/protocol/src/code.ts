@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CommandEnv } from './env.js';
 
 /** Languages the code interpreter runs: Python on ipykernel, JavaScript on Node, bash. */
 export const CodeLanguage = z.enum(['python', 'javascript', 'bash']);
@@ -30,6 +31,12 @@ export const RunCodeRequest = z.strictObject({
   contextId: ContextId.optional(),
   /** Interrupt the cell after this long (KeyboardInterrupt in Python); the context keeps its state. */
   timeoutMs: z.int().min(0).max(CODE_LIMITS.timeoutMs.max).optional(),
+  /**
+   * Variables for this cell, over the sandbox's `env` (the server sends both, merged). The
+   * kernel keeps what the cell changes itself; the next cell without a variable sees it
+   * reset to the sandbox's value (or removed).
+   */
+  env: CommandEnv.optional(),
 });
 export type RunCodeRequest = z.infer<typeof RunCodeRequest>;
 

@@ -1,7 +1,6 @@
 import { z } from 'zod';
+import { CommandEnv } from './env.js';
 import { LIMITS } from './sandbox.js';
-
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /**
  * Body of `POST /v1/sandboxes/:id/commands` (and of the agent's `POST /exec`).
@@ -15,9 +14,7 @@ export const RunCommandRequest = z
     argv: z.array(z.string().max(1_048_576)).min(1).max(65_536).optional(),
     /** Absolute working directory; defaults to the user's home (or `/`). */
     cwd: z.string().min(1).max(4_096).optional(),
-    env: z
-      .record(z.string().regex(ENV_NAME, 'env names must match [A-Za-z_][A-Za-z0-9_]*'), z.string().max(131_072))
-      .optional(),
+    env: CommandEnv.optional(),
     /** User name or numeric uid inside the sandbox; default `user`. */
     user: z.string().min(1).max(64).optional(),
     /** Kill the command after this long; 0 means no limit. Default 60 s. */

@@ -1,5 +1,6 @@
 export * from './code.js';
 export * from './commands.js';
+export * from './env.js';
 export * from './errors.js';
 export * from './files.js';
 export * from './ndjson.js';

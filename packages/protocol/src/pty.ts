@@ -1,6 +1,5 @@
 import { z } from 'zod';
-
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+import { CommandEnv } from './env.js';
 
 /** Bounds of a terminal's size, in character cells. */
 export const PTY_LIMITS = {
@@ -33,9 +32,7 @@ export const CreatePtyRequest = z.strictObject({
   cmd: z.string().min(1).max(1_048_576).optional(),
   /** Absolute working directory; defaults to the template's workdir or the user's home. */
   cwd: z.string().min(1).max(4_096).optional(),
-  env: z
-    .record(z.string().regex(ENV_NAME, 'env names must match [A-Za-z_][A-Za-z0-9_]*'), z.string().max(131_072))
-    .optional(),
+  env: CommandEnv.optional(),
   /** User name or numeric uid inside the sandbox; default `user`. */
   user: z.string().min(1).max(64).optional(),
 });

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ENV_NAME } from './env.js';
 import { NetworkInfo, NetworkRequest } from './network.js';
 import { SecretInfo, SecretsRequest } from './secrets.js';
 
@@ -70,7 +71,6 @@ export const SandboxCapabilities = z.object({
 });
 export type SandboxCapabilities = z.infer<typeof SandboxCapabilities>;
 
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const stringMap = (max: number, what: string) =>
   z
     .record(z.string().min(1).max(256), z.string().max(65_536))

@@ -80,6 +80,11 @@ export interface RunCodeOptions {
   context?: string | CodeContext;
   /** Interrupt the cell after this long (KeyboardInterrupt); the context keeps its state. Default 300 000; 0 = none. */
   timeoutMs?: number;
+  /**
+   * Environment variables for this cell only, over the sandbox's `env` (which every kernel
+   * has); the next cell without them sees the sandbox's values again.
+   */
+  env?: Record<string, string>;
   onStdout?: (text: string) => void;
   onStderr?: (text: string) => void;
   onResult?: (result: Result) => void;
@@ -167,6 +172,7 @@ export class CodeInterpreter {
     if (opts.language !== undefined) req.language = opts.language;
     if (opts.context !== undefined) req.contextId = typeof opts.context === 'string' ? opts.context : opts.context.id;
     if (opts.timeoutMs !== undefined) req.timeoutMs = opts.timeoutMs;
+    if (opts.env !== undefined) req.env = opts.env;
     const res = await this.conn.request('POST', `/v1/sandboxes/${this.sandboxId}/code`, {
       json: req,
       signal: opts.signal,

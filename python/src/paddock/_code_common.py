@@ -100,10 +100,14 @@ class CodeContext:
             raise InternalError("INTERNAL", f"unexpected code context from the server: {raw!r}") from err
 
 
-def run_code_body(code: str, language: Optional[str], context: Any, timeout: float) -> Dict[str, Any]:
+def run_code_body(
+    code: str, language: Optional[str], context: Any, timeout: float, env: Optional[Dict[str, str]] = None
+) -> Dict[str, Any]:
     if not isinstance(code, str):
         raise TypeError("code must be a str")
     body: Dict[str, Any] = {"code": code, "timeoutMs": int(round(timeout * 1000))}
+    if env is not None:
+        body["env"] = dict(env)
     if language is not None:
         body["language"] = language
     if context is not None:

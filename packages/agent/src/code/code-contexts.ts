@@ -12,6 +12,7 @@ import {
 import type { AgentConfig } from '../config.js';
 import { log } from '../log.js';
 import { BashKernel } from './bash-kernel.js';
+import { cellDidNotRun, envChanges, envLine, withEnvLine } from './env-line.js';
 import type { CellEnd, Kernel } from './kernel.js';
 import { planKernel } from './kernel-launch.js';
 import { LineKernel } from './line-kernel.js';
@@ -19,9 +20,25 @@ import { LineKernel } from './line-kernel.js';
 /** After an interrupt, how long a cell may take to stop before its kernel is killed. */
 const INTERRUPT_GRACE_MS = 3_000;
 
+/**
+ * Variables a kernel's interpreter reads only when it starts (Node's extra CAs, the Python
+ * path, preloads): setting them in a running kernel does nothing for the kernel itself, so
+ * one that has not run a cell yet (a prewarmed one) is restarted with them instead.
+ */
+const LOADER = ['LD_PRELOAD', 'LD_LIBRARY_PATH'];
+const READ_AT_START: Record<CodeLanguage, ReadonlySet<string>> = {
+  python: new Set(['PYTHONPATH', 'PYTHONHOME', 'PYTHONSAFEPATH', ...LOADER]),
+  javascript: new Set(['NODE_EXTRA_CA_CERTS', 'NODE_OPTIONS', 'NODE_PATH', ...LOADER]),
+  bash: new Set(),
+};
+
 interface ContextState {
   info: Omit<CodeContext, 'running'>;
   kernel: Kernel | undefined;
+  /** The variables of runs the kernel has (beyond its template env); a fresh kernel started with them. */
+  kernelEnv: Record<string, string>;
+  /** Cells the current kernel has been given. */
+  cellsRun: number;
   starting: Promise<Kernel> | undefined;
   /** Cells of one context run in order: each waits for the one before. */
   queue: Promise<unknown>;
@@ -107,7 +124,7 @@ export class CodeContexts {
   ): Promise<CellEnd> {
     if (signal.aborted) return { type: 'end', executionCount: null };
     if (request.code.trim() === '') return { type: 'end', executionCount: null };
-    const kernel = await this.kernelOf(state);
+    const { kernel, code, env } = await this.prepare(state, request);
     const timeoutMs = request.timeoutMs ?? CODE_LIMITS.timeoutMs.default;
     let timedOut = false;
     let killTimer: NodeJS.Timeout | undefined;
@@ -127,10 +144,18 @@ export class CodeContexts {
           }, timeoutMs)
         : undefined;
     signal.addEventListener('abort', interrupt, { once: true });
+    let exception: string | undefined;
+    const watch = (event: CodeEvent) => {
+      if (event.type === 'exception') exception ??= event.error.name;
+      emit(event);
+    };
     try {
-      const end = await kernel.execute({ code: request.code, timeoutMs, emit });
+      state.cellsRun += 1;
+      const end = await kernel.execute({ code, timeoutMs, emit: watch });
       return timedOut ? { ...end, timedOut: true } : end;
     } finally {
+      // An interrupted cell ran its env line too; one that did not parse ran nothing.
+      if (env !== undefined && !cellDidNotRun(exception)) state.kernelEnv = env;
       clearTimeout(timer);
       clearTimeout(killTimer);
       signal.removeEventListener('abort', interrupt);
@@ -138,10 +163,32 @@ export class CodeContexts {
     }
   }
 
-  private kernelOf(state: ContextState): Promise<Kernel> {
+  /**
+   * The kernel for a run and the code to give it: a kernel whose environment differs from the
+   * run's `env` gets the difference as a line before the code (or, not used yet and missing a
+   * variable read at start, a restart with it). `env` is what the kernel has after the cell.
+   */
+  private async prepare(
+    state: ContextState,
+    request: RunCodeRequest,
+  ): Promise<{ kernel: Kernel; code: string; env: Record<string, string> | undefined }> {
+    const env = request.env;
+    let kernel = await this.kernelOf(state, env);
+    if (env === undefined) return { kernel, code: request.code, env };
+    const base = planKernel(state.info.language, state.info, this.config).env;
+    let changes = envChanges(state.kernelEnv, env, base);
+    if (state.cellsRun === 0 && changes.some(([name]) => READ_AT_START[state.info.language].has(name))) {
+      this.stop(state);
+      kernel = await this.kernelOf(state, env);
+      changes = [];
+    }
+    return { kernel, code: withEnvLine(request.code, envLine(state.info.language, changes)), env };
+  }
+
+  private kernelOf(state: ContextState, env?: Record<string, string>): Promise<Kernel> {
     if (state.kernel?.alive) return Promise.resolve(state.kernel);
     state.starting ??= (async () => {
-      const plan = planKernel(state.info.language, state.info, this.config);
+      const plan = planKernel(state.info.language, state.info, this.config, env);
       const kernel: Kernel =
         state.info.language === 'bash' ? new BashKernel(plan) : new LineKernel(state.info.language, plan);
       try {
@@ -151,6 +198,8 @@ export class CodeContexts {
         throw err;
       }
       state.kernel = kernel;
+      state.kernelEnv = { ...env };
+      state.cellsRun = 0;
       return kernel;
     })().finally(() => {
       state.starting = undefined;
@@ -173,6 +222,8 @@ export class CodeContexts {
     const state: ContextState = {
       info: { id, language, cwd, user: where.user },
       kernel: undefined,
+      kernelEnv: {},
+      cellsRun: 0,
       starting: undefined,
       queue: Promise.resolve(),
     };

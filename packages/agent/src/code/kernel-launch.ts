@@ -40,18 +40,22 @@ function kernelArgv(language: CodeLanguage): string[] {
   }
 }
 
-/** Resolves user, cwd and environment of a kernel exactly as for a command. */
+/**
+ * Resolves user, cwd and environment of a kernel exactly as for a command; `env` (the
+ * sandbox's, from the run that starts the kernel) goes over the template's.
+ */
 export function planKernel(
   language: CodeLanguage,
   where: { cwd?: string | undefined; user?: string | undefined },
   config: AgentConfig,
+  env: Readonly<Record<string, string>> = {},
 ): CommandPlan {
   const plan = planCommand(
     {
       argv: kernelArgv(language),
       ...(where.cwd === undefined ? {} : { cwd: where.cwd }),
       ...(where.user === undefined ? {} : { user: where.user }),
-      env: { PADDOCK_OUTPUT_CAP_BYTES: String(CODE_LIMITS.outputBytes), PYTHONUNBUFFERED: '1' },
+      env: { ...env, PADDOCK_OUTPUT_CAP_BYTES: String(CODE_LIMITS.outputBytes), PYTHONUNBUFFERED: '1' },
     },
     config,
   );

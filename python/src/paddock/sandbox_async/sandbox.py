@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from .._hybrid import class_or_instance_method
 from .._transport import AsyncTransport, wait_for
@@ -82,6 +82,7 @@ class AsyncSandbox(AsyncStateMixin):
         language: Optional[str] = None,
         context: Any = None,
         timeout: float = DEFAULT_CODE_TIMEOUT,
+        env: Optional[Dict[str, str]] = None,
         on_stdout: Any = None,
         on_stderr: Any = None,
         on_result: Any = None,
@@ -97,6 +98,8 @@ class AsyncSandbox(AsyncStateMixin):
             context: a context from :attr:`code_contexts` (or its id).
             timeout: seconds before the cell is interrupted (KeyboardInterrupt); the context keeps
                 its state. 0 means no limit. Default 300.
+            env: environment variables for this cell only, over the sandbox's ``env`` (which
+                every kernel has); the next cell without them sees the sandbox's values again.
             on_stdout, on_stderr: called with output text as it arrives.
             on_result: called with each :class:`~paddock.Result` as it is displayed.
             on_error: called with the :class:`~paddock.ExecutionError` the cell raised.
@@ -114,6 +117,7 @@ class AsyncSandbox(AsyncStateMixin):
             language=language,
             context=context,
             timeout=timeout,
+            env=env,
             on_stdout=on_stdout,
             on_stderr=on_stderr,
             on_result=on_result,

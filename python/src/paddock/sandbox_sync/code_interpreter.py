@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, List, Optional, Union
+from typing import Any, Callable, Dict, List, Optional, Union
 
 from .._code_common import (
     DEFAULT_CODE_TIMEOUT,
@@ -31,6 +31,7 @@ def run_code(
     language: Optional[str] = None,
     context: Optional[ContextRef] = None,
     timeout: float = DEFAULT_CODE_TIMEOUT,
+    env: Optional[Dict[str, str]] = None,
     on_stdout: Optional[Callable[[str], Any]] = None,
     on_stderr: Optional[Callable[[str], Any]] = None,
     on_result: Optional[Callable[[Any], Any]] = None,
@@ -38,7 +39,7 @@ def run_code(
     request_timeout: Optional[float] = None,
 ) -> Execution:
     """Runs one cell; see :meth:`paddock.Sandbox.run_code`."""
-    body = run_code_body(code, language, context, timeout)
+    body = run_code_body(code, language, context, timeout, env)
     config = transport.config
     wait = wait_for(config, request_timeout, stream_silence(timeout, config, request_timeout))
     response = transport.open("POST", f"/v1/sandboxes/{sandbox_id}/code", wait, json=body)

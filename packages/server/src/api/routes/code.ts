@@ -62,10 +62,13 @@ export function codeRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.post<{ Params: { id: string } }>('/v1/sandboxes/:id/code', async (request, reply) => {
     const req = parseOrThrow(RunCodeRequest, request.body ?? {}, 'code request');
+    const record = ctx.service.requireRunning(request.params.id);
     const code = client(request.params.id);
     const signal = replySignal(reply);
+    // The sandbox's env (create env, secret placeholders, CA trust) under the run's, as for commands.
+    const run: RunCodeRequest = { ...req, env: { ...record.env, ...req.env } };
     // Accepted by the agent before the 200: an unknown context answers with its status code.
-    const res = await code.start(req, signal);
+    const res = await code.start(run, signal);
     return sendNdjson(reply, (streamSignal) =>
       relay(ctx, request.params.id, code.events(res, AbortSignal.any([signal, streamSignal])), streamSignal),
     );

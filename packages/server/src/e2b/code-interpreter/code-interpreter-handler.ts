@@ -6,8 +6,6 @@ import type { ApiContext } from '../../api/context.js';
 import type { SandboxPortHandler, SandboxTarget } from '../../api/sandbox-traffic.js';
 import type { SandboxRecord } from '../../store/store.js';
 import { CONTEXT_ID, E2bCreateContextRequest, E2bExecuteRequest, languageOf, parseBody } from './e2b-requests.js';
-import { PendingEnvResets } from './env-resets.js';
-import { cellDidNotRun, envLine, withEnvLine } from './env-snippets.js';
 import { toE2bLines } from './execution-lines.js';
 import { ExecutionLineWriter } from './line-writer.js';
 import { E2bHttpError, e2bStatusOf, readJson, sendJson, sendSandboxGone, sendText } from './plain-reply.js';
@@ -60,8 +58,6 @@ function responseSignal(res: ServerResponse): AbortSignal {
  * Auth is what the SDK sends: `X-Access-Token` on `/execute`, nothing on `/contexts`.
  */
 export class E2bCodeInterpreter implements SandboxPortHandler {
-  private readonly envResets = new PendingEnvResets();
-
   constructor(private readonly deps: CodeInterpreterDeps) {}
 
   handleRequest(req: IncomingMessage, res: ServerResponse, target: SandboxTarget): void {
@@ -134,7 +130,7 @@ export class E2bCodeInterpreter implements SandboxPortHandler {
     sendJson(res, 200, e2bContext(created));
   }
 
-  /** Restart and remove: a fresh kernel owes no env resets; an id we cannot have is a 404. */
+  /** Restart and remove; an id we cannot have is a 404. */
   private async onContext(
     res: ServerResponse,
     sandboxId: string,
@@ -150,7 +146,6 @@ export class E2bCodeInterpreter implements SandboxPortHandler {
       if (err instanceof PaddockError && err.code === 'NOT_FOUND') throw contextNotFound(contextId);
       throw err;
     }
-    this.envResets.forget(sandboxId, contextId);
     sendJson(res, 200, null);
   }
 
@@ -178,49 +173,31 @@ export class E2bCodeInterpreter implements SandboxPortHandler {
     }
     const sandbox = await this.running(sandboxId, signal);
     const code = new CodeClient(this.deps.ctx.agentOf(sandboxId));
-    const envVars = body.env_vars ?? {};
-    const changes = this.envResets.changesFor(sandboxId, contextId, envVars);
-    let source = body.code;
-    if (changes.length > 0) {
-      const contextLanguage = language ?? (await this.languageOfContext(code, contextId, signal));
-      source = withEnvLine(body.code, envLine(contextLanguage, changes));
-    }
+    // `env_vars` hold for this run only: the agent resets them before the context's next cell.
+    const env = { ...sandbox.env, ...body.env_vars };
     let started: IncomingMessage;
     try {
       // No server-side limit: the SDK's `timeoutMs` closes the stream, which interrupts the cell.
-      started = await code.start({ code: source, ...(language ? { language } : { contextId }), timeoutMs: 0 }, signal);
+      const target = language ? { language } : { contextId };
+      started = await code.start({ code: body.code, ...target, timeoutMs: 0, env }, signal);
     } catch (err) {
       if (err instanceof PaddockError && err.code === 'NOT_FOUND') throw contextNotFound(contextId);
       throw err;
     }
-    let exceptionName: string | undefined;
-    try {
-      exceptionName = await this.relay(res, code.events(started, signal), signal);
-    } finally {
-      // An interrupted cell ran its env line too: the reset is owed either way.
-      if (!cellDidNotRun(exceptionName)) {
-        this.envResets.ran(sandboxId, contextId, Object.keys(envVars), sandbox.env);
-      }
-    }
+    await this.relay(res, code.events(started, signal), signal);
   }
 
-  /** Streams the run as E2B lines; resolves with the name of the cell's exception, if any. */
-  private async relay(
-    res: ServerResponse,
-    events: AsyncIterable<CodeEvent>,
-    signal: AbortSignal,
-  ): Promise<string | undefined> {
+  /** Streams the run as E2B lines. */
+  private async relay(res: ServerResponse, events: AsyncIterable<CodeEvent>, signal: AbortSignal): Promise<void> {
     res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
     res.flushHeaders();
     const out = new ExecutionLineWriter(res, signal);
-    let exceptionName: string | undefined;
     try {
       for await (const event of events) {
-        if (event.type === 'exception') exceptionName = event.error.name;
         for (const line of toE2bLines(event, new Date())) await out.write(line);
       }
     } catch (err) {
-      if (signal.aborted) return exceptionName;
+      if (signal.aborted) return;
       // The agent went away mid-cell: E2B's server reports a lost kernel the same way.
       const value = err instanceof Error ? err.message : String(err);
       await out.write({ type: 'error', name: 'UnexpectedEndOfExecution', value, traceback: '' });
@@ -229,14 +206,6 @@ export class E2bCodeInterpreter implements SandboxPortHandler {
       out.stop();
     }
     out.end();
-    return exceptionName;
-  }
-
-  private async languageOfContext(code: CodeClient, contextId: string, signal: AbortSignal): Promise<CodeLanguage> {
-    const { contexts } = await code.listContexts(signal);
-    const context = contexts.find((c) => c.id === contextId);
-    if (!context) throw contextNotFound(contextId);
-    return context.language;
   }
 
   private fail(res: ServerResponse, target: SandboxTarget, err: unknown, signal: AbortSignal): void {

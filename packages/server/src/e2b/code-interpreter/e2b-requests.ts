@@ -1,6 +1,5 @@
-import { CODE_LIMITS, type CodeLanguage } from '@paddock/protocol';
+import { CODE_LIMITS, type CodeLanguage, ENV_NAME } from '@paddock/protocol';
 import { z } from 'zod';
-import { ENV_NAME } from './env-snippets.js';
 import { E2bHttpError } from './plain-reply.js';
 
 /** Body of E2B's `POST /execute`. The Python SDK sends `null` for what the JS SDK leaves out. */

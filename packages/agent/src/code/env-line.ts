@@ -1,17 +1,32 @@
 import type { CodeLanguage } from '@paddock/protocol';
 
 /**
- * Per-run `env_vars` of E2B's `/execute`, done the way E2B's own server does it: a line that
- * sets them is put before the cell's code, and the variables are reset afterwards. Here the
- * reset is put before the context's *next* cell rather than run as a cell of its own, so the
- * kernel's execution counter stays what the user expects.
+ * A running kernel gets a changed environment the way E2B's own server applies a run's
+ * `env_vars`: one line that sets (and unsets) variables is put before the cell's code. It is
+ * not run as a cell of its own, so the kernel's execution counter stays what the user expects.
  */
 
-/** Name of an environment variable (the rule of POSIX shells, which bash enforces). */
-export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-
-/** A variable to set, or to reset to the sandbox's value (`undefined`: remove it). */
+/** A variable to set, or to remove (`undefined`). */
 export type EnvChange = [name: string, value: string | undefined];
+
+/**
+ * What turns a kernel's environment `from` into `to`: variables new or changed in `to`, and
+ * those gone from it reset to `base` (the kernel's own environment) or removed.
+ */
+export function envChanges(
+  from: Readonly<Record<string, string>>,
+  to: Readonly<Record<string, string>>,
+  base: Readonly<Record<string, string>>,
+): EnvChange[] {
+  const changes: EnvChange[] = [];
+  for (const [name, value] of Object.entries(to)) if (from[name] !== value) changes.push([name, value]);
+  for (const name of Object.keys(from)) {
+    if (Object.hasOwn(to, name)) continue;
+    const original = Object.hasOwn(base, name) ? base[name] : undefined;
+    if (original !== from[name]) changes.push([name, original]);
+  }
+  return changes;
+}
 
 function bashQuote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
