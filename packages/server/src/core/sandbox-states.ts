@@ -1,6 +1,7 @@
 import { PaddockError } from '@paddock/protocol';
 import type { SandboxRecord, Store } from '../store/store.js';
 import type { Clock } from './clock.js';
+import { KeyedQueue } from './keyed-queue.js';
 import type { Logger } from './logger.js';
 import { PAUSED_STATES, type SandboxService } from './sandbox-service.js';
 
@@ -25,7 +26,8 @@ export interface SandboxStatesDeps {
  * hibernated sandbox expires `retentionMs` after it stopped running, and is then deleted.
  */
 export class SandboxStates {
-  private readonly queues = new Map<string, Promise<unknown>>();
+  /** One state change at a time per sandbox. */
+  private readonly queue = new KeyedQueue();
 
   constructor(private readonly deps: SandboxStatesDeps) {
     deps.service.onExpire = (id) => this.expire(id);
@@ -168,14 +170,7 @@ export class SandboxStates {
   }
 
   private serial<T>(id: string, op: () => Promise<T>): Promise<T> {
-    const previous = this.queues.get(id) ?? Promise.resolve();
-    const next = previous.then(op, op);
-    const settled = next.catch(() => undefined);
-    this.queues.set(id, settled);
-    void settled.then(() => {
-      if (this.queues.get(id) === settled) this.queues.delete(id);
-    });
-    return next;
+    return this.queue.run(id, op);
   }
 }
 

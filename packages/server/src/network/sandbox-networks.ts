@@ -1,5 +1,3 @@
-import { existsSync } from 'node:fs';
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type AllowRule,
@@ -11,9 +9,9 @@ import {
   parseAllowEntry,
   type UpdateNetworkRequest,
 } from '@paddock/protocol';
+import { KeyedQueue } from '../core/keyed-queue.js';
 import type { Logger } from '../core/logger.js';
 import type { NetworkPlan, SandboxNetworks } from '../core/network-plan.js';
-import { hostCommand } from '../runtime/host-command.js';
 import type { NetworkAttachment } from '../runtime/runtime.js';
 import { DeniedLog } from './denied-log.js';
 import { SandboxResolver } from './dns-resolver.js';
@@ -23,8 +21,10 @@ import { addressDenial, nameVerdict } from './egress-policy.js';
 import { Firewall, type FirewallSandbox } from './firewall.js';
 import { ipv4ToNumber, numberToIpv4 } from './ipv4.js';
 import type { NetworkConfig } from './network-config.js';
+import { NetworkFiles } from './network-files.js';
 import { type NetworkRecord, NetworkStore } from './network-store.js';
 import { createInterface, removeInterface, setBandwidth, vethName } from './sandbox-interface.js';
+import { UplinkForwarding } from './uplink.js';
 
 export interface SandboxNetworkDeps {
   config: NetworkConfig;
@@ -61,19 +61,20 @@ export class SandboxNetworkService implements SandboxNetworks, EgressPolicyOracl
   private readonly firewall: Firewall;
   private readonly denied = new DeniedLog();
   private readonly live = new Map<string, Live>();
-  private readonly dir: string;
+  private readonly files: NetworkFiles;
+  private readonly uplink: UplinkForwarding;
   private readonly slotBase: number;
   private readonly slotCount: number;
   /** Secrets handed in by the create path (netb), per sandbox, until the sandbox is gone. */
   private readonly secrets = new Map<string, SecretRule[]>();
   /** Serializes changes per sandbox: a live update never interleaves with another or with down. */
-  private readonly queues = new Map<string, Promise<unknown>>();
-  private uplinkReady = false;
+  private readonly queue = new KeyedQueue();
 
   constructor(private readonly deps: SandboxNetworkDeps) {
     this.store = new NetworkStore(deps.dbFile);
     this.firewall = new Firewall(deps.cgroupParent, deps.config);
-    this.dir = join(deps.dataDir, 'network');
+    this.files = new NetworkFiles(join(deps.dataDir, 'network'));
+    this.uplink = new UplinkForwarding(deps.config.uplink, deps.logger);
     this.slotBase = ipv4ToNumber(deps.config.subnet.address);
     this.slotCount = 2 ** (32 - deps.config.subnet.prefixLength) / 4;
   }
@@ -87,14 +88,14 @@ export class SandboxNetworkService implements SandboxNetworks, EgressPolicyOracl
    * removes the networks of every other stored sandbox, starts resolvers and proxy attachments.
    */
   async start(liveIds: ReadonlySet<string>): Promise<void> {
-    await mkdir(this.dir, { recursive: true, mode: 0o755 });
+    await this.files.init();
     const records = this.store.list();
     const keep = records.filter((r) => liveIds.has(r.sandboxId));
     for (const record of keep) if (record.slot !== null) this.remember(record);
     await this.firewall.rebuild([...this.live.values()].map((l) => this.firewallView(l)));
     for (const record of records.filter((r) => !liveIds.has(r.sandboxId))) await this.down(record.sandboxId);
-    for (const name of await readdir(this.dir)) {
-      if (!keep.some((r) => r.sandboxId === name)) await this.removeFiles(name);
+    for (const name of await this.files.ids()) {
+      if (!keep.some((r) => r.sandboxId === name)) await this.files.remove(name);
     }
     for (const live of this.live.values()) await this.startServices(live);
   }
@@ -129,17 +130,9 @@ export class SandboxNetworkService implements SandboxNetworks, EgressPolicyOracl
       if (slot === null) return undefined;
       const record: NetworkRecord = { sandboxId, slot, ...policy };
       const live = this.remember(record);
-      const files = this.filesOf(sandboxId);
+      const files = this.files.pathsOf(sandboxId);
       try {
-        await mkdir(files.dir, { recursive: true, mode: 0o755 });
-        await writeFile(files.resolvConf, `nameserver ${live.hostAddress}\noptions timeout:2 attempts:2\n`, {
-          mode: 0o644,
-        });
-        await writeFile(
-          files.hosts,
-          `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n${live.sandboxAddress}\t${sandboxId}\n`,
-          { mode: 0o644 },
-        );
+        await this.files.write(sandboxId, live);
         // One shell run: rules first (the interface never exists without them), then netns and veth.
         await createInterface(
           {
@@ -212,7 +205,11 @@ export class SandboxNetworkService implements SandboxNetworks, EgressPolicyOracl
     live.rules = parseRules(next.allow);
     await this.firewall.apply(this.firewallView(live), signal);
     if (bandwidthChanged) {
-      await setBandwidth({ veth: live.veth, netnsPath: this.filesOf(sandboxId).netns }, next.bandwidthMbit, signal);
+      await setBandwidth(
+        { veth: live.veth, netnsPath: this.files.pathsOf(sandboxId).netns },
+        next.bandwidthMbit,
+        signal,
+      );
     }
     await this.startServices(live);
   }
@@ -232,11 +229,11 @@ export class SandboxNetworkService implements SandboxNetworks, EgressPolicyOracl
     const veth = vethName(sandboxId);
     if (live || (record && record.slot !== null)) {
       await removeInterface(
-        { veth, netnsPath: this.filesOf(sandboxId).netns },
+        { veth, netnsPath: this.files.pathsOf(sandboxId).netns },
         this.firewall.removalScript(sandboxId, veth),
       );
     }
-    await this.removeFiles(sandboxId);
+    await this.files.remove(sandboxId);
     this.live.delete(sandboxId);
     this.secrets.delete(sandboxId);
     this.denied.forget(sandboxId);
@@ -349,7 +346,7 @@ export class SandboxNetworkService implements SandboxNetworks, EgressPolicyOracl
   private async startServices(live: Live): Promise<void> {
     const sandboxId = live.record.sandboxId;
     const wantsResolver = live.record.egress !== 'none';
-    if (wantsResolver) await this.enableUplink();
+    if (wantsResolver) await this.uplink.enable();
     if (wantsResolver && !live.resolver) {
       const resolver = new SandboxResolver({
         hostAddress: live.hostAddress,
@@ -386,53 +383,8 @@ export class SandboxNetworkService implements SandboxNetworks, EgressPolicyOracl
     return 'nxdomain';
   }
 
-  /**
-   * Sets `forwarding` on the uplink: replies to forwarded traffic arrive there (see
-   * sandbox-interface.ts). Done when the first sandbox with egress comes up, not at start, so a
-   * server whose sandboxes all run with egress `none` never changes a host interface.
-   */
-  private async enableUplink(): Promise<void> {
-    if (this.uplinkReady) return;
-    this.uplinkReady = true;
-    let uplink = this.deps.config.uplink;
-    if (uplink === 'none') return;
-    if (uplink === 'auto') {
-      const routes = JSON.parse(await hostCommand('ip', ['-j', '-4', 'route', 'show', 'default'])) as {
-        dev?: string;
-      }[];
-      const dev = routes[0]?.dev;
-      if (!dev) {
-        this.deps.logger.warn(
-          { uplink },
-          'no default route: sandboxes get no egress beyond the host (PADDOCK_EGRESS_UPLINK=auto)',
-        );
-        return;
-      }
-      uplink = dev;
-    }
-    await writeFile(`/proc/sys/net/ipv4/conf/${uplink}/forwarding`, '1');
-  }
-
-  private filesOf(sandboxId: string) {
-    const dir = join(this.dir, sandboxId);
-    return { dir, netns: join(dir, 'netns'), resolvConf: join(dir, 'resolv.conf'), hosts: join(dir, 'hosts') };
-  }
-
-  private async removeFiles(sandboxId: string): Promise<void> {
-    const files = this.filesOf(sandboxId);
-    if (existsSync(files.netns)) await removeInterface({ veth: vethName(sandboxId), netnsPath: files.netns });
-    await rm(files.dir, { recursive: true, force: true });
-  }
-
   private serial<T>(sandboxId: string, work: () => Promise<T>): Promise<T> {
-    const previous = this.queues.get(sandboxId) ?? Promise.resolve();
-    const next = previous.then(work, work);
-    const settled = next.catch(() => undefined);
-    this.queues.set(sandboxId, settled);
-    void settled.then(() => {
-      if (this.queues.get(sandboxId) === settled) this.queues.delete(sandboxId);
-    });
-    return next;
+    return this.queue.run(sandboxId, work);
   }
 }
 
