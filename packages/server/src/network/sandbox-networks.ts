@@ -12,6 +12,7 @@ import {
 import { KeyedQueue } from '../core/keyed-queue.js';
 import type { Logger } from '../core/logger.js';
 import type { NetworkPlan, SandboxNetworks } from '../core/network-plan.js';
+import { isMountPoint } from '../runtime/mounts.js';
 import type { NetworkAttachment } from '../runtime/runtime.js';
 import { DeniedLog } from './denied-log.js';
 import { SandboxResolver } from './dns-resolver.js';
@@ -97,7 +98,28 @@ export class SandboxNetworkService implements SandboxNetworks, EgressPolicyOracl
     for (const name of await this.files.ids()) {
       if (!keep.some((r) => r.sandboxId === name)) await this.files.remove(name);
     }
-    for (const live of this.live.values()) await this.startServices(live);
+    for (const live of this.live.values()) {
+      await this.restoreInterface(live);
+      await this.startServices(live);
+    }
+  }
+
+  /**
+   * After a host reboot a kept sandbox's netns is a plain file and its veth is gone (only
+   * hibernated sandboxes outlive a reboot): make them again, with the same addresses, before
+   * anything starts in them. The table was rebuilt just before.
+   */
+  private async restoreInterface(live: Live): Promise<void> {
+    const sandboxId = live.record.sandboxId;
+    const paths = this.files.pathsOf(sandboxId);
+    if (await isMountPoint(paths.netns)) return;
+    this.deps.logger.warn({ sandboxId }, 'the sandbox network is gone (host reboot?): making it again');
+    await removeInterface({ veth: live.veth, netnsPath: paths.netns });
+    await this.files.write(sandboxId, live);
+    await createInterface(
+      { veth: live.veth, netnsPath: paths.netns, hostAddress: live.hostAddress, sandboxAddress: live.sandboxAddress },
+      { bandwidthMbit: live.record.bandwidthMbit },
+    );
   }
 
   /** Stops the resolvers (the server closes the proxy); the table stays while any sandbox network does. */

@@ -45,6 +45,9 @@ class CrunCli implements OciCli {
 
   async prepare(): Promise<void> {}
 
+  /** crun joins the host-made netns by path (the network service makes it again); nothing here. */
+  async reprepare(): Promise<void> {}
+
   // The freezer directly: crun 1.8.1 has no checkpoint, and its pause is the same freezer
   // behind a fork+exec. `crun state` still reports `paused` for a frozen container.
   pause(layout: SandboxLayout, signal?: AbortSignal): Promise<void> {

@@ -15,6 +15,11 @@ export async function mountsUnder(prefix: string): Promise<string[]> {
   return [...points].sort((a, b) => b.length - a.length);
 }
 
+/** Whether something is mounted exactly at `path`. */
+export async function isMountPoint(path: string): Promise<boolean> {
+  return (await mountsUnder(path)).includes(path);
+}
+
 /** Unmounts every mount at or below `prefix`, stacked mounts included. */
 export async function unmountAll(prefix: string, signal?: AbortSignal): Promise<void> {
   // A path can carry stacked mounts; loop until mountinfo shows none (bounded).

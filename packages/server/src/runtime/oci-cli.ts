@@ -12,6 +12,8 @@ export interface OciCli {
   readonly flavor: 'crun' | 'runsc';
   /** Host resources the runtime needs before start (runsc: the network namespace, or the host-made one). */
   prepare(layout: SandboxLayout, signal?: AbortSignal, network?: NetworkAttachment): Promise<void>;
+  /** Makes again what `prepare` made and a host reboot took (mounts), before a stopped sandbox starts. */
+  reprepare(layout: SandboxLayout, signal?: AbortSignal): Promise<void>;
   /**
    * Starts the bundle in `layout.dir` detached, container stdio on `logFd`, pid in
    * `layout.pidFile`; resolves when the runtime command returns.

@@ -15,7 +15,7 @@ import { ociSpec } from './oci-spec.js';
 import type { HibernateMode, Runtime, RuntimeState, RuntimeUsage, SandboxLaunch } from './runtime.js';
 import { assertSandboxId, type SandboxLayout, sandboxLayout } from './sandbox-layout.js';
 import { UID_BASE } from './uid-map.js';
-import { copyTree, mountWritableLayer, releaseWritableLayer } from './writable-layer.js';
+import { copyTree, mountWritableLayer, releaseWritableLayer, remountWritableLayer } from './writable-layer.js';
 
 /** Options shared by both drivers. */
 export interface OciRuntimeOptions {
@@ -243,6 +243,9 @@ export class OciRuntime implements Runtime {
     const checkpoint = await this.checkpointOf(id);
     // Runtime state left by the stopped sandbox (or a crash) would make start/restore fail.
     await this.stopProcesses(id);
+    // After a host reboot the layer and the netns are files only: mount them again.
+    await remountWritableLayer(layout, bounded);
+    await this.cli.reprepare(layout, bounded);
     if (checkpoint !== 'none' && this.cli.restore) {
       const image = checkpoint === 'complete' ? layout.checkpoint : layout.checkpointTmp;
       await this.startBundle(layout, signal, bounded, image);

@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readdir, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HostCommandError, hostCommand } from './host-command.js';
+import { isMountPoint } from './mounts.js';
 import type { OciCli } from './oci-cli.js';
 import { OciRuntime, type OciRuntimeOptions } from './oci-runtime.js';
 import type { NetworkAttachment } from './runtime.js';
@@ -76,7 +77,23 @@ class RunscCli implements OciCli {
     await writeFile(layout.netns, '', { flag: 'wx' });
     if (network) {
       await hostCommand('mount', ['--bind', network.netnsPath, layout.netns], { signal });
-      await writeFile(hostNetMarker(layout), '');
+      // The marker keeps the path, to bind it again after a host reboot.
+      await writeFile(hostNetMarker(layout), network.netnsPath);
+      return;
+    }
+    await hostCommand('unshare', [`--net=${layout.netns}`, 'ip', 'link', 'set', 'lo', 'up'], { signal });
+  }
+
+  async reprepare(layout: SandboxLayout, signal?: AbortSignal): Promise<void> {
+    if (await isMountPoint(layout.netns)) return;
+    if (!existsSync(layout.netns)) await writeFile(layout.netns, '');
+    if (existsSync(hostNetMarker(layout))) {
+      const netnsPath = (await readFile(hostNetMarker(layout), 'utf8')).trim();
+      // The host network service makes the netns again at server start.
+      if (netnsPath === '' || !(await isMountPoint(netnsPath))) {
+        throw new Error(`the network namespace of ${layout.id} is gone (host reboot?) and cannot be bound again`);
+      }
+      await hostCommand('mount', ['--bind', netnsPath, layout.netns], { signal });
       return;
     }
     await hostCommand('unshare', [`--net=${layout.netns}`, 'ip', 'link', 'set', 'lo', 'up'], { signal });

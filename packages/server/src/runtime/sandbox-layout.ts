@@ -13,6 +13,8 @@ export interface SandboxLayout {
   layerImage: string;
   /** Mount point of `layerImage`. */
   layerMount: string;
+  /** The overlay's lower dirs (JSON), kept to mount the layer again after a host reboot. */
+  layerSpec: string;
   upperDir: string;
   workDir: string;
   /** Overlay (template lower + upper) mount point: the sandbox's root. */
@@ -45,6 +47,7 @@ export function sandboxLayout(sandboxesDir: string, id: string): SandboxLayout {
     ociConfig: join(dir, 'config.json'),
     layerImage: join(dir, 'layer.img'),
     layerMount,
+    layerSpec: join(dir, 'layer.json'),
     upperDir: join(layerMount, 'upper'),
     workDir: join(layerMount, 'work'),
     rootfs: join(dir, 'rootfs'),

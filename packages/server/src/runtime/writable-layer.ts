@@ -1,7 +1,8 @@
-import { chown, mkdir, open } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chown, mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { hostCommand } from './host-command.js';
 import { detachLoopDevices } from './loop-devices.js';
-import { unmountAll } from './mounts.js';
+import { isMountPoint, unmountAll } from './mounts.js';
 import type { SandboxLayout } from './sandbox-layout.js';
 import { UID_BASE } from './uid-map.js';
 
@@ -35,15 +36,43 @@ export async function mountWritableLayer(
   // whose worth does not outlive the host, and dropping it saves ~4 MiB of the cap per sandbox.
   await hostCommand('mkfs.ext4', ['-q', '-F', '-m', '0', '-O', '^has_journal', layout.layerImage], { signal });
   await mkdir(layout.layerMount);
-  await hostCommand('mount', ['-o', 'loop,nosuid,nodev', layout.layerImage, layout.layerMount], { signal });
+  await mountImage(layout, signal);
   await mkdir(layout.upperDir, { mode: 0o755 });
   await mkdir(layout.workDir, { mode: 0o700 });
   // The overlay root takes the upper dir's owner: root of the sandbox's user namespace.
   await chown(layout.upperDir, UID_BASE, UID_BASE);
   if (spec.seedUpper !== undefined) await copyTree(spec.seedUpper, layout.upperDir, signal);
   await mkdir(layout.rootfs);
-  const options = `lowerdir=${spec.lowerDirs.join(':')},upperdir=${layout.upperDir},workdir=${layout.workDir}`;
-  await hostCommand('mount', ['-t', 'overlay', 'overlay', '-o', options, layout.rootfs], { signal });
+  await writeFile(layout.layerSpec, JSON.stringify({ lowerDirs: spec.lowerDirs }), { mode: 0o600 });
+  await mountOverlay(layout, spec.lowerDirs, signal);
+}
+
+/**
+ * Mounts the layer again where it is not mounted (after a host reboot the image and the
+ * overlay are files and dirs only); a no-op while the overlay is mounted.
+ */
+export async function remountWritableLayer(layout: SandboxLayout, signal?: AbortSignal): Promise<void> {
+  if (await isMountPoint(layout.rootfs)) return;
+  if (!existsSync(layout.layerSpec)) {
+    throw new Error(
+      `the writable layer of ${layout.id} is not mounted and ${layout.layerSpec} is missing (made before layers were remountable); its files are in ${layout.layerImage}`,
+    );
+  }
+  const { lowerDirs } = JSON.parse(await readFile(layout.layerSpec, 'utf8')) as { lowerDirs: string[] };
+  for (const dir of lowerDirs) {
+    if (!existsSync(dir)) throw new Error(`the writable layer of ${layout.id} needs ${dir}, which is gone`);
+  }
+  if (!(await isMountPoint(layout.layerMount))) await mountImage(layout, signal);
+  await mountOverlay(layout, lowerDirs, signal);
+}
+
+function mountImage(layout: SandboxLayout, signal?: AbortSignal): Promise<string> {
+  return hostCommand('mount', ['-o', 'loop,nosuid,nodev', layout.layerImage, layout.layerMount], { signal });
+}
+
+function mountOverlay(layout: SandboxLayout, lowerDirs: readonly string[], signal?: AbortSignal): Promise<string> {
+  const options = `lowerdir=${lowerDirs.join(':')},upperdir=${layout.upperDir},workdir=${layout.workDir}`;
+  return hostCommand('mount', ['-t', 'overlay', 'overlay', '-o', options, layout.rootfs], { signal });
 }
 
 /** Unmounts the overlay and the image and frees its loop device. Safe on a partial mount. */
