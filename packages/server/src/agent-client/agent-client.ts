@@ -1,4 +1,4 @@
-import { Agent, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
 import {
   CommandEvent,
@@ -12,6 +12,7 @@ import {
   type RunCommandRequest,
 } from '@paddock/protocol';
 import { z } from 'zod';
+import { AgentSocketPool } from './agent-socket.js';
 import { type AgentEndpoint, type AgentRequest, readJsonBody, send, transportError } from './transport.js';
 import { openTunnel } from './tunnel-client.js';
 
@@ -63,9 +64,7 @@ export class AgentClient {
   private readonly endpoint: AgentEndpoint;
 
   constructor(socketPath: string) {
-    // Keep-alive saves a connect per call; idle sockets are closed (30 s) before the agent
-    // would close them (65 s), so a reused socket is never one the agent is closing.
-    this.endpoint = { socketPath, agent: new Agent({ keepAlive: true, timeout: 30_000 }) };
+    this.endpoint = { socketPath, agent: new AgentSocketPool(socketPath) };
   }
 
   get socketPath(): string {

@@ -45,8 +45,8 @@ export function send(endpoint: AgentEndpoint, req: AgentRequest): Promise<Incomi
       headers['content-type'] = 'application/octet-stream';
       if (req.sizeBytes !== undefined) headers['content-length'] = req.sizeBytes;
     }
+    // No socketPath: the pool connects through connectAgentSocket (agent-socket.ts).
     const outgoing = request({
-      socketPath: endpoint.socketPath,
       agent: endpoint.agent,
       method: req.method,
       path: pathWithQuery(req.path, req.query),

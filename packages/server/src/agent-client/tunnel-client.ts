@@ -2,6 +2,7 @@ import { request } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type ListeningPort, ListeningPorts, PaddockError } from '@paddock/protocol';
 import type { AgentClient, CallOptions } from './agent-client.js';
+import { agentSocketConnector } from './agent-socket.js';
 import { readJsonBody, transportError } from './transport.js';
 
 /** The agent's `Upgrade` token for a raw tunnel (docs/agent-protocol.md, `GET /tunnel`). */
@@ -18,10 +19,10 @@ export function openTunnel(agent: AgentClient, port: number, options: CallOption
   const { signal } = options;
   if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
-    // A dedicated connection: an upgraded socket never returns to a keep-alive pool.
+    // A dedicated connection (no agent: createConnection is used only without one): an
+    // upgraded socket never returns to a keep-alive pool.
     const outgoing = request({
-      socketPath: agent.socketPath,
-      agent: false,
+      createConnection: agentSocketConnector(agent.socketPath),
       method: 'GET',
       path: `/tunnel?port=${port}`,
       headers: { connection: 'Upgrade', upgrade: TUNNEL_PROTOCOL },

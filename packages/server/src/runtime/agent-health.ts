@@ -1,15 +1,19 @@
-import { existsSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { request } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
+import { agentSocketConnector } from '../agent-client/agent-socket.js';
 
 /** One `GET /health` over the agent's Unix socket; resolves with the HTTP status. */
 export function healthStatus(socketPath: string, timeoutMs: number): Promise<number> {
   return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path: '/health', method: 'GET', timeout: timeoutMs }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-      res.on('error', reject);
-    });
+    const req = request(
+      { createConnection: agentSocketConnector(socketPath), path: '/health', method: 'GET', timeout: timeoutMs },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('health request timed out')));
     req.on('error', reject);
     req.end();
@@ -57,18 +61,31 @@ export async function waitHealthy(options: WaitHealthyOptions): Promise<void> {
  */
 export async function quiesceAgent(socketPath: string, signal?: AbortSignal): Promise<void> {
   const status = await new Promise<number>((resolve, reject) => {
-    const req = request({ socketPath, path: '/quiesce', method: 'POST', timeout: 5_000 }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-      res.on('error', reject);
-    });
+    const req = request(
+      { createConnection: agentSocketConnector(socketPath), path: '/quiesce', method: 'POST', timeout: 5_000 },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+        res.on('error', reject);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('quiesce request timed out')));
     req.on('error', reject);
     req.end();
   });
   if (status !== 200) throw new Error(`the agent refused to quiesce (HTTP ${status})`);
-  for (let attempt = 0; existsSync(socketPath); attempt++) {
+  for (let attempt = 0; entryExists(socketPath); attempt++) {
     if (attempt > 400) throw new Error('the agent did not close its socket within 2 s of quiescing');
     await delay(5, undefined, signal ? { signal } : undefined);
+  }
+}
+
+/** Whether `path` names anything, a planted link included (lstat: nothing is followed). */
+function entryExists(path: string): boolean {
+  try {
+    lstatSync(path);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -14,6 +14,7 @@ import type { OciCli } from './oci-cli.js';
 import { ociSpec } from './oci-spec.js';
 import type { HibernateMode, Runtime, RuntimeState, RuntimeUsage, SandboxLaunch } from './runtime.js';
 import { assertSandboxId, type SandboxLayout, sandboxLayout } from './sandbox-layout.js';
+import { createMarkerFile } from './sandbox-writable.js';
 import { UID_BASE } from './uid-map.js';
 import { copyTree, mountWritableLayer, releaseWritableLayer, remountWritableLayer } from './writable-layer.js';
 
@@ -146,7 +147,7 @@ export class OciRuntime implements Runtime {
         await rm(layout.wakeFile, { force: true });
         await this.cli.restore(layout, image, log.fd, bounded);
         // The restored agent sits quiesced until this file appears (see the agent's quiesce.ts).
-        await writeFile(layout.wakeFile, '');
+        await createMarkerFile(layout.wakeFile);
       } else {
         await this.cli.start(layout, log.fd, bounded);
       }
@@ -317,7 +318,7 @@ export class OciRuntime implements Runtime {
       await hostCommand('sync', ['--file-system', image], { signal });
     } catch (error) {
       await rm(image, { recursive: true, force: true });
-      if ((await this.state(layout.id)) === 'running') await writeFile(layout.wakeFile, '');
+      if ((await this.state(layout.id)) === 'running') await createMarkerFile(layout.wakeFile);
       throw withLog(error, await logTail(layout.log));
     } finally {
       await log.close();
