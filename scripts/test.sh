@@ -17,7 +17,8 @@ node --import tsx --test --test-concurrency=1 --test-reporter=spec \
   test/templates/*.test.ts \
   test/runtime/*.test.ts \
   test/e2e/*.test.ts \
-  test/e2b/*.test.ts
+  test/e2b/*.test.ts \
+  test/security/*.test.ts
 
 echo "test: Python SDK (pytest on Debian's python3, against a real server)"
 /usr/bin/python3 -m pytest -q -p no:cacheprovider python/tests

@@ -4,8 +4,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { posix } from 'node:path';
 import { type FileInfo, PaddockError, SandboxPath } from '@paddock/protocol';
 import { z } from 'zod';
+import { refuseAgentPath } from './agent-paths.js';
 import type { AgentConfig } from './config.js';
 import { namingPath } from './errors-to-http.js';
+import { checkWritable } from './file-access.js';
 import { normalPath, statPath } from './file-info.js';
 import { ensureDir } from './files-manage.js';
 import { parseInput, queryOf } from './request-input.js';
@@ -26,8 +28,11 @@ const WriteQuery = z.strictObject({
 export async function handleWrite(req: IncomingMessage, res: ServerResponse, config: AgentConfig): Promise<void> {
   const query = parseInput(WriteQuery, queryOf(req));
   const path = normalPath(query.path);
+  await refuseAgentPath(path, { field: 'path', subtree: false });
   const users = UserDb.load();
   const owner = users.resolve(query.user ?? config.defaultUser);
+  // A named user writes with their own permissions; without one the agent acts as root.
+  if (query.user !== undefined) await checkWritable(path, owner);
   const existing = await lstat(path).catch((err: NodeJS.ErrnoException) => {
     if (err.code === 'ENOENT') return undefined;
     throw err;

@@ -1,9 +1,11 @@
 import { unlinkSync } from 'node:fs';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type AgentConfig, loadConfig } from './config.js';
+import { syncEtcHostname } from './etc-hostname.js';
 import { answerHealth } from './health.js';
 import { log } from './log.js';
+import { guardSocket } from './socket-guard.js';
 import { quiesce } from './state/quiesce.js';
 
 /**
@@ -29,12 +31,57 @@ function main(): void {
     process.exit(2);
   }
   const config = loadConfig(configPath);
-  // A socket file left by an earlier agent (restart, crash) would make listen fail.
-  try {
-    unlinkSync(socketPath);
-  } catch {
-    // Usually absent.
-  }
+  let server: Server | undefined;
+  const guard = guardSocket(socketPath, () => {
+    log.warn('the socket file was removed or replaced; listening on a new one', { socket: socketPath });
+    // close() also unlinks whatever is at the path now; connections in flight carry on.
+    server?.close();
+    listen();
+  });
+  const listen = () => {
+    // A socket file left by an earlier agent (restart, crash) would make listen fail.
+    try {
+      unlinkSync(socketPath);
+    } catch {
+      // Usually absent.
+    }
+    const next = createAgentServer(config, socketPath);
+    server = next;
+    next.listen(socketPath, () => {
+      guard.listening();
+      // performance.now() counts from process start: Node's own start-up is included.
+      log.info('listening', { socket: socketPath, pid: process.pid, startupMs: Math.round(performance.now()) });
+      // Without a health check (agent run by hand), load anyway once start-up has settled.
+      setTimeout(loadApp, 100);
+    });
+  };
+  listen();
+  // Only as root in a sandbox; an agent run by hand (tests) leaves the host's file alone.
+  if (process.getuid?.() === 0 && process.env.PADDOCK_SANDBOX === '1') setTimeout(syncEtcHostname, 200);
+  // Handled here, not in server.ts: it needs the listening server itself.
+  quiesceHandler = (res) => {
+    guard.pause();
+    res.writeHead(200, { 'content-type': 'application/json', connection: 'close' });
+    // Open tunnels hold host socket connections too, which a checkpoint cannot keep.
+    res.end('{"ok":true}', () => {
+      tunnels?.closeAllTunnels();
+      if (server) quiesce(server, socketPath, listen);
+    });
+  };
+
+  const shutdown = async (signal: NodeJS.Signals) => {
+    log.info('shutting down', { signal });
+    if (app !== undefined) (await app).killAllCommands();
+    server?.close();
+    server?.closeAllConnections();
+    process.exit(0);
+  };
+  process.once('SIGTERM', shutdown);
+  process.once('SIGINT', shutdown);
+}
+
+/** One HTTP server on the agent's socket; a new one each time the agent listens anew. */
+function createAgentServer(config: AgentConfig, socketPath: string): Server {
   const server = createServer((req, res) => handle(req, res, config));
   // Uploads and command streams may last hours; the host client bounds them with its own
   // signals. Idle keep-alive sockets outlive the client's (30 s) so that it closes them first.
@@ -54,33 +101,7 @@ function main(): void {
     log.error('cannot serve', { err, socket: socketPath });
     process.exit(1);
   });
-  const listen = () =>
-    server.listen(socketPath, () => {
-      // performance.now() counts from process start: Node's own start-up is included.
-      log.info('listening', { socket: socketPath, pid: process.pid, startupMs: Math.round(performance.now()) });
-      // Without a health check (agent run by hand), load anyway once start-up has settled.
-      setTimeout(loadApp, 100);
-    });
-  listen();
-  // Handled here, not in server.ts: it needs the listening server itself.
-  quiesceHandler = (res) => {
-    res.writeHead(200, { 'content-type': 'application/json', connection: 'close' });
-    // Open tunnels hold host socket connections too, which a checkpoint cannot keep.
-    res.end('{"ok":true}', () => {
-      tunnels?.closeAllTunnels();
-      quiesce(server, socketPath, listen);
-    });
-  };
-
-  const shutdown = async (signal: NodeJS.Signals) => {
-    log.info('shutting down', { signal });
-    if (app !== undefined) (await app).killAllCommands();
-    server.close();
-    server.closeAllConnections();
-    process.exit(0);
-  };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
+  return server;
 }
 
 let tunnels: typeof import('./ports/tunnel.js') | undefined;

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MkdirRequest, PaddockError, RemoveRequest, RenameRequest, SandboxPath } from '@paddock/protocol';
 import { z } from 'zod';
+import { refuseAgentPath } from './agent-paths.js';
 import { codeRoutes } from './code/code-routes.js';
 import type { AgentConfig } from './config.js';
 import { sendError } from './errors-to-http.js';
@@ -51,6 +52,7 @@ const routes: Record<string, Handler> = {
     const request = parseInput(MkdirRequest, await readJson(req));
     const users = UserDb.load();
     const path = normalPath(request.path);
+    await refuseAgentPath(path, { field: 'path', subtree: false });
     await ensureDir(path, users.resolve(request.user ?? config.defaultUser));
     sendJson(res, 200, await statPath(path, users));
   },
@@ -58,14 +60,19 @@ const routes: Record<string, Handler> = {
     const request = parseInput(RenameRequest, await readJson(req));
     const users = UserDb.load();
     users.resolve(request.user ?? config.defaultUser);
+    const from = normalPath(request.from);
     const to = normalPath(request.to);
-    await renamePath(normalPath(request.from), to);
+    await refuseAgentPath(from, { field: 'from', subtree: true });
+    await refuseAgentPath(to, { field: 'to', subtree: true });
+    await renamePath(from, to);
     sendJson(res, 200, await statPath(to, users));
   },
   'POST /files/remove': async (req, res, config) => {
     const request = parseInput(RemoveRequest, await readJson(req));
     UserDb.load().resolve(request.user ?? config.defaultUser);
-    await removePath(normalPath(request.path));
+    const path = normalPath(request.path);
+    await refuseAgentPath(path, { field: 'path', subtree: true });
+    await removePath(path);
     res.writeHead(204).end();
   },
 };

@@ -38,8 +38,15 @@ export const CAPABILITIES = [
   'CAP_SETFCAP',
 ];
 
+/**
+ * Hidden inside crun sandboxes. `/proc/kallsyms` and `/proc/modules` give kernel addresses
+ * when the host's kptr_restrict is 0 (a host sysctl the server does not change): masked, so
+ * an exploit gets no KASLR bypass from them. gVisor shows its own /proc.
+ */
 const MASKED_PATHS = [
   '/proc/acpi',
+  '/proc/kallsyms',
+  '/proc/modules',
   '/proc/asound',
   '/proc/kcore',
   '/proc/keys',
@@ -112,6 +119,8 @@ export function ociSpec(input: OciSpecInput): Record<string, unknown> {
         'HOME=/root',
         `PADDOCK_SOCKET=${RUN_MOUNT}/agent.sock`,
         `PADDOCK_CONFIG=${RUN_MOUNT}/config.json`,
+        // Tells the agent it runs in a sandbox (not by hand in tests): it may fix up /etc/hostname.
+        'PADDOCK_SANDBOX=1',
       ],
       cwd: '/',
       capabilities: caps,
