@@ -6,8 +6,10 @@ import type { SandboxUser } from './users.js';
 /**
  * File operations act as root of the sandbox (its user namespace), not as the requested
  * user; what they create is then chowned to that user. This is what E2B does: simple, and
- * the agent is not a security boundary (user code can reach it anyway). Reads and writes
- * therefore succeed on files the user could not touch itself.
+ * the agent is not a security boundary (user code can reach it anyway). Reads and writes that
+ * name a user are first checked against that user's permissions (file-access.ts: callers from
+ * outside, such as a URL signed for `user`, get no more than that user has); other operations
+ * succeed on files the user could not touch itself.
  */
 
 /** `mkdir -p`; every directory it creates is owned by `owner`. An existing directory is fine. */

@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { PaddockError, SandboxPath } from '@paddock/protocol';
 import { z } from 'zod';
 import type { AgentConfig } from './config.js';
+import { checkReadable, readablePath } from './file-access.js';
 import { normalPath } from './file-info.js';
 import { parseInput, queryOf } from './request-input.js';
 import { UserDb } from './users.js';
@@ -13,17 +14,26 @@ const ReadQuery = z.strictObject({ path: SandboxPath, user: z.string().min(1).ma
 /** `GET /files/read`: the file's bytes, streamed from disk to the socket. */
 export async function handleRead(req: IncomingMessage, res: ServerResponse, config: AgentConfig): Promise<void> {
   const query = parseInput(ReadQuery, queryOf(req));
-  const path = normalPath(query.path);
-  // Reads act as root (see files-manage.ts); the user is checked so a typo is reported.
-  UserDb.load().resolve(query.user ?? config.defaultUser);
+  const requested = normalPath(query.path);
+  // Without a user the read acts as root (see files-manage.ts; the default user is still
+  // resolved so that a broken passwd is reported); a named user's permissions apply.
+  const user = UserDb.load().resolve(query.user ?? config.defaultUser);
+  const checked = query.user !== undefined ? user : undefined;
+  const path = checked ? await readablePath(requested, checked) : requested;
   const stats = await stat(path);
-  if (stats.isDirectory()) throw new PaddockError('IS_A_DIRECTORY', `is a directory: ${path}`, { path });
+  if (stats.isDirectory()) {
+    throw new PaddockError('IS_A_DIRECTORY', `is a directory: ${requested}`, { path: requested });
+  }
   // Opening a FIFO would block a libuv thread until a writer shows up; sockets cannot be read.
   if (stats.isFIFO() || stats.isSocket()) {
-    throw new PaddockError('INVALID_ARGUMENT', `\`path\`: not a regular file: ${path}`, { field: 'path', path });
+    throw new PaddockError('INVALID_ARGUMENT', `\`path\`: not a regular file: ${requested}`, {
+      field: 'path',
+      path: requested,
+    });
   }
   const file = await open(path, 'r');
   try {
+    if (checked) await checkReadable(file, checked, requested);
     const opened = await file.stat();
     // Regular files have a length; devices and /proc files are streamed chunked until EOF.
     const sizeBytes = opened.isFile() ? opened.size : undefined;
