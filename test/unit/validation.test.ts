@@ -31,7 +31,7 @@ describe('request validation names the field', () => {
     );
     assert.match(
       message(() => parseOrThrow(CreateSandboxRequest, { env: { 'A-B': 'x' } }, 'r')),
-      /`env`/,
+      /`env\.A-B`: env name "A-B" is not valid/,
     );
     assert.deepEqual(parseOrThrow(CreateSandboxRequest, { template: 'base' }, 'r'), { template: 'base' });
   });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ENV_NAME } from './env.js';
+import { EnvVars } from './env.js';
 import { NetworkInfo, NetworkRequest } from './network.js';
 import { SecretInfo, SecretsRequest } from './secrets.js';
 
@@ -85,9 +85,10 @@ export const CreateSandboxRequest = z.strictObject({
   diskMiB: z.int().min(LIMITS.diskMiB.min).max(LIMITS.diskMiB.max).optional(),
   pids: z.int().min(LIMITS.pids.min).max(LIMITS.pids.max).optional(),
   isolation: Isolation.optional(),
-  env: stringMap(LIMITS.envEntries, 'env')
-    .refine((r) => Object.keys(r).every((k) => ENV_NAME.test(k)), 'names must match [A-Za-z_][A-Za-z0-9_]*')
-    .optional(),
+  env: EnvVars.refine(
+    (r) => Object.keys(r).length <= LIMITS.envEntries,
+    `at most ${LIMITS.envEntries} env entries`,
+  ).optional(),
   metadata: stringMap(LIMITS.metadataEntries, 'metadata').optional(),
   /** What happens at expiry: `kill` (default), `pause` or `hibernate`. */
   onTimeout: OnTimeout.optional(),

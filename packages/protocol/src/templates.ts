@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EnvVars } from './env.js';
 
 /** A file to put into a template: inline `content` or a `src` path relative to the spec file. */
 export const TemplateFile = z
@@ -24,7 +25,7 @@ export const TemplateSpec = z.strictObject({
    */
   run: z.array(z.string().min(1)).default([]),
   files: z.array(TemplateFile).default([]),
-  env: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string()).default({}),
+  env: EnvVars.default({}),
   workdir: z.string().startsWith('/').default('/home/user'),
   user: z
     .string()

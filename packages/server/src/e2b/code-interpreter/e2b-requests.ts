@@ -1,4 +1,4 @@
-import { CODE_LIMITS, type CodeLanguage, ENV_NAME } from '@paddock/protocol';
+import { CODE_LIMITS, type CodeLanguage, EnvVars } from '@paddock/protocol';
 import { z } from 'zod';
 import { E2bHttpError } from './plain-reply.js';
 
@@ -7,7 +7,7 @@ export const E2bExecuteRequest = z.looseObject({
   code: z.string().max(CODE_LIMITS.codeBytes),
   context_id: z.string().nullish(),
   language: z.string().nullish(),
-  env_vars: z.record(z.string().regex(ENV_NAME), z.string()).nullish(),
+  env_vars: EnvVars.nullish(),
 });
 export type E2bExecuteRequest = z.infer<typeof E2bExecuteRequest>;
 

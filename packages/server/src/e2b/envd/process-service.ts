@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import {
+  EnvVars,
   LIMITS,
   PaddockError,
   ProcessEvent,
@@ -41,6 +42,13 @@ const b64 = (value: unknown, what: string): Buffer => {
   return Buffer.from(value, 'base64');
 };
 
+/** `process.envs`, checked at the boundary: a NUL or a bad name is `invalid_argument` naming the key. */
+function envsOf(config: Record<string, unknown> | undefined): Record<string, string> {
+  const parsed = EnvVars.safeParse(objectField(config, 'envs') ?? {});
+  if (parsed.success) return parsed.data;
+  throw new ConnectError('invalid_argument', `process.envs: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+}
+
 function shellQuote(s: string): string {
   return /^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'"'"'`)}'`;
 }
@@ -61,7 +69,7 @@ export class ProcessService {
     if (!Array.isArray(args) || args.some((a) => typeof a !== 'string')) {
       throw new ConnectError('invalid_argument', 'process.args must be a list of strings');
     }
-    const envs = (objectField(config, 'envs') ?? {}) as Record<string, string>;
+    const envs = envsOf(config);
     const cwdField = field(config, 'cwd');
     const cwd = cwdField === undefined ? undefined : resolvePath(cwdField, call.user, 'process.cwd');
     const tag = field(message, 'tag') as string | undefined;
