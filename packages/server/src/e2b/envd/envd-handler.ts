@@ -159,6 +159,8 @@ export class EnvdHandler implements SandboxPortHandler {
       return;
     }
     const call = this.callOf(req, res, record, url);
+    // A signed URL acts as the user it was signed for: a Basic header cannot swap in another.
+    if (bySignature) call.user = url.searchParams.get('username') || undefined;
     if (path === '/files' && (req.method === 'GET' || req.method === 'POST')) {
       const target = url.searchParams.get('path') ?? undefined;
       try {

@@ -28,6 +28,18 @@ export function sendRestError(res: ServerResponse, err: unknown): void {
   }
 }
 
+/** envd's default user (E2B templates have `user`, home `/home/user`; see `homeOf`). */
+const DEFAULT_USER = 'user';
+
+/**
+ * The Linux user a `/files` transfer acts as, always named to the agent so that the sandbox's
+ * permissions apply (the agent itself runs as root): `Authorization: Basic`, or a signed URL's
+ * `username`, else envd's default user.
+ */
+function actingUser(call: EnvdCall): string {
+  return call.user ?? DEFAULT_USER;
+}
+
 function writtenEntry(info: FileInfo) {
   return { path: info.path, name: info.name, type: info.type === 'dir' ? 'dir' : 'file' };
 }
@@ -36,7 +48,7 @@ function writtenEntry(info: FileInfo) {
 export async function downloadFile(call: EnvdCall, path: string | undefined, res: ServerResponse): Promise<void> {
   if (path === undefined) throw new PaddockError('INVALID_ARGUMENT', 'path: the query parameter is required');
   const abs = resolvePath(path, call.user);
-  const file = await call.agent.readFile(abs, { user: call.user, signal: call.signal });
+  const file = await call.agent.readFile(abs, { user: actingUser(call), signal: call.signal });
   const name = abs.split('/').at(-1) ?? 'file';
   res.writeHead(200, {
     'content-type': 'application/octet-stream',
@@ -70,7 +82,7 @@ export async function uploadFiles(
   };
   const write = async (dest: string, body: NodeJS.ReadableStream | AsyncIterable<Uint8Array>, sizeBytes?: number) => {
     const info = await call.agent.writeFile(dest, body, {
-      user: call.user,
+      user: actingUser(call),
       signal: call.signal,
       ...(sizeBytes !== undefined ? { sizeBytes } : {}),
     });
