@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { lstat, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { PermissionDeniedError, Sandbox } from '@paddock/sdk';
+import { ConflictError, PermissionDeniedError, Sandbox } from '@paddock/sdk';
 import type { RunningServer } from '@paddock/server';
 import { createMarkerFile } from '../../packages/server/src/runtime/sandbox-writable.js';
 import { TEST_DATA_DIR, TEST_ROOT } from '../support/env.js';
@@ -98,6 +98,29 @@ for (const isolation of ['container', 'gvisor'] as const) {
     });
   });
 }
+
+test('a gVisor sandbox with its own socket in /run/paddock gets a typed hibernate error, no runsc internals, and lives on', async () => {
+  const sbx = await sandbox('gvisor', 'E');
+  await sbx.commands.run(
+    `nohup python3 -c "import socket,time; s=socket.socket(socket.AF_UNIX); s.bind('/run/paddock/mine.sock'); s.listen(); time.sleep(300)" >/dev/null 2>&1 &`,
+    { user: 'root' },
+  );
+  await waitFor('the socket to be bound', async () =>
+    (await sbx.commands.run('test -S /run/paddock/mine.sock && echo yes || true', { user: 'root' })).stdout.trim() ===
+    'yes'
+      ? true
+      : undefined,
+  );
+  const err = await sbx.hibernate().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  assert.ok(err instanceof ConflictError, `hibernate: ${String(err)}`);
+  assert.match(err.message, /\/run\/paddock\/mine\.sock/);
+  assert.doesNotMatch(err.message, /gvisor\.dev|goroutine|\.go:\d+/);
+  assert.equal((await sbx.getInfo()).state, 'running');
+  assert.equal(await sbx.files.read('/tmp/who'), 'E');
+});
 
 test('the host creates the wake file without following a link the sandbox planted there', async () => {
   const dir = await mkdtemp(join(TEST_ROOT, 'wake-'));

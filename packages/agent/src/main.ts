@@ -55,9 +55,9 @@ function main(): void {
       setTimeout(loadApp, 100);
     });
   };
-  listen();
   // Only as root in a sandbox; an agent run by hand (tests) leaves the host's file alone.
-  if (process.getuid?.() === 0 && process.env.PADDOCK_SANDBOX === '1') setTimeout(syncEtcHostname, 200);
+  if (process.getuid?.() === 0 && process.env.PADDOCK_SANDBOX === '1') syncEtcHostname();
+  listen();
   // Handled here, not in server.ts: it needs the listening server itself.
   quiesceHandler = (res) => {
     guard.pause();

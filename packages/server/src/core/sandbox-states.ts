@@ -44,7 +44,7 @@ export class SandboxStates {
         await this.deps.service.runtimeFor(record.isolation).pause(id, signal);
       } catch (err) {
         this.deps.store.updateSandbox(id, { state: 'running' });
-        throw asInternal(err, 'pause failed');
+        throw this.asInternal(err, id, 'pause failed');
       }
       return this.stopped(record, 'paused');
     });
@@ -68,7 +68,7 @@ export class SandboxStates {
       } catch (err) {
         // The disk (and any checkpoint) is still there: stay hibernated, so a retry can work.
         this.deps.store.updateSandbox(id, { state: 'hibernated' });
-        throw asInternal(err, 'resume from hibernation failed');
+        throw this.asInternal(err, id, 'resume from hibernation failed');
       }
     });
   }
@@ -104,10 +104,20 @@ export class SandboxStates {
           state: back,
           ...(back === 'error' ? { reason: 'hibernate failed and the sandbox did not survive' } : {}),
         });
-        throw asInternal(err, 'hibernate failed');
+        throw this.asInternal(err, id, 'hibernate failed');
       }
       return this.stopped(record, 'hibernated');
     });
+  }
+
+  /**
+   * A runtime failure as the caller sees it: typed errors pass; anything else is logged with
+   * its cause (runsc's stack traces, host paths) and answered as INTERNAL without it.
+   */
+  private asInternal(err: unknown, sandboxId: string, what: string): PaddockError {
+    if (err instanceof PaddockError) return err;
+    this.deps.logger.error({ err, sandboxId }, what);
+    return new PaddockError('INTERNAL', `${what} (the cause is in the server log)`, { sandboxId }, { cause: err });
   }
 
   /**
@@ -172,10 +182,4 @@ export class SandboxStates {
   private serial<T>(id: string, op: () => Promise<T>): Promise<T> {
     return this.queue.run(id, op);
   }
-}
-
-function asInternal(err: unknown, what: string): PaddockError {
-  if (err instanceof PaddockError) return err;
-  const message = err instanceof Error ? err.message : String(err);
-  return new PaddockError('INTERNAL', `${what}: ${message}`, undefined, { cause: err });
 }

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { chown, mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Isolation, SandboxCapabilities } from '@paddock/protocol';
+import { type Isolation, PaddockError, type SandboxCapabilities } from '@paddock/protocol';
 import { type DataPaths, dataPaths } from '../paths.js';
 import { quiesceAgent, waitHealthy } from './agent-health.js';
 import { AgentRoot } from './agent-root.js';
@@ -11,10 +11,10 @@ import { hostCommand } from './host-command.js';
 import { logTail } from './log-tail.js';
 import { unmountAll } from './mounts.js';
 import type { OciCli } from './oci-cli.js';
-import { ociSpec } from './oci-spec.js';
+import { ociSpec, RUN_MOUNT } from './oci-spec.js';
 import type { HibernateMode, Runtime, RuntimeState, RuntimeUsage, SandboxLaunch } from './runtime.js';
 import { assertSandboxId, type SandboxLayout, sandboxLayout } from './sandbox-layout.js';
-import { createMarkerFile } from './sandbox-writable.js';
+import { createMarkerFile, socketsBoundIn } from './sandbox-writable.js';
 import { UID_BASE } from './uid-map.js';
 import { copyTree, mountWritableLayer, releaseWritableLayer, remountWritableLayer } from './writable-layer.js';
 
@@ -308,6 +308,16 @@ export class OciRuntime implements Runtime {
   private async checkpointTo(layout: SandboxLayout, image: string, signal?: AbortSignal): Promise<void> {
     const checkpoint = this.cli.checkpoint;
     if (!checkpoint) throw new Error(`${this.cli.flavor} cannot checkpoint`);
+    const sockets = await socketsBoundIn(layout.runDir, basename(layout.agentSocket));
+    if (sockets.length > 0) {
+      throw new PaddockError(
+        'CONFLICT',
+        `cannot save the sandbox's memory: a process in it listens on the Unix socket ${RUN_MOUNT}/${sockets[0]}, ` +
+          `which is on a host directory and cannot be checkpointed; close it or bind it elsewhere (e.g. /tmp), ` +
+          'or hibernate with keepMemory: false',
+        { sandboxId: layout.id, sockets: sockets.slice(0, 10).map((s) => `${RUN_MOUNT}/${s}`) },
+      );
+    }
     await rm(image, { recursive: true, force: true });
     await mkdir(image, { mode: 0o700 });
     await rm(layout.wakeFile, { force: true });
