@@ -24,6 +24,15 @@ def test_wire_body_carries_secrets() -> None:
     assert body == {"secrets": {"K": {"value": "v", "hosts": ["a.test", "*.b.test"]}}}
 
 
+def test_wire_body_carries_secret_options() -> None:
+    body = create_sandbox_body(
+        secrets={"K": {"value": "v", "hosts": ["a.test"], "headers": ("authorization",), "allow_insecure_http": True}}
+    )
+    assert body == {
+        "secrets": {"K": {"value": "v", "hosts": ["a.test"], "headers": ["authorization"], "allowInsecureHttp": True}}
+    }
+
+
 def test_secrets_sync(server: Dict[str, str], make_sandbox: Callable[..., Sandbox]) -> None:
     sbx = make_sandbox(secrets={"API_KEY": {"value": VALUE, "hosts": ["api.example.test"]}})
     seen = sbx.commands.run('printf %s "$API_KEY"').stdout

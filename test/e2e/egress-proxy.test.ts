@@ -176,13 +176,14 @@ except e.HTTPError as x: print(x.code)"`,
       assert.match(other.stdout, /^ERR/);
     });
 
-    it('replaces the placeholder for the listed host (HTTP and HTTPS) and sends it verbatim elsewhere', async () => {
+    it('replaces the placeholder for the listed host over HTTPS, and sends it verbatim over HTTP and elsewhere', async () => {
       const headers = { Authorization: `Bearer ${placeholder}` };
       const secretTls = await fetchIn(sbx, 'https://api.allowed.test/v1', headers);
       assert.equal(secretTls.status, '200', secretTls.body);
       assert.equal(secretTls.json().headers.authorization, `Bearer ${SECRET_VALUE}`);
+      // Values never cross in cleartext unless the secret sets allowInsecureHttp (test/security/secrets-and-input.test.ts).
       const secretPlain = await fetchIn(sbx, 'http://api.allowed.test/v1', headers);
-      assert.equal(secretPlain.json().headers.authorization, `Bearer ${SECRET_VALUE}`);
+      assert.equal(secretPlain.json().headers.authorization, `Bearer ${placeholder}`);
       const elsewhere = await fetchIn(sbx, 'https://allowed.test/v1', headers);
       assert.equal(elsewhere.json().headers.authorization, `Bearer ${placeholder}`);
     });

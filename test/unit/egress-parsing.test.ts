@@ -164,7 +164,7 @@ describe('secret hosts and placeholder substitution', () => {
   });
 
   it('substitutes only the secrets listed for the host, only in header values', () => {
-    const secrets = secretsFor('api.x.test', [secret, other]);
+    const secrets = secretsFor('api.x.test', [secret, other], { tls: true });
     assert.deepEqual(secrets, [secret]);
     const { headers, replaced } = substituteHeaders(
       {
@@ -180,6 +180,6 @@ describe('secret hosts and placeholder substitution', () => {
     assert.equal(headers['x-other'], other.placeholder);
     assert.equal(headers[`x-${secret.placeholder}`], 'name stays');
     assert.deepEqual(headers.cookie, ['a=v!', 'b=1']);
-    assert.deepEqual(secretsFor('elsewhere.test', [secret, other]), []);
+    assert.deepEqual(secretsFor('elsewhere.test', [secret, other], { tls: true }), []);
   });
 });

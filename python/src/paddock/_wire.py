@@ -24,6 +24,21 @@ def _drop_none(fields: Mapping[str, Any]) -> Dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
+def _secret_body(secret: Mapping[str, Any]) -> Dict[str, Any]:
+    """One secret on the wire: ``headers`` pins it to those request headers; ``allow_insecure_http``
+    also sends it over plain HTTP (by default the value leaves only over TLS)."""
+    headers = secret.get("headers")
+    insecure = secret.get("allow_insecure_http", secret.get("allowInsecureHttp"))
+    return _drop_none(
+        {
+            "value": secret.get("value"),
+            "hosts": list(secret.get("hosts") or []),
+            "headers": None if headers is None else list(headers),
+            "allowInsecureHttp": insecure,
+        }
+    )
+
+
 def create_sandbox_body(
     template: Optional[str] = None,
     timeout: Optional[float] = None,
@@ -44,7 +59,7 @@ def create_sandbox_body(
 ) -> Dict[str, Any]:
     """The ``CreateSandboxRequest`` body; ``timeout`` and ``retention`` (seconds) become milliseconds;
     ``volumes`` items are ``{"name", "path", "read_only"?}``; ``secrets`` maps a name to
-    ``{"value", "hosts"}``."""
+    ``{"value", "hosts", "headers"?, "allow_insecure_http"?}``."""
     return _drop_none(
         {
             # ``{"egress", "allow", "bandwidth_mbit"}`` (snake_case) → the wire's ``bandwidthMbit``.
@@ -57,9 +72,7 @@ def create_sandbox_body(
                     "bandwidthMbit": network.get("bandwidth_mbit", network.get("bandwidthMbit")),
                 }
             ),
-            "secrets": None
-            if secrets is None
-            else {name: {"value": s.get("value"), "hosts": list(s.get("hosts") or [])} for name, s in secrets.items()},
+            "secrets": None if secrets is None else {name: _secret_body(s) for name, s in secrets.items()},
             "onTimeout": on_timeout,
             "autoResume": auto_resume,
             "retentionMs": None if retention is None else seconds_to_ms(retention, "retention"),

@@ -57,6 +57,16 @@ def _time(obj: Mapping[str, Any], key: str, what: str) -> datetime:
 _NUMBER = (int, float)
 
 
+def _secret_info(raw: Mapping[str, Any]) -> Dict[str, Any]:
+    """A secret of ``SandboxInfo``: name and hosts, plus its options when set."""
+    info: Dict[str, Any] = {"name": raw["name"], "hosts": list(raw["hosts"])}
+    if raw.get("headers") is not None:
+        info["headers"] = list(raw["headers"])
+    if raw.get("allowInsecureHttp") is not None:
+        info["allow_insecure_http"] = bool(raw["allowInsecureHttp"])
+    return info
+
+
 @dataclass(frozen=True)
 class SandboxInfo:
     """A sandbox as the API reports it (``Sandbox.list``, ``sbx.get_info()``)."""
@@ -85,7 +95,7 @@ class SandboxInfo:
     processes_restarted: bool = False
     """True after a filesystem-only hibernate (crun): memory was not kept."""
     secrets: Optional[List[Dict[str, Any]]] = None
-    """``[{"name", "hosts"}]`` of the sandbox's secrets (never their values)."""
+    """``[{"name", "hosts", "headers"?, "allow_insecure_http"?}]`` of the sandbox's secrets (never their values)."""
     network: Optional[Dict[str, Any]] = None
     """``{"egress", "allow", "address"?}``: the egress policy and the sandbox's IPv4 address."""
 
@@ -113,7 +123,7 @@ class SandboxInfo:
             processes_restarted=bool(_opt(w, "processesRestarted", bool, what)),
             secrets=None
             if w.get("secrets") is None
-            else [{"name": s["name"], "hosts": list(s["hosts"])} for s in _get(w, "secrets", list, what)],
+            else [_secret_info(s) for s in _get(w, "secrets", list, what)],
             network=None if w.get("network") is None else dict(_get(w, "network", Mapping, what)),
         )
 

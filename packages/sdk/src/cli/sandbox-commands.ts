@@ -5,7 +5,7 @@ import { Sandbox } from '../sandbox.js';
 import { collectAllow } from './net-commands.js';
 import { printJson, printTable } from './output.js';
 import { collectPairs, parseDurationMs, parseNumber } from './parse.js';
-import { collectSecret } from './secret-option.js';
+import { applySecretFlags, collectSecret, collectSecretHeaders, collectSecretNames } from './secret-option.js';
 
 type Conn = () => ConnectionOptions;
 
@@ -43,6 +43,16 @@ export function registerSandboxCommands(program: Command, conn: Conn): void {
       'secret sent only to these hosts (comma list); NAME@HOSTS reads $NAME (repeatable)',
       (raw: string, previous?: SecretsRequest) => collectSecret(raw, previous),
     )
+    .option(
+      '--secret-header <NAME=HEADERS>',
+      "put the secret's value only in these request headers (comma list, e.g. API_KEY=authorization)",
+      collectSecretHeaders,
+    )
+    .option(
+      '--secret-insecure-http <NAME>',
+      'also send the secret over plain HTTP (default: TLS only)',
+      collectSecretNames,
+    )
     .option('--egress <mode>', "egress: none, open or allowlist (default: the server's)")
     .option(
       '--allow <entry>',
@@ -57,6 +67,10 @@ export function registerSandboxCommands(program: Command, conn: Conn): void {
         ...(o.allow !== undefined ? { allow: o.allow as string[] } : {}),
         ...(o.bandwidth !== undefined ? { bandwidthMbit: o.bandwidth as number } : {}),
       };
+      const secrets = applySecretFlags(o.secret as SecretsRequest | undefined, {
+        headers: o.secretHeader as Record<string, string[]> | undefined,
+        insecureHttp: o.secretInsecureHttp as string[] | undefined,
+      });
       const sbx = await Sandbox.create({
         ...conn(),
         template: o.template as string,
@@ -67,7 +81,7 @@ export function registerSandboxCommands(program: Command, conn: Conn): void {
         ...(o.isolation !== undefined ? { isolation: o.isolation as Isolation } : {}),
         ...(o.env !== undefined ? { env: o.env as Record<string, string> } : {}),
         ...(o.metadata !== undefined ? { metadata: o.metadata as Record<string, string> } : {}),
-        ...(o.secret !== undefined ? { secrets: o.secret as SecretsRequest } : {}),
+        ...(secrets !== undefined ? { secrets } : {}),
         ...(Object.keys(network).length > 0 ? { network } : {}),
       });
       if (o.json) printJson(await sbx.getInfo());

@@ -49,6 +49,10 @@ export interface SecretRule {
   value: string;
   /** Lowercase host names (exact or `*.suffix`) towards which the placeholder is replaced. */
   hosts: string[];
+  /** Lowercase request header names the placeholder is replaced in; undefined: any header. */
+  headers?: string[] | undefined;
+  /** Replaced over plain HTTP too; otherwise only in requests the proxy received over TLS. */
+  allowInsecureHttp?: boolean | undefined;
 }
 
 /** Implemented by the egress proxy. */

@@ -8,6 +8,7 @@ CREATE TABLE IF NOT EXISTS sandbox_secrets (
   placeholder TEXT NOT NULL,
   value TEXT NOT NULL,
   hosts TEXT NOT NULL,
+  options TEXT NOT NULL DEFAULT '{}',
   PRIMARY KEY (sandbox_id, name)
 );
 `;
@@ -17,7 +18,11 @@ interface Row {
   placeholder: string;
   value: string;
   hosts: string;
+  options: string;
 }
+
+/** The rule's options, as the `options` column keeps them (JSON). */
+type RuleOptions = Pick<SecretRule, 'headers' | 'allowInsecureHttp'>;
 
 /**
  * Secrets of sandboxes, on the host only: the egress proxy needs the values again after a
@@ -31,27 +36,45 @@ export class SecretTables {
     this.db = new Database(file);
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
+    // Stores from before secret options: their rows get `{}` (TLS only, any header).
+    const columns = this.db.prepare('PRAGMA table_info(sandbox_secrets)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'options')) {
+      this.db.exec(`ALTER TABLE sandbox_secrets ADD COLUMN options TEXT NOT NULL DEFAULT '{}'`);
+    }
   }
 
   put(sandboxId: string, rules: readonly SecretRule[]): void {
     const insert = this.db.prepare(
-      'INSERT OR REPLACE INTO sandbox_secrets (sandbox_id, name, placeholder, value, hosts) VALUES (?, ?, ?, ?, ?)',
+      'INSERT OR REPLACE INTO sandbox_secrets (sandbox_id, name, placeholder, value, hosts, options) VALUES (?, ?, ?, ?, ?, ?)',
     );
     this.db.transaction(() => {
-      for (const r of rules) insert.run(sandboxId, r.name, r.placeholder, r.value, JSON.stringify(r.hosts));
+      for (const r of rules) {
+        const options: RuleOptions = {
+          ...(r.headers ? { headers: r.headers } : {}),
+          ...(r.allowInsecureHttp ? { allowInsecureHttp: true } : {}),
+        };
+        insert.run(sandboxId, r.name, r.placeholder, r.value, JSON.stringify(r.hosts), JSON.stringify(options));
+      }
     })();
   }
 
   get(sandboxId: string): SecretRule[] {
     const rows = this.db
-      .prepare('SELECT name, placeholder, value, hosts FROM sandbox_secrets WHERE sandbox_id = ? ORDER BY name')
+      .prepare(
+        'SELECT name, placeholder, value, hosts, options FROM sandbox_secrets WHERE sandbox_id = ? ORDER BY name',
+      )
       .all(sandboxId) as Row[];
-    return rows.map((r) => ({
-      name: r.name,
-      placeholder: r.placeholder,
-      value: r.value,
-      hosts: JSON.parse(r.hosts) as string[],
-    }));
+    return rows.map((r) => {
+      const options = JSON.parse(r.options) as RuleOptions;
+      return {
+        name: r.name,
+        placeholder: r.placeholder,
+        value: r.value,
+        hosts: JSON.parse(r.hosts) as string[],
+        ...(options.headers ? { headers: options.headers } : {}),
+        ...(options.allowInsecureHttp ? { allowInsecureHttp: true } : {}),
+      };
+    });
   }
 
   remove(sandboxId: string): void {

@@ -168,7 +168,9 @@ class Sandbox(SyncStateMixin):
             volumes: ``[{"name": "cache", "path": "/mnt/cache", "read_only": False}]``.
             secrets: ``{"NAME": {"value": "sk-…", "hosts": ["api.example.com", "*.example.org"]}}``:
                 the sandbox sees a placeholder in ``$NAME``; the host's egress proxy puts the
-                value in request headers sent to those hosts only. Never stored in the sandbox.
+                value in request headers sent to those hosts only, over TLS only. Never stored in
+                the sandbox. ``"headers": ["authorization"]`` pins it to those request headers;
+                ``"allow_insecure_http": True`` also sends it over plain HTTP.
             network: ``{"egress": "none"|"open"|"allowlist", "allow": ["api.example.com",
                 "*.example.org", "203.0.113.0/24:443"], "bandwidth_mbit": 100}``; default egress
                 is the server's (``none`` unless configured).

@@ -231,7 +231,7 @@ export class HostEgressProxy implements EgressProxy {
       this.refuse(entry, socket, { target: serverName, port, reason: verdict.reason });
       return;
     }
-    if (secretsFor(serverName, this.secretsOf(entry.view.sandboxId)).length > 0) {
+    if (secretsFor(serverName, this.secretsOf(entry.view.sandboxId), { tls: true }).length > 0) {
       this.terminate(entry, conn).catch((err: unknown) => {
         entry.logger.warn({ err, host: serverName }, 'TLS interception failed');
         socket.destroy();

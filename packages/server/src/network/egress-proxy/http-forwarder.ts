@@ -158,8 +158,14 @@ export class HttpForwarder {
     });
   }
 
-  private headersFor(host: string, headers: http.IncomingHttpHeaders): http.OutgoingHttpHeaders {
-    return substituteHeaders(headers, secretsFor(host, this.deps.secrets())).headers;
+  /** Headers with the placeholders of the secrets this request may carry (over TLS, or allowed in cleartext). */
+  private headersFor(
+    host: string,
+    origin: ConnectionOrigin,
+    headers: http.IncomingHttpHeaders,
+  ): http.OutgoingHttpHeaders {
+    const channel = { tls: origin.tlsName !== undefined };
+    return substituteHeaders(headers, secretsFor(host, this.deps.secrets(), channel)).headers;
   }
 
   private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
@@ -177,7 +183,7 @@ export class HttpForwarder {
       port: origin.port,
       method: req.method ?? 'GET',
       path: originForm(req.url),
-      headers: this.headersFor(host, endToEnd(req.headers)),
+      headers: this.headersFor(host, origin, endToEnd(req.headers)),
       agent: secure ? this.tlsAgent : this.plainAgent,
       lookup: checkedLookup(this.deps, origin.port),
       ...(secure ? { servername: host } : {}),
@@ -224,7 +230,7 @@ export class HttpForwarder {
           origin.tlsName !== undefined
             ? tlsConnect({ host: address, port: origin.port, servername: host, secureContext: this.deps.upstreamTls })
             : netConnect({ host: address, port: origin.port });
-        const headers = this.headersFor(host, req.headers);
+        const headers = this.headersFor(host, origin, req.headers);
         const lines = [`${req.method ?? 'GET'} ${originForm(req.url)} HTTP/1.1`];
         for (const [name, value] of Object.entries(headers)) {
           for (const v of Array.isArray(value) ? value : [value]) lines.push(`${name}: ${String(v)}`);

@@ -2,15 +2,25 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { SecretRule } from '../egress-contract.js';
 import { matchesAnyHost } from './host-pattern.js';
 
-/** The secrets whose value may be sent to `host`. */
-export function secretsFor(host: string, secrets: readonly SecretRule[]): SecretRule[] {
-  return secrets.filter((s) => matchesAnyHost(host, s.hosts));
+/** How the request reached the proxy. */
+export interface RequestChannel {
+  /** True when the proxy received it over TLS it terminated (the value then leaves over TLS too). */
+  tls: boolean;
+}
+
+/**
+ * The secrets whose value may be sent in a request to `host`: those naming the host, and over
+ * plain HTTP only those that allow it (a value sent in cleartext is readable on the way).
+ */
+export function secretsFor(host: string, secrets: readonly SecretRule[], channel: RequestChannel): SecretRule[] {
+  return secrets.filter((s) => matchesAnyHost(host, s.hosts) && (channel.tls || s.allowInsecureHttp === true));
 }
 
 /**
  * Request headers with every placeholder of `secrets` replaced by its value, in header values
- * only (names, the request line and the body are left as they are). Pass only the secrets
- * that `secretsFor` allows for the request's host: placeholders of other secrets go out verbatim.
+ * only (names, the request line and the body are left as they are), and for a secret pinned to
+ * `headers` only in those. Pass only the secrets that `secretsFor` allows for the request:
+ * placeholders of other secrets go out verbatim.
  */
 export function substituteHeaders(
   headers: IncomingHttpHeaders,
@@ -18,9 +28,10 @@ export function substituteHeaders(
 ): { headers: OutgoingHttpHeaders; replaced: number } {
   const out: OutgoingHttpHeaders = {};
   let replaced = 0;
-  const swap = (value: string): string => {
+  const swap = (name: string, value: string): string => {
     let result = value;
     for (const secret of secrets) {
+      if (secret.headers !== undefined && !secret.headers.includes(name)) continue;
       if (!result.includes(secret.placeholder)) continue;
       const parts = result.split(secret.placeholder);
       replaced += parts.length - 1;
@@ -30,7 +41,9 @@ export function substituteHeaders(
   };
   for (const [name, value] of Object.entries(headers)) {
     if (value === undefined) continue;
-    out[name] = Array.isArray(value) ? value.map(swap) : swap(value);
+    // Node lowercases incoming header names; pinned names are lowercase too.
+    const key = name.toLowerCase();
+    out[name] = Array.isArray(value) ? value.map((v) => swap(key, v)) : swap(key, value);
   }
   return { headers: out, replaced };
 }

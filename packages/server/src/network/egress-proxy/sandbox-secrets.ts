@@ -76,7 +76,14 @@ export class SandboxSecrets {
       }
       const placeholder = `paddock-secret-${randomBytes(12).toString('hex')}`;
       env[name] = placeholder;
-      rules.push({ name, placeholder, value: spec.value, hosts: [...new Set(spec.hosts)] });
+      rules.push({
+        name,
+        placeholder,
+        value: spec.value,
+        hosts: [...new Set(spec.hosts)],
+        ...(spec.headers ? { headers: [...new Set(spec.headers)] } : {}),
+        ...(spec.allowInsecureHttp ? { allowInsecureHttp: true } : {}),
+      });
     }
     return { env, rules };
   }
@@ -121,7 +128,12 @@ export class SandboxSecrets {
 
   /** Names and hosts, as SandboxInfo shows them. */
   infoOf(sandboxId: string): SecretInfo[] {
-    return this.rulesOf(sandboxId).map((r) => ({ name: r.name, hosts: r.hosts }));
+    return this.rulesOf(sandboxId).map((r) => ({
+      name: r.name,
+      hosts: r.hosts,
+      ...(r.headers ? { headers: r.headers } : {}),
+      ...(r.allowInsecureHttp ? { allowInsecureHttp: true } : {}),
+    }));
   }
 
   /** Drops the secrets of every sandbox not in `liveIds` (the values must not outlive their sandbox). */
