@@ -341,8 +341,8 @@ describe(`E2B code interpreter through @e2b/code-interpreter ${PINNED['@e2b/code
     ]);
     assert.equal((await bad({ body: JSON.stringify({ language: 7 }) }, '/contexts'))[0], 400);
     assert.equal((await bad({ body: JSON.stringify({ language: 'java' }) }, '/contexts'))[0], 400);
-    assert.equal((await ci('/contexts/nosuchcontext', { method: 'DELETE' })).status, 404);
-    assert.equal((await ci('/nope', { method: 'GET' })).status, 404);
+    assert.equal((await ci('/contexts/nosuchcontext', { method: 'DELETE', token })).status, 404);
+    assert.equal((await ci('/nope', { method: 'GET', token })).status, 404);
 
     // Routed by Host (`49999-<id>.<domain>`, what the SDKs use without E2B_SANDBOX_URL) too.
     const byHost = await new Promise<{ status: number; body: string }>((resolve, reject) => {
@@ -352,7 +352,7 @@ describe(`E2B code interpreter through @e2b/code-interpreter ${PINNED['@e2b/code
           host: url.hostname,
           port: url.port,
           path: '/contexts',
-          headers: { host: `49999-${sbx.sandboxId}.localhost` },
+          headers: { host: `49999-${sbx.sandboxId}.localhost`, 'x-access-token': token },
         },
         (res) => {
           let body = '';

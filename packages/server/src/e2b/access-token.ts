@@ -20,11 +20,28 @@ export class EnvdAccessTokens {
 
   /** Constant-time check of an `X-Access-Token` header against a sandbox's token. */
   verify(sandboxId: string, token: string | undefined): boolean {
-    if (token === undefined) return false;
-    const expected = Buffer.from(this.tokenOf(sandboxId));
-    const given = Buffer.from(token);
-    return given.length === expected.length && timingSafeEqual(given, expected);
+    return token !== undefined && sameSecret(token, this.tokenOf(sandboxId));
   }
+
+  /**
+   * The sandbox's `trafficAccessToken`: what the E2B SDKs send (as `E2B-Traffic-Access-Token`)
+   * on the code interpreter's `/contexts` calls, which carry no access token. A separate HMAC
+   * (`traffic:` cannot start a sandbox id), so it opens those calls and nothing of envd's.
+   */
+  trafficTokenOf(sandboxId: string): string {
+    return createHmac('sha256', this.secret).update(`traffic:${sandboxId}`).digest('hex');
+  }
+
+  /** Constant-time check of an `E2B-Traffic-Access-Token` header against a sandbox's traffic token. */
+  verifyTraffic(sandboxId: string, token: string | undefined): boolean {
+    return token !== undefined && sameSecret(token, this.trafficTokenOf(sandboxId));
+  }
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /** What a signed `/files` URL asks for (e2b-protocol.md §3.6). */

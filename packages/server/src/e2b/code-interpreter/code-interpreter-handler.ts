@@ -4,6 +4,7 @@ import { type CodeContext, type CodeEvent, type CodeLanguage, PaddockError } fro
 import { CodeClient } from '../../agent-client/code-client.js';
 import type { ApiContext } from '../../api/context.js';
 import type { SandboxPortHandler, SandboxTarget } from '../../api/sandbox-traffic.js';
+import { FINAL_STATES } from '../../core/sandbox-service.js';
 import type { SandboxRecord } from '../../store/store.js';
 import { CONTEXT_ID, E2bCreateContextRequest, E2bExecuteRequest, languageOf, parseBody } from './e2b-requests.js';
 import { toE2bLines } from './execution-lines.js';
@@ -15,9 +16,18 @@ export const CODE_INTERPRETER_PORT = 49999;
 
 export interface CodeInterpreterDeps {
   ctx: ApiContext;
-  /** The sandbox's `envdAccessToken` check (e2b/access-token.ts), required on `/execute`. */
-  accessTokens: { verify(sandboxId: string, token: string | undefined): boolean };
+  /**
+   * The sandbox's tokens (e2b/access-token.ts): its `envdAccessToken` (`X-Access-Token`) opens
+   * every route; its `trafficAccessToken` (`E2B-Traffic-Access-Token`) opens `/contexts…` only.
+   */
+  accessTokens: {
+    verify(sandboxId: string, token: string | undefined): boolean;
+    verifyTraffic(sandboxId: string, token: string | undefined): boolean;
+  };
 }
+
+/** What a request proved it holds. */
+type Credential = 'access' | 'traffic' | 'none';
 
 /** A sandbox that cannot answer: E2B's edge says 502, which the SDKs report as a timeout. */
 class SandboxGone extends Error {}
@@ -55,7 +65,10 @@ function responseSignal(res: ServerResponse): AbortSignal {
 /**
  * E2B's code interpreter (`@e2b/code-interpreter`'s port 49999: `/execute`, `/contexts…`)
  * over Paddock's own: the same agent routes and kernels as `/v1/sandboxes/:id/code`.
- * Auth is what the SDK sends: `X-Access-Token` on `/execute`, nothing on `/contexts`.
+ * Auth is what the SDK sends: `X-Access-Token` on `/execute`, `E2B-Traffic-Access-Token` on
+ * `/contexts…` (the access token works there too). The credential is checked before anything
+ * else happens, a resume included: only an unknown or killed sandbox is told apart first (502,
+ * as E2B's edge answers), and a credential-less `/health` learns whether it runs, nothing more.
  */
 export class E2bCodeInterpreter implements SandboxPortHandler {
   constructor(private readonly deps: CodeInterpreterDeps) {}
@@ -81,10 +94,29 @@ export class E2bCodeInterpreter implements SandboxPortHandler {
     const route = `${req.method ?? 'GET'} /${segments[0] ?? ''}`;
     // Only these two read a body; any other is drained so the connection can be reused.
     if (route !== 'POST /execute' && route !== 'POST /contexts') req.resume();
-    if (route === 'POST /execute' && segments.length === 1) return this.execute(req, res, id, signal);
+    const record = this.liveSandbox(id);
+    const credential = this.credentialOf(req, id);
     if (route === 'GET /health' && segments.length === 1) {
-      await this.running(id, signal);
+      if (credential === 'none' && record.state !== 'running') throw new SandboxGone(`The sandbox is ${record.state}`);
+      if (credential !== 'none') await this.running(id, signal);
       return sendJson(res, 200, 'OK');
+    }
+    if (route === 'POST /execute' && segments.length === 1) {
+      if (credential !== 'access') {
+        req.resume();
+        throw new PaddockError(
+          'UNAUTHENTICATED',
+          'missing or invalid X-Access-Token: send the envdAccessToken returned when the sandbox was created',
+        );
+      }
+      return this.execute(req, res, id, signal);
+    }
+    if (credential === 'none') {
+      req.resume();
+      throw new PaddockError(
+        'UNAUTHENTICATED',
+        "missing or invalid credential: send the sandbox's envdAccessToken as X-Access-Token (or its trafficAccessToken as E2B-Traffic-Access-Token)",
+      );
     }
     if (segments[0] === 'contexts') {
       const contextId = segments[1];
@@ -101,6 +133,26 @@ export class E2bCodeInterpreter implements SandboxPortHandler {
       }
     }
     sendText(res, 404, `${req.method} ${path} is not an endpoint of the code interpreter`);
+  }
+
+  /** The sandbox's record, resuming nothing; unknown and killed sandboxes are gone (502). */
+  private liveSandbox(sandboxId: string): SandboxRecord {
+    let record: SandboxRecord;
+    try {
+      record = this.deps.ctx.service.get(sandboxId);
+    } catch (err) {
+      if (err instanceof PaddockError) throw new SandboxGone(err.message);
+      throw err;
+    }
+    if (FINAL_STATES.includes(record.state)) throw new SandboxGone(`The sandbox is ${record.state}`);
+    return record;
+  }
+
+  private credentialOf(req: IncomingMessage, sandboxId: string): Credential {
+    const tokens = this.deps.accessTokens;
+    if (tokens.verify(sandboxId, headerOf(req, 'x-access-token'))) return 'access';
+    if (tokens.verifyTraffic(sandboxId, headerOf(req, 'e2b-traffic-access-token'))) return 'traffic';
+    return 'none';
   }
 
   private async running(sandboxId: string, signal: AbortSignal): Promise<SandboxRecord> {
@@ -149,14 +201,8 @@ export class E2bCodeInterpreter implements SandboxPortHandler {
     sendJson(res, 200, null);
   }
 
+  /** `/execute`, for a request that holds the access token. */
   private async execute(req: IncomingMessage, res: ServerResponse, sandboxId: string, signal: AbortSignal) {
-    if (!this.deps.accessTokens.verify(sandboxId, headerOf(req, 'x-access-token'))) {
-      req.resume();
-      throw new E2bHttpError(
-        401,
-        'missing or invalid X-Access-Token: send the envdAccessToken returned when the sandbox was created',
-      );
-    }
     const body = parseBody(E2bExecuteRequest, await readJson(req, signal), 'execute request');
     if (body.context_id && body.language) {
       throw new E2bHttpError(400, 'Only one of context_id or language can be provided');

@@ -37,7 +37,8 @@ export function toE2bSandbox(record: SandboxRecord, view: E2bView) {
     clientID: 'paddock',
     envdVersion: ENVD_VERSION,
     envdAccessToken: view.tokens.tokenOf(record.id),
-    trafficAccessToken: null,
+    // The JS code interpreter sends this (not the access token) on `/contexts`, which checks it.
+    trafficAccessToken: view.tokens.trafficTokenOf(record.id),
     domain: view.domain,
   };
 }

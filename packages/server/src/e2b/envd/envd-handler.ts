@@ -138,12 +138,10 @@ export class EnvdHandler implements SandboxPortHandler {
       res.end();
       return;
     }
-    const record = await this.runningSandbox(sandboxId);
+    // The credential is checked before anything happens, a resume included: only an unknown or
+    // killed sandbox is told apart first (502, as E2B's edge answers).
+    const known = this.knownSandbox(sandboxId);
     const path = url.pathname;
-    if (path === '/health') {
-      res.writeHead(204).end();
-      return;
-    }
     const token = header(req, 'x-access-token');
     const byToken = this.tokens.verify(sandboxId, token);
     const bySignature =
@@ -152,12 +150,20 @@ export class EnvdHandler implements SandboxPortHandler {
       url.searchParams.has('signature') &&
       signatureValid(signatureOf(req, url), this.tokens.tokenOf(sandboxId), Date.now());
     const authorized = byToken || bySignature;
+    if (path === '/health') {
+      // Without the token, /health tells whether the sandbox runs (the SDK's isRunning) and wakes nothing.
+      if (authorized) await this.runningSandbox(known);
+      else if (known.state !== 'running') throw new SandboxGone(`The sandbox is ${known.state}`);
+      res.writeHead(204).end();
+      return;
+    }
     if (!authorized) {
       const message = token === undefined ? 'missing X-Access-Token' : 'invalid X-Access-Token';
       if (path.includes('.')) sendUnaryError(res, new ConnectError('unauthenticated', message));
       else sendJsonError(res, 401, message);
       return;
     }
+    const record = await this.runningSandbox(known);
     const call = this.callOf(req, res, record, url);
     // A signed URL acts as the user it was signed for: a Basic header cannot swap in another.
     if (bySignature) call.user = url.searchParams.get('username') || undefined;
@@ -227,8 +233,8 @@ export class EnvdHandler implements SandboxPortHandler {
     }
   }
 
-  /** The sandbox, running (an autoResume one is resumed); dead, unknown or paused ones are 502, as E2B's edge answers. */
-  private async runningSandbox(id: string): Promise<SandboxRecord> {
+  /** The record of a running or paused sandbox, resuming nothing; dead and unknown ones are 502, as E2B's edge answers. */
+  private knownSandbox(id: string): SandboxRecord {
     let record: SandboxRecord;
     try {
       record = this.ctx.service.get(id);
@@ -236,16 +242,19 @@ export class EnvdHandler implements SandboxPortHandler {
       this.processes.forget(id);
       throw new SandboxGone('The sandbox was not found');
     }
-    if (PAUSED_STATES.includes(record.state)) {
-      if (!record.autoResume)
-        throw new SandboxGone('The sandbox is paused: connect to it (Sandbox.connect) to resume it');
-      return this.ctx.stateful.states.ensureRunning(id);
-    }
-    if (record.state !== 'running') {
+    if (record.state !== 'running' && !PAUSED_STATES.includes(record.state)) {
       this.processes.forget(id);
       throw new SandboxGone('The sandbox was not found');
     }
     return record;
+  }
+
+  /** For an authorized request: the sandbox, running (an autoResume one is resumed); a paused one is 502. */
+  private async runningSandbox(record: SandboxRecord): Promise<SandboxRecord> {
+    if (!PAUSED_STATES.includes(record.state)) return record;
+    if (!record.autoResume)
+      throw new SandboxGone('The sandbox is paused: connect to it (Sandbox.connect) to resume it');
+    return this.ctx.stateful.states.ensureRunning(record.id);
   }
 
   private callOf(req: IncomingMessage, res: ServerResponse, record: SandboxRecord, url: URL): EnvdCall {
