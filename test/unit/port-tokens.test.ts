@@ -138,7 +138,7 @@ describe('forwarded requests', () => {
         cookie: 'a=1; paddock_token=pt_x; b=2',
         accept: 'text/html',
       }),
-      { upgrade: false },
+      { upgrade: false, isApiKey: () => false },
     );
     assert.deepEqual(headers, {
       host: '3000-abc.localhost:7070',
@@ -150,7 +150,7 @@ describe('forwarded requests', () => {
     });
     const upgrade = forwardHeaders(
       fakeRequest('/', { host: 'h', connection: 'Upgrade', upgrade: 'websocket', cookie: 'paddock_token=x' }),
-      { upgrade: true },
+      { upgrade: true, isApiKey: () => false },
     );
     assert.equal(upgrade.connection, 'Upgrade');
     assert.equal(upgrade.upgrade, 'websocket');

@@ -4,7 +4,7 @@ import type { Isolation } from '@paddock/protocol';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { AgentClient } from './agent-client/agent-client.js';
-import { ensureApiKey } from './api/auth.js';
+import { ensureApiKey, hashApiKey } from './api/auth.js';
 import { buildHttpServer } from './api/http-server.js';
 import { SandboxTrafficRouter } from './api/sandbox-traffic.js';
 import { type ConfigOverrides, loadConfig, type ServerConfig } from './config.js';
@@ -153,7 +153,7 @@ export async function startServer(
     domain: config.domain,
     maxExpiresInMs: config.maxPortTokenMs,
   });
-  const portProxy = new PortProxy(ports, logger);
+  const portProxy = new PortProxy(ports, logger, (key) => store.hasApiKeyHash(hashApiKey(key)));
   sandboxTraffic.setDefault(portProxy);
   const http = buildHttpServer({
     store,

@@ -48,19 +48,38 @@ const HOP_BY_HOP = new Set([
   'upgrade',
 ]);
 
-/** Paddock's own routing and token headers: the sandbox's server never sees them. */
-const PADDOCK_HEADERS = new Set(['x-paddock-token', 'x-paddock-sandbox', 'x-paddock-port']);
+/**
+ * Headers that belong to Paddock or to the E2B SDKs, never to the sandbox's server: routing,
+ * port tokens (`X-Paddock-*`), E2B's routing and traffic token (`E2b-*`) and envd's access token
+ * (`X-Access-Token`, which E2B clients attach by default). A sandbox runs untrusted code.
+ */
+function isPlatformHeader(name: string): boolean {
+  return name.startsWith('x-paddock-') || name.startsWith('e2b-') || name === 'x-access-token';
+}
+
+/** What the proxy asks about a request's credentials. */
+export interface ForwardOptions {
+  /** Keeps `Connection: Upgrade` and `Upgrade` (a WebSocket). */
+  upgrade: boolean;
+  /**
+   * True for a key of this server's API. `Authorization: Bearer` and `X-API-Key` are dropped
+   * when they carry one (a client with a default bearer would hand the key to the sandbox);
+   * other values are the app's own credentials and pass.
+   */
+  isApiKey: (key: string) => boolean;
+}
 
 /**
  * The headers to send on to the sandbox: hop-by-hop ones (and those the Connection header
- * names) dropped, Paddock's token and routing headers and cookie removed, the Host kept,
- * X-Forwarded-* added. `upgrade` keeps `Connection: Upgrade` and `Upgrade` for a WebSocket.
+ * names) dropped, Paddock's and E2B's headers, the token cookie and the API key removed, the
+ * Host kept, X-Forwarded-* added.
  */
-export function forwardHeaders(req: IncomingMessage, options: { upgrade: boolean }): OutgoingHttpHeaders {
+export function forwardHeaders(req: IncomingMessage, options: ForwardOptions): OutgoingHttpHeaders {
   const dropped = connectionTokens(req.headers);
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(req.headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || PADDOCK_HEADERS.has(name) || dropped.has(name)) continue;
+    if (value === undefined || HOP_BY_HOP.has(name) || isPlatformHeader(name) || dropped.has(name)) continue;
+    if (carriesApiKey(name, value, options.isApiKey)) continue;
     if (name === 'cookie') {
       const kept = withoutTokenCookie(String(value));
       if (kept !== '') out.cookie = kept;
@@ -101,6 +120,17 @@ export function requestHead(method: string, path: string, headers: OutgoingHttpH
     for (const one of Array.isArray(value) ? value : [value]) head += `${name}: ${one}\r\n`;
   }
   return `${head}\r\n`;
+}
+
+/** The API accepts its key as `Authorization: Bearer KEY` or `X-API-Key: KEY` (api/auth.ts). */
+function carriesApiKey(name: string, value: string | string[], isApiKey: (key: string) => boolean): boolean {
+  const values = Array.isArray(value) ? value : [value];
+  if (name === 'x-api-key') return values.some((v) => isApiKey(v.trim()));
+  if (name !== 'authorization') return false;
+  return values.some((v) => {
+    const bearer = /^bearer\s+(.+)$/i.exec(v.trim());
+    return bearer !== null && isApiKey((bearer[1] as string).trim());
+  });
 }
 
 function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {

@@ -10,17 +10,23 @@ import { TunnelAgents } from './tunnel-agents.js';
 
 /**
  * The exposed-port proxy: the sandbox-traffic router's default handler. Each request is
- * checked (port, sandbox, token), the sandbox resumed if it may be, and then forwarded over
- * a tunnel through the sandbox's agent: plain HTTP/1.1 with node's client over a keep-alive
+ * checked (port, sandbox, token) before anything else — only then is a paused sandbox resumed,
+ * if it may be — and then forwarded over a tunnel through the sandbox's agent, without the
+ * server's API key or any Paddock/E2B credential (forwarded-request.ts): plain HTTP/1.1 with node's client over a keep-alive
  * pool of tunnels per sandbox and port (bodies streamed both ways, chunk by chunk),
  * WebSocket and other upgrades spliced raw on a tunnel of their own.
  */
 export class PortProxy implements SandboxPortHandler {
   private readonly tunnels: TunnelAgents;
 
+  /**
+   * @param isApiKey true for a key of this server's API: such a key is never forwarded into a
+   *   sandbox (see forwardHeaders).
+   */
   constructor(
     private readonly ports: ExposedPorts,
     private readonly logger: Logger,
+    private readonly isApiKey: (key: string) => boolean,
   ) {
     this.tunnels = new TunnelAgents((target) => ports.tunnel(target));
   }
@@ -105,7 +111,7 @@ export class PortProxy implements SandboxPortHandler {
       const upstream = request({
         method: req.method,
         path,
-        headers: forwardHeaders(req, { upgrade: false }),
+        headers: forwardHeaders(req, { upgrade: false, isApiKey: this.isApiKey }),
         agent: this.tunnels.of(target),
       });
       const cut = () => upstream.destroy();
@@ -159,7 +165,9 @@ export class PortProxy implements SandboxPortHandler {
       tunnel.destroy();
       return;
     }
-    tunnel.write(requestHead(req.method ?? 'GET', path, forwardHeaders(req, { upgrade: true })));
+    tunnel.write(
+      requestHead(req.method ?? 'GET', path, forwardHeaders(req, { upgrade: true, isApiKey: this.isApiKey })),
+    );
     if (head.length > 0) tunnel.write(head);
     socket.pipe(tunnel);
     tunnel.pipe(socket);
