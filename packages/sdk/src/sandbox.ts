@@ -26,6 +26,9 @@ import { SandboxNetwork } from './network.js';
 import { Ports } from './ports.js';
 import { Pty } from './pty.js';
 
+/** States in which a sandbox's processes do not run (frozen, on disk, or on their way there or back). */
+export const PAUSED_STATES: readonly SandboxState[] = ['pausing', 'paused', 'hibernating', 'hibernated', 'resuming'];
+
 /** Options of {@link Sandbox.create}. Every field is optional. */
 export interface SandboxCreateOptions extends ConnectionOptions {
   /** Template name; default `base`. */
@@ -178,14 +181,22 @@ export class Sandbox implements AsyncDisposable {
   }
 
   /**
-   * Attaches to an existing sandbox by id, resuming it when it is paused or hibernated;
-   * throws {@link NotFoundError} for an unknown id.
+   * Attaches to an existing sandbox by id and makes sure it runs: a paused or hibernated one is
+   * resumed, which replaces its retention with a fresh `timeoutMs` (as E2B's `Sandbox.connect`).
+   * Throws {@link NotFoundError} for an unknown id. To look at a sandbox without waking it, use
+   * `Sandbox.handle(id)` and `getInfo()`.
+   *
+   * @example
+   * ```ts
+   * const info = await Sandbox.handle(id).getInfo() // reads; a paused sandbox stays paused
+   * const sbx = await Sandbox.connect(id) // resumes it
+   * ```
    */
   static async connect(id: string, opts: ConnectionOptions = {}): Promise<Sandbox> {
     const conn = new Connection(opts);
     const sandbox = new Sandbox(id, conn);
     const info = await sandbox.getInfo(opts);
-    if (['pausing', 'paused', 'hibernating', 'hibernated', 'resuming'].includes(info.state)) await sandbox.resume(opts);
+    if (PAUSED_STATES.includes(info.state)) await sandbox.resume(opts);
     return sandbox;
   }
 
@@ -215,7 +226,11 @@ export class Sandbox implements AsyncDisposable {
     return body.sandboxes.map((info) => new Sandbox(info.id, conn));
   }
 
-  /** A handle on a sandbox by id without any call (unlike `connect`, it neither checks nor resumes it). */
+  /**
+   * A handle on a sandbox by id without any call (unlike `connect`, it neither checks nor
+   * resumes it). Calls that need the sandbox running fail with `SandboxPausedError` while
+   * it is paused, unless it was created with `autoResume`.
+   */
   static handle(id: string, opts: ConnectionOptions = {}): Sandbox {
     return new Sandbox(id, new Connection(opts));
   }

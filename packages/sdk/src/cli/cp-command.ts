@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import type { ConnectionOptions } from '../connection.js';
 import type { ProgressCallback, TransferProgress } from '../progress.js';
-import { Sandbox } from '../sandbox.js';
+import { attach } from './attach.js';
 import { parseCopyEndpoint } from './parse.js';
 
 /**
@@ -48,12 +48,12 @@ export function registerCpCommand(program: Command, conn: () => ConnectionOption
       const to = parseCopyEndpoint(dst);
       if ('local' in from && 'sandboxId' in to) {
         const sizeBytes = (await stat(from.local)).size;
-        const sbx = await Sandbox.connect(to.sandboxId, conn());
+        const sbx = await attach(to.sandboxId, conn(), 'auto');
         const line = progressLine(`upload ${from.local}`);
         await sbx.files.write(to.path, createReadStream(from.local), { sizeBytes, onProgress: line.onProgress });
         line.done();
       } else if ('sandboxId' in from && 'local' in to) {
-        const sbx = await Sandbox.connect(from.sandboxId, conn());
+        const sbx = await attach(from.sandboxId, conn(), 'auto');
         const line = progressLine(`download ${from.path}`);
         const stream = await sbx.files.read(from.path, {
           format: 'stream',
@@ -71,8 +71,8 @@ export function registerCpCommand(program: Command, conn: () => ConnectionOption
           throw err;
         }
       } else if ('sandboxId' in from && 'sandboxId' in to) {
-        const a = await Sandbox.connect(from.sandboxId, conn());
-        const b = await Sandbox.connect(to.sandboxId, conn());
+        const a = await attach(from.sandboxId, conn(), 'auto');
+        const b = await attach(to.sandboxId, conn(), 'auto');
         await b.files.write(to.path, await a.files.read(from.path, { format: 'stream', requestTimeoutMs: 0 }));
       } else {
         throw new Error('one side of cp must be a sandbox path: ID:/absolute/path');

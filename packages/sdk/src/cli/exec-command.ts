@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { ConnectionOptions } from '../connection.js';
-import { Sandbox } from '../sandbox.js';
+import { attach } from './attach.js';
 import { collectPairs, parseDurationMs } from './parse.js';
 
 async function readStdin(): Promise<Buffer> {
@@ -24,7 +24,7 @@ export function registerExecCommand(program: Command, conn: () => ConnectionOpti
     .option('--shell', 'run the arguments as one shell command line')
     .option('--background', 'start it in the background and print its process id (see `paddock logs`)')
     .action(async (id: string, command: string[], o: Record<string, unknown>) => {
-      const sbx = await Sandbox.connect(id, conn());
+      const sbx = await attach(id, conn(), 'auto');
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort(new Error('interrupted')));
       const stdin = o.stdin ? await readStdin() : undefined;

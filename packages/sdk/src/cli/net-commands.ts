@@ -1,7 +1,7 @@
 import type { EgressMode, NetworkStatus } from '@paddock/protocol';
 import type { Command } from 'commander';
 import type { ConnectionOptions } from '../connection.js';
-import { Sandbox } from '../sandbox.js';
+import { attach } from './attach.js';
 import { printJson, printTable } from './output.js';
 
 type Conn = () => ConnectionOptions;
@@ -53,14 +53,14 @@ export function registerNetCommands(program: Command, conn: Conn): void {
     )
     .option('--json', 'print JSON')
     .action(async (id: string, o: { egress?: string; allow?: string[]; json?: boolean }) => {
-      const network = Sandbox.handle(id, conn()).network;
-      const status =
-        o.egress !== undefined || o.allow !== undefined
-          ? await network.update({
-              ...(o.egress !== undefined ? { egress: o.egress as EgressMode } : {}),
-              ...(o.allow !== undefined ? { allow: o.allow } : {}),
-            })
-          : await network.get();
+      const change = o.egress !== undefined || o.allow !== undefined;
+      const { network } = await attach(id, conn(), change ? 'auto' : 'never');
+      const status = change
+        ? await network.update({
+            ...(o.egress !== undefined ? { egress: o.egress as EgressMode } : {}),
+            ...(o.allow !== undefined ? { allow: o.allow } : {}),
+          })
+        : await network.get();
       if (o.json) printJson(status);
       else printStatus(status);
     });

@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { ConnectionOptions } from '../connection.js';
 import { Sandbox } from '../sandbox.js';
+import { attach } from './attach.js';
 import { printJson, printTable } from './output.js';
 import { parseDurationMs, parseNumber } from './parse.js';
 
@@ -47,7 +48,7 @@ export function registerPortCommands(program: Command, conn: Conn): void {
     .argument('<id>')
     .option('--json', 'print JSON')
     .action(async (id: string, o: { json?: boolean }) => {
-      const ports = await Sandbox.handle(id, conn()).ports.list();
+      const ports = await (await attach(id, conn(), 'never')).ports.list();
       if (o.json) printJson(ports);
       else
         printTable(

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import type { ConnectionOptions } from '../connection.js';
-import { Sandbox } from '../sandbox.js';
+import { attach } from './attach.js';
 import { printJson, printTable } from './output.js';
 
 type Conn = () => ConnectionOptions;
@@ -21,7 +21,7 @@ export function registerProcessCommands(program: Command, conn: Conn): void {
     .argument('<id>', 'sandbox id')
     .option('--json', 'print them as JSON')
     .action(async (id: string, o: { json?: boolean }) => {
-      const processes = await (await Sandbox.connect(id, conn())).commands.list();
+      const processes = await (await attach(id, conn(), 'never')).commands.list();
       if (o.json) return printJson(processes);
       printTable(
         processes.map((p) => ({
@@ -44,7 +44,7 @@ export function registerProcessCommands(program: Command, conn: Conn): void {
     .option('-f, --follow', 'keep printing new output until the process exits')
     .option('--from-offset <n>', 'combined-output byte offset to start at', parseOffset, 0)
     .action(async (id: string, processId: string, o: { follow?: boolean; fromOffset: number }) => {
-      const sbx = await Sandbox.connect(id, conn());
+      const sbx = await attach(id, conn(), 'never');
       const handle = await sbx.commands.connect(processId);
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort(new Error('interrupted')));
@@ -70,7 +70,7 @@ export function registerProcessCommands(program: Command, conn: Conn): void {
     .option('-s, --signal <name>', 'signal name, e.g. SIGTERM', 'SIGKILL')
     .option('--scope <scope>', 'tree (default), group or process', 'tree')
     .action(async (id: string, processId: string, o: { signal: string; scope: string }) => {
-      const handle = await (await Sandbox.connect(id, conn())).commands.connect(processId);
+      const handle = await (await attach(id, conn(), 'auto')).commands.connect(processId);
       await handle.kill({ signal: o.signal as never, scope: o.scope as never });
     });
 }

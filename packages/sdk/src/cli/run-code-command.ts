@@ -3,7 +3,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { CodeLanguage, Result } from '../code-interpreter.js';
 import type { ConnectionOptions } from '../connection.js';
-import { Sandbox } from '../sandbox.js';
+import { attach } from './attach.js';
 import { parseDurationMs } from './parse.js';
 
 const LANGUAGES: readonly CodeLanguage[] = ['python', 'javascript', 'bash'];
@@ -47,7 +47,7 @@ export function registerRunCodeCommand(program: Command, conn: () => ConnectionO
         throw new Error(`--language must be one of ${LANGUAGES.join(', ')}, got '${language}'`);
       }
       const code = file === undefined || file === '-' ? await readStdin() : await readFile(file, 'utf8');
-      const sbx = await Sandbox.connect(id, conn());
+      const sbx = await attach(id, conn(), 'auto');
       const controller = new AbortController();
       process.once('SIGINT', () => controller.abort(new Error('interrupted')));
       const outDir = resolve((o.out as string | undefined) ?? (file && file !== '-' ? dirname(file) : '.'));

@@ -2,6 +2,7 @@ import type { EgressMode, Isolation, SandboxInfo, SandboxState, SecretsRequest }
 import type { Command } from 'commander';
 import type { ConnectionOptions } from '../connection.js';
 import { Sandbox } from '../sandbox.js';
+import { attach } from './attach.js';
 import { collectAllow } from './net-commands.js';
 import { printJson, printTable } from './output.js';
 import { collectPairs, parseDurationMs, parseNumber } from './parse.js';
@@ -111,7 +112,8 @@ export function registerSandboxCommands(program: Command, conn: Conn): void {
     .argument('<id>')
     .option('--json', 'print JSON')
     .action(async (id: string, o: { json?: boolean }) => {
-      const info = await (await Sandbox.connect(id, conn())).getInfo();
+      // Reading never resumes: a paused sandbox shows as paused.
+      const info = await Sandbox.handle(id, conn()).getInfo();
       if (o.json) printJson(info);
       else for (const [k, v] of Object.entries(rowOf(info))) process.stdout.write(`${k.padEnd(10)} ${v}\n`);
     });
@@ -135,7 +137,8 @@ export function registerSandboxCommands(program: Command, conn: Conn): void {
     .argument('<duration>', 'e.g. 600000, 10m, 2h', parseDurationMs)
     .option('--json', 'print JSON')
     .action(async (id: string, timeoutMs: number, o: { json?: boolean }) => {
-      const info = await (await Sandbox.connect(id, conn())).setTimeout(timeoutMs);
+      // A paused sandbox's expiry is its retention: refuse rather than resume and shorten it.
+      const info = await (await attach(id, conn(), 'never')).setTimeout(timeoutMs);
       if (o.json) printJson(info);
       else process.stdout.write(`${id} expires at ${info.expiresAt}\n`);
     });

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { ConnectionOptions } from '../connection.js';
 import type { PtyHandle } from '../pty.js';
-import { Sandbox } from '../sandbox.js';
+import { attach } from './attach.js';
 import { reportError } from './output.js';
 import { collectPairs } from './parse.js';
 
@@ -21,7 +21,7 @@ export function registerShellCommand(program: Command, conn: () => ConnectionOpt
     .option('-e, --env <KEY=VALUE>', 'environment variable (repeatable)', collectPairs)
     .option('-u, --user <user>', 'user to run as (default: user)')
     .action(async (id: string, o: { cmd?: string; cwd?: string; env?: Record<string, string>; user?: string }) => {
-      const sbx = await Sandbox.connect(id, conn());
+      const sbx = await attach(id, conn(), 'auto');
       const restore = enterRawMode();
       try {
         const term = await sbx.pty.create({

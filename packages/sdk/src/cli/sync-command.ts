@@ -1,8 +1,8 @@
 import { posix, resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { ConnectionOptions } from '../connection.js';
-import { Sandbox } from '../sandbox.js';
 import { type PassResult, SyncSession } from '../sync/session.js';
+import { attach } from './attach.js';
 import { parseCopyEndpoint } from './parse.js';
 
 function collect(value: string, previous: string[] = []): string[] {
@@ -35,7 +35,7 @@ export function registerSyncCommand(program: Command, conn: () => ConnectionOpti
       if (!('sandboxId' in remote)) {
         throw new Error(`the second argument must be a sandbox directory as ID:/absolute/path, got '${remoteSpec}'`);
       }
-      const sbx = await Sandbox.connect(remote.sandboxId, conn());
+      const sbx = await attach(remote.sandboxId, conn(), 'auto');
       const session = await SyncSession.open({
         files: sbx.files,
         localRoot: resolve(localDir),
