@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -26,8 +26,12 @@ export interface AgentFixture {
 export async function startAgent(options: { env?: Record<string, string> } = {}): Promise<AgentFixture> {
   execFileSync(process.execPath, [join(repo, 'packages', 'agent', 'build.mjs')], { stdio: 'inherit' });
   const dir = mkdtempSync(join(tmpdir(), 'paddock-agent-test-'));
-  const socket = join(dir, 'agent.sock');
-  const config = join(dir, 'config.json');
+  // The socket's dir is the agent's own (as /run/paddock in a sandbox): the files API refuses
+  // to change it, so it is kept apart from the dir the tests work in.
+  const runDir = join(dir, 'run');
+  mkdirSync(runDir);
+  const socket = join(runDir, 'agent.sock');
+  const config = join(runDir, 'config.json');
   writeFileSync(
     config,
     JSON.stringify({ env: { FROM_CONFIG: 'yes', ...options.env }, defaultUser: 'root', workdir: dir }),
