@@ -19,7 +19,8 @@ export class ServerProcess {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  async start(): Promise<void> {
+  /** Starts `paddock serve`; `env` adds variables (e.g. `PADDOCK_FAILPOINTS`) for this run only. */
+  async start(env: Record<string, string> = {}): Promise<void> {
     this.child = spawn(
       process.execPath,
       [
@@ -45,6 +46,7 @@ export class ServerProcess {
           PADDOCK_EGRESS_UPLINK: process.env.PADDOCK_EGRESS_UPLINK ?? 'none',
           PADDOCK_EGRESS_DNS: process.env.PADDOCK_EGRESS_DNS ?? '127.0.0.1',
           PADDOCK_SANDBOX_SUBNET: TEST_SUBNET,
+          ...env,
         },
         stdio: ['ignore', 'pipe', 'pipe'],
       },
@@ -64,6 +66,13 @@ export class ServerProcess {
       },
       60_000,
     );
+  }
+
+  /** Resolves once the process has exited by itself (e.g. at a failpoint). */
+  async exited(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    await once(child, 'exit');
   }
 
   /** Stops the server with `signal` and waits for the process to exit. */

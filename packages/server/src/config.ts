@@ -31,6 +31,8 @@ export interface ServerConfig {
   network: NetworkConfig;
   /** The egress proxy: extra upstream CAs, connection cap (see network/egress-proxy/egress-setup.ts). */
   egressProxy: EgressProxyConfig;
+  /** Failpoints to die at (`PADDOCK_FAILPOINTS`, comma-separated; tests only, see failpoints.ts). */
+  failpoints: string[];
 }
 
 export type ConfigOverrides = Partial<Omit<ServerConfig, 'pool' | 'network' | 'egressProxy'>> & {
@@ -87,5 +89,6 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     maxPortTokenMs: overrides.maxPortTokenMs ?? envInt(env, 'PADDOCK_MAX_PORT_TOKEN_MS') ?? 7 * 24 * 3_600_000,
     network: loadNetworkConfig(overrides.network, env),
     egressProxy: loadEgressProxyConfig(overrides.egressProxy, env),
+    failpoints: overrides.failpoints ?? (env.PADDOCK_FAILPOINTS ?? '').split(',').filter((n) => n !== ''),
   };
 }

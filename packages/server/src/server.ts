@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Isolation } from '@paddock/protocol';
 import type { FastifyInstance } from 'fastify';
@@ -14,6 +14,7 @@ import type { Logger } from './core/logger.js';
 import { reconcile } from './core/reconcile.js';
 import { LIVE_STATES, SandboxService } from './core/sandbox-service.js';
 import { WarmPool } from './core/warm-pool.js';
+import { armFailpoints } from './failpoints.js';
 import { buildEgress } from './network/egress-proxy/egress-setup.js';
 import { SandboxNetworkService } from './network/sandbox-networks.js';
 import { dataPaths } from './paths.js';
@@ -55,6 +56,15 @@ export async function startServer(
       level: config.logLevel,
       redact: ['apiKey', 'req.headers.authorization', '*.env', 'env', 'secrets', '*.secrets'],
     });
+  // A hit dies at once, as a kill -9 would (tests of crash consistency; off unless asked for).
+  armFailpoints(config.failpoints, (name) => {
+    // Written synchronously: the logger may buffer, and nothing runs after the kill.
+    writeSync(
+      2,
+      `${JSON.stringify({ level: 'fatal', failpoint: name, msg: 'failpoint hit: the server dies here' })}\n`,
+    );
+    process.kill(process.pid, 'SIGKILL');
+  });
   const paths = dataPaths(config.dataDir);
   for (const dir of [paths.root, paths.templates, paths.sandboxes, paths.runtimeState]) {
     mkdirSync(dir, { recursive: true });
@@ -177,6 +187,8 @@ export async function startServer(
   await removeStaleBuilds(paths, buildsInProgress());
   await ensureBuiltinTemplates({ templates, store, paths, logger });
   await stateful.volumes.mountAll();
+  const leftovers = await stateful.snapshots.removeLeftovers();
+  if (leftovers.length > 0) logger.info({ leftovers }, 'removed snapshot copies a crash cut short');
   const outcome = await reconcile({ store, runtimes, service, logger, clock: systemClock });
   logger.info(outcome, 'reconciled sandboxes with the runtimes');
   const liveIds = new Set(store.listSandboxes({ states: LIVE_STATES }).map((r) => r.id));

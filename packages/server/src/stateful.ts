@@ -1,4 +1,4 @@
-import { rename, rm } from 'node:fs/promises';
+import { readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Isolation } from '@paddock/protocol';
 import type { Clock } from './core/clock.js';
@@ -49,6 +49,7 @@ export function buildStateful(deps: {
       sizeBytes: async (dir) => Number((await hostCommand('du', ['-sb', dir])).split('\t')[0]),
       remove: (dir) => rm(dir, { recursive: true, force: true }),
       rename: async (from, to) => rename(from, to),
+      list: async () => (await readdir(snapshotDir).catch(() => [])).map((name) => join(snapshotDir, name)),
     },
   });
   const forks = new Forks({

@@ -14,6 +14,7 @@ import { PAUSED_STATES, type SandboxService } from './sandbox-service.js';
  *   stopped one is hibernated, and resumes from the complete or temp checkpoint, or from its
  *   disk alone when there is none;
  * - resuming: running if the runtime runs it, else hibernated again (the resume is retried).
+ * Whatever becomes `running` must answer first (see `adoptRunning`).
  */
 export async function reconcileStateful(deps: {
   store: Store;
@@ -28,31 +29,69 @@ export async function reconcileStateful(deps: {
     const runtime = runtimes[record.isolation];
     if (!runtime) continue;
     const now = await runtime.state(record.id);
-    const set = (state: 'running' | 'paused' | 'hibernated') => {
-      const expiresAtMs = clock.now() + (state === 'running' ? record.timeoutMs : record.retentionMs);
-      const kept = record.state === state && record.expiresAtMs !== null;
-      const updated: SandboxRecord = { ...record, state, expiresAtMs: kept ? record.expiresAtMs : expiresAtMs };
-      store.updateSandbox(record.id, { state, expiresAtMs: updated.expiresAtMs });
-      service.armTimer(updated);
+    const settleAs = async (state: 'running' | 'paused' | 'hibernated') => {
+      if (state === 'running') await adoptRunning({ store, service, clock, logger }, record, runtime);
+      else settle({ store, service, clock }, record, state);
       settled++;
     };
     if (record.state === 'pausing' || record.state === 'paused') {
-      if (now === 'paused') set('paused');
-      else if (now === 'running') set('running');
+      if (now === 'paused') await settleAs('paused');
+      else if (now === 'running') await settleAs('running');
       else lose(store, record, `sandbox was ${now} after a server restart`, logger);
     } else if (record.state === 'hibernating' || record.state === 'hibernated') {
       if (now === 'running' || now === 'paused') {
         if (record.state === 'hibernated') logger.warn({ sandboxId: record.id }, 'a hibernated sandbox was running');
         if (now === 'paused') await runtime.resume(record.id);
-        set('running');
+        await settleAs('running');
       } else {
-        set('hibernated');
+        await settleAs('hibernated');
       }
     } else if (record.state === 'resuming') {
-      set(now === 'running' ? 'running' : 'hibernated');
+      await settleAs(now === 'running' ? 'running' : 'hibernated');
     }
   }
   return settled;
+}
+
+interface SettleDeps {
+  store: Store;
+  service: SandboxService;
+  clock: Clock;
+}
+
+/** Stores `state` with its timer: a kept expiry when the state does not change, a fresh one otherwise. */
+function settle(deps: SettleDeps, record: SandboxRecord, state: 'running' | 'paused' | 'hibernated', reason?: string) {
+  const expiresAtMs = deps.clock.now() + (state === 'running' ? record.timeoutMs : record.retentionMs);
+  const kept = record.state === state && record.expiresAtMs !== null;
+  const updated: SandboxRecord = { ...record, state, expiresAtMs: kept ? record.expiresAtMs : expiresAtMs };
+  deps.store.updateSandbox(record.id, {
+    state,
+    expiresAtMs: updated.expiresAtMs,
+    ...(reason !== undefined ? { reason } : {}),
+  });
+  deps.service.armTimer(updated);
+}
+
+/**
+ * A sandbox the runtime runs after a restart is `running` only once its agent answers (an
+ * interrupted checkpoint or restore leaves the agent quiesced: the runtime wakes it). One whose
+ * agent stays silent is hibernated instead, its disk (and any checkpoint) kept, so that a
+ * resume starts it again: never `running` and unreachable, never thrown away.
+ */
+export async function adoptRunning(
+  deps: SettleDeps & { logger: Logger },
+  record: SandboxRecord,
+  runtime: Runtime,
+): Promise<'running' | 'hibernated'> {
+  if (await runtime.reviveAgent(record.id)) {
+    settle(deps, record, 'running');
+    return 'running';
+  }
+  const reason = 'its agent did not answer after a server restart; it was hibernated with its disk: resume it';
+  deps.logger.warn({ sandboxId: record.id }, reason);
+  await runtime.hibernate(record.id, 'filesystem');
+  settle(deps, record, 'hibernated', reason);
+  return 'hibernated';
 }
 
 function lose(store: Store, record: SandboxRecord, reason: string, logger: Logger): void {

@@ -3,7 +3,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { Store } from '../store/store.js';
 import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
-import { reconcileStateful } from './reconcile-stateful.js';
+import { adoptRunning, reconcileStateful } from './reconcile-stateful.js';
 import { LIVE_STATES, type SandboxService } from './sandbox-service.js';
 
 /**
@@ -34,8 +34,17 @@ export async function reconcile(deps: {
       cleaned++;
       continue;
     }
-    const state = await runtime.state(record.id);
-    if (state === 'running') {
+    let state = await runtime.state(record.id);
+    if (state === 'paused') {
+      // Only a snapshot freezes a running sandbox: a crash during its copy leaves it frozen.
+      logger.warn({ sandboxId: record.id }, 'thawing a sandbox that a cut-short snapshot left frozen');
+      await runtime.resume(record.id);
+      state = await runtime.state(record.id);
+    }
+    if (state === 'running' && deps.clock) {
+      await adoptRunning({ store, service, clock: deps.clock, logger }, record, runtime);
+      adopted++;
+    } else if (state === 'running') {
       service.armTimer(record);
       adopted++;
     } else {

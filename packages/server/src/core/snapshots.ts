@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { PaddockError } from '@paddock/protocol';
+import { failpoint } from '../failpoints.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { SnapshotRecord, Store } from '../store/store.js';
 import type { Clock } from './clock.js';
@@ -18,6 +19,8 @@ export interface SnapshotsDeps {
     sizeBytes(dir: string): Promise<number>;
     remove(dir: string): Promise<void>;
     rename(from: string, to: string): Promise<void>;
+    /** Every snapshot dir there is, finished or not. */
+    list(): Promise<string[]>;
   };
 }
 
@@ -54,7 +57,9 @@ export class Snapshots implements TemplateCatalog {
     const freeze = record.state === 'running';
     if (freeze) await runtime.pause(sandboxId, signal);
     try {
+      failpoint('snapshot.frozen');
       await runtime.exportLayer(sandboxId, tmp, signal);
+      failpoint('snapshot.copied');
     } catch (err) {
       await this.deps.disk.remove(tmp);
       throw new PaddockError('INTERNAL', `snapshot failed: ${err instanceof Error ? err.message : String(err)}`);
@@ -74,6 +79,17 @@ export class Snapshots implements TemplateCatalog {
     };
     store.putSnapshot(snapshot);
     return snapshot;
+  }
+
+  /**
+   * Removes snapshot dirs no stored snapshot owns: copies a crash cut short (temp or finished
+   * but not yet recorded). Run at start, before any snapshot can be in progress.
+   */
+  async removeLeftovers(): Promise<string[]> {
+    const owned = new Set(this.list().flatMap((s) => s.layers));
+    const leftovers = (await this.deps.disk.list()).filter((dir) => !owned.has(dir));
+    for (const dir of leftovers) await this.deps.disk.remove(dir);
+    return leftovers;
   }
 
   list(): SnapshotRecord[] {

@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
-import { chown, mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chown, lstat, mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Isolation, PaddockError, type SandboxCapabilities } from '@paddock/protocol';
+import { failpoint } from '../failpoints.js';
 import { type DataPaths, dataPaths } from '../paths.js';
 import { quiesceAgent, waitHealthy } from './agent-health.js';
 import { AgentRoot } from './agent-root.js';
@@ -35,6 +36,12 @@ export interface OciRuntimeOptions {
   /** How long create waits for the agent's `GET /health`. Default 60000 (a busy host is slow, not broken). */
   startTimeoutMs?: number;
 }
+
+/**
+ * How long a restart waits for a running sandbox's agent: a woken gVisor agent polls for its
+ * wake file every 5 ms, a live one answers at once; 15 s leaves room for a loaded host.
+ */
+const REVIVE_TIMEOUT_MS = 15_000;
 
 export const DEFAULT_AGENT_BUNDLE = resolve(dirname(fileURLToPath(import.meta.url)), '../../../agent/dist/agent.js');
 
@@ -146,6 +153,7 @@ export class OciRuntime implements Runtime {
       if (image !== undefined && this.cli.restore) {
         await rm(layout.wakeFile, { force: true });
         await this.cli.restore(layout, image, log.fd, bounded);
+        failpoint('wake.restored');
         // The restored agent sits quiesced until this file appears (see the agent's quiesce.ts).
         await createMarkerFile(layout.wakeFile);
       } else {
@@ -257,6 +265,27 @@ export class OciRuntime implements Runtime {
     return 'filesystem';
   }
 
+  async reviveAgent(id: string, signal?: AbortSignal): Promise<boolean> {
+    const layout = this.layout(id);
+    // No socket: the agent quiesced for a checkpoint, or was restored, and waits for this file.
+    if (!(await lstat(layout.agentSocket).catch(() => undefined))) await createMarkerFile(layout.wakeFile);
+    try {
+      await waitHealthy({
+        socketPath: layout.agentSocket,
+        timeoutMs: REVIVE_TIMEOUT_MS,
+        signal,
+        deathReason: async () => ((await this.initAlive(layout)) ? undefined : await deathNote(layout)),
+      });
+    } catch {
+      return false;
+    }
+    // The sandbox runs from memory: an image left by a cut-short hibernate or wake is stale,
+    // and the next hibernate must find no finished one in its way.
+    await rm(layout.checkpoint, { recursive: true, force: true });
+    await rm(layout.checkpointTmp, { recursive: true, force: true });
+    return true;
+  }
+
   async checkpointOf(id: string): Promise<'complete' | 'partial' | 'none'> {
     const layout = this.layout(id);
     if (existsSync(join(layout.checkpoint, 'checkpoint.img'))) return 'complete';
@@ -322,6 +351,7 @@ export class OciRuntime implements Runtime {
     await mkdir(image, { mode: 0o700 });
     await rm(layout.wakeFile, { force: true });
     await quiesceAgent(layout.agentSocket, signal);
+    failpoint('checkpoint.quiesced');
     const log = await open(layout.log, 'a', 0o600);
     try {
       await checkpoint.call(this.cli, layout, image, log.fd, signal);

@@ -92,6 +92,13 @@ export interface Runtime {
   hibernate(id: string, mode: HibernateMode, signal?: AbortSignal): Promise<void>;
   /** Starts a hibernated sandbox again: from its checkpoint when it has one, else fresh. */
   wake(id: string, signal?: AbortSignal): Promise<HibernateMode>;
+  /**
+   * After a server restart, makes a sandbox that the runtime runs serve again, and drops what
+   * only an interrupted step needed: an agent left quiesced (a checkpoint or a restore cut
+   * short) gets its wake file, checkpoint images of the running sandbox are removed. Resolves
+   * whether its agent answers.
+   */
+  reviveAgent(id: string, signal?: AbortSignal): Promise<boolean>;
   /** `complete`: a finished checkpoint exists; `partial`: only a temp one (a crash mid-hibernate). */
   checkpointOf(id: string): Promise<'complete' | 'partial' | 'none'>;
   /**

@@ -96,6 +96,13 @@ export class FakeRuntime implements Runtime {
     return mode;
   }
 
+  async reviveAgent(id: string): Promise<boolean> {
+    const sandbox = this.sandboxes.get(id);
+    if (sandbox?.state !== 'running') return false;
+    delete sandbox.checkpoint;
+    return true;
+  }
+
   async checkpointOf(id: string): Promise<'complete' | 'partial' | 'none'> {
     return this.sandboxes.get(id)?.checkpoint ?? 'none';
   }

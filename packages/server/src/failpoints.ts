@@ -1,0 +1,37 @@
+/**
+ * Failpoints, as containerd's runc-fp: named places between two steps of a multi-step
+ * operation where a test makes the server die, to prove that the restart finishes or undoes
+ * the step and loses nothing. Off unless `PADDOCK_FAILPOINTS` names some (comma-separated);
+ * a hit calls the handler the server installs, which kills the process with SIGKILL as a crash
+ * would: nothing after it runs, no cleanup, no flush.
+ */
+export const FAILPOINTS = [
+  /** A snapshot froze the sandbox and has not copied its layer yet. */
+  'snapshot.frozen',
+  /** A snapshot copied the layer into its temp dir, the sandbox is still frozen. */
+  'snapshot.copied',
+  /** gVisor: a hibernated sandbox was restored, its agent waits for the wake file. */
+  'wake.restored',
+  /** gVisor: the agent quiesced for a checkpoint that has not been taken yet. */
+  'checkpoint.quiesced',
+] as const;
+
+export type Failpoint = (typeof FAILPOINTS)[number];
+
+let armed: ReadonlySet<string> = new Set();
+let onHit: (name: Failpoint) => void = () => {};
+
+/** Arms `names` (from config); unknown names are refused so a typo never tests nothing. */
+export function armFailpoints(names: readonly string[], handler: (name: Failpoint) => void): void {
+  const unknown = names.filter((n) => !(FAILPOINTS as readonly string[]).includes(n));
+  if (unknown.length > 0) {
+    throw new Error(`PADDOCK_FAILPOINTS: unknown failpoint(s) ${unknown.join(', ')}; known: ${FAILPOINTS.join(', ')}`);
+  }
+  armed = new Set(names);
+  onHit = handler;
+}
+
+/** Marks a place between two steps; dies here when armed. */
+export function failpoint(name: Failpoint): void {
+  if (armed.has(name)) onHit(name);
+}
