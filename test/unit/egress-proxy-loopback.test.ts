@@ -32,6 +32,14 @@ const SECRET: SecretRule = {
   value: 'sk-real-value-42',
   hosts: ['secret.test', '*.wild.test'],
 };
+/** A secret that opts in to plain HTTP (secrets are substituted only over TLS otherwise). */
+const INSECURE_SECRET: SecretRule = {
+  name: 'PLAIN_KEY',
+  placeholder: 'paddock-secret-fedcba9876543210fedcba98',
+  value: 'plain-value-7',
+  hosts: ['secret.test'],
+  allowInsecureHttp: true,
+};
 
 class StubOracle implements EgressPolicyOracle {
   allowedNames = new Set(['allowed.test', 'other.test', 'secret.test', 'api.wild.test', 'rebind.test']);
@@ -115,7 +123,7 @@ describe('egress proxy (loopback)', () => {
       // Short, to see idle connections closed; at least 2 s, or node clients (which trust the Keep-Alive hint minus 1 s) would not reuse connections at all.
       keepAliveTimeoutMs: 2_000,
     });
-    await proxy.attach({ sandboxId: SANDBOX, hostAddress: PROXY, sandboxAddress: PROXY }, [SECRET], [80, 443]);
+    await proxy.attach({ sandboxId: SANDBOX, hostAddress: PROXY, sandboxAddress: PROXY }, [SECRET, INSECURE_SECRET], [80, 443]);
     sandboxCaPem = await proxy.certificateAuthority(SANDBOX);
   });
 
@@ -278,16 +286,18 @@ describe('egress proxy (loopback)', () => {
     assert.equal(reply, '');
   });
 
-  it('replaces a placeholder in headers for a secret host over HTTP, never in the body', async () => {
+  it('over plain HTTP replaces only a secret that opts in, in headers, never in the body', async () => {
     const headers = {
-      authorization: `Bearer ${SECRET.placeholder}`,
-      'x-both': `${SECRET.placeholder},${SECRET.placeholder}`,
+      authorization: `Bearer ${INSECURE_SECRET.placeholder}`,
+      'x-both': `${INSECURE_SECRET.placeholder},${INSECURE_SECRET.placeholder}`,
+      'x-tls-only': SECRET.placeholder,
     };
-    const r = await viaHttp('secret.test', { headers, body: `token=${SECRET.placeholder}` });
+    const r = await viaHttp('secret.test', { headers, body: `token=${INSECURE_SECRET.placeholder}` });
     const seen = JSON.parse(r.body) as Echo;
-    assert.equal(seen.headers.authorization, `Bearer ${SECRET.value}`);
-    assert.equal(seen.headers['x-both'], `${SECRET.value},${SECRET.value}`);
-    assert.equal(seen.bodyStart, `token=${SECRET.placeholder}`);
+    assert.equal(seen.headers.authorization, `Bearer ${INSECURE_SECRET.value}`);
+    assert.equal(seen.headers['x-both'], `${INSECURE_SECRET.value},${INSECURE_SECRET.value}`);
+    assert.equal(seen.headers['x-tls-only'], SECRET.placeholder, 'a TLS-only secret never goes out in cleartext');
+    assert.equal(seen.bodyStart, `token=${INSECURE_SECRET.placeholder}`);
   });
 
   it('sends the placeholder verbatim to a host the secret does not name', async () => {
