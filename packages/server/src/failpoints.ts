@@ -6,6 +6,24 @@
  * would: nothing after it runs, no cleanup, no flush.
  */
 export const FAILPOINTS = [
+  /** The runtime started a new sandbox, the store still says `starting`. */
+  'create.booted',
+  /** A kill stored `stopping` and has not touched the runtime yet. */
+  'kill.stopping',
+  /** A kill destroyed the sandbox, its network is still up and the store says `stopping`. */
+  'kill.destroyed',
+  /** A pause froze the sandbox, the store still says `pausing`. */
+  'pause.frozen',
+  /** A resume thawed a paused sandbox, the store still says `paused`. */
+  'resume.thawed',
+  /** A hibernate checkpointed (gVisor) or skipped that, and the processes still run. */
+  'hibernate.checkpointed',
+  /** A hibernate stopped the processes; a checkpoint is still the temp one, the store says `hibernating`. */
+  'hibernate.stopped',
+  /** A resume started a hibernated sandbox again, the store still says `resuming`. */
+  'wake.started',
+  /** A fork started its children, whose rows still say `starting`; the parent's says `hibernating`. */
+  'fork.started',
   /** A snapshot froze the sandbox and has not copied its layer yet. */
   'snapshot.frozen',
   /** A snapshot copied the layer into its temp dir, the sandbox is still frozen. */

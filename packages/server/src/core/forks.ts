@@ -1,4 +1,5 @@
 import { PaddockError } from '@paddock/protocol';
+import { failpoint } from '../failpoints.js';
 import type { SandboxRecord, Store } from '../store/store.js';
 import type { Clock } from './clock.js';
 import { launchOf } from './launch.js';
@@ -80,6 +81,7 @@ export class Forks {
         children.map((c) => launchOf(c, template, binds)),
         signal,
       );
+      failpoint('fork.started');
     } catch (err) {
       for (const child of children) store.deleteSandbox(child.id);
       const state = await runtime.state(parentId).catch(() => 'absent' as const);

@@ -7,6 +7,7 @@ import {
   type SandboxState,
   type VolumeMount,
 } from '@paddock/protocol';
+import { failpoint } from '../failpoints.js';
 import type { SecretRule } from '../network/egress-contract.js';
 import type { Runtime, SandboxLaunch } from '../runtime/runtime.js';
 import type { PoolKey, SandboxFilter, SandboxRecord, Store } from '../store/store.js';
@@ -240,6 +241,7 @@ export class SandboxService {
         const network = networks && plan ? await networks.up(id, shape.isolation, plan, signal) : undefined;
         await runtime.create(network ? { ...launch, network } : launch, signal);
       }, signal);
+      failpoint('create.booted');
     } catch (err) {
       await this.deps.networks?.down(id).catch((cleanup: unknown) => {
         this.deps.logger.error({ err: cleanup, sandboxId: id }, 'network cleanup failed; reconcile retries it');
@@ -321,6 +323,7 @@ export class SandboxService {
     if (record.state === 'killed') return Promise.resolve();
     this.cancelTimer(id);
     this.deps.store.updateSandbox(id, { state: 'stopping', ...(reason ? { reason } : {}) });
+    failpoint('kill.stopping');
     const done = this.destroy(record, reason).finally(() => this.killing.delete(id));
     this.killing.set(id, done);
     return done;
@@ -330,6 +333,7 @@ export class SandboxService {
     const runtime = this.deps.runtimes[record.isolation];
     try {
       await runtime?.destroy(record.id);
+      failpoint('kill.destroyed');
       await this.deps.networks?.down(record.id);
     } catch (err) {
       this.deps.logger.error({ err, sandboxId: record.id }, 'destroy failed; will retry on next start');

@@ -1,4 +1,5 @@
 import { PaddockError } from '@paddock/protocol';
+import { failpoint } from '../failpoints.js';
 import type { SandboxRecord, Store } from '../store/store.js';
 import type { Clock } from './clock.js';
 import { KeyedQueue } from './keyed-queue.js';
@@ -42,6 +43,7 @@ export class SandboxStates {
       this.deps.store.updateSandbox(id, { state: 'pausing' });
       try {
         await this.deps.service.runtimeFor(record.isolation).pause(id, signal);
+        failpoint('pause.frozen');
       } catch (err) {
         this.deps.store.updateSandbox(id, { state: 'running' });
         throw this.asInternal(err, id, 'pause failed');
@@ -58,12 +60,14 @@ export class SandboxStates {
       const runtime = this.deps.service.runtimeFor(record.isolation);
       if (record.state === 'paused') {
         await runtime.resume(id, signal);
+        failpoint('resume.thawed');
         return this.running(record, {});
       }
       if (record.state !== 'hibernated') this.requireState(record, 'resume');
       this.deps.store.updateSandbox(id, { state: 'resuming' });
       try {
         const mode = await runtime.wake(id, signal);
+        failpoint('wake.started');
         return this.running(record, { processesRestarted: mode === 'filesystem' });
       } catch (err) {
         // The disk (and any checkpoint) is still there: stay hibernated, so a retry can work.

@@ -237,7 +237,9 @@ export class OciRuntime implements Runtime {
     const layout = this.layout(id);
     await this.cli.resume(layout, signal);
     if (mode === 'memory') await this.checkpointTo(layout, layout.checkpointTmp, signal);
+    failpoint('hibernate.checkpointed');
     await this.stopProcesses(id);
+    failpoint('hibernate.stopped');
     if (mode === 'memory') {
       // The rename is the commit point: before it, a crash leaves a running sandbox (or a
       // temp image that reconcile restores from); after it, a complete checkpoint.
