@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { StringDecoder } from 'node:string_decoder';
 import { CODE_LIMITS } from '@paddock/protocol';
 import type { CommandPlan } from '../command-plan.js';
+import { spawnInWorkload } from '../workload-cgroup.js';
 import { type Cell, type CellEnd, describeExit, type Kernel, kernelDiedEvent } from './kernel.js';
 import { signalGroup } from './line-kernel.js';
 
@@ -31,14 +32,16 @@ export class BashKernel implements Kernel {
 
   async start(): Promise<void> {
     const { plan } = this;
-    const child = spawn(plan.file, plan.args, {
-      cwd: plan.cwd,
-      env: plan.env,
-      detached: true,
-      stdio: 'pipe',
-      ...(plan.uid === undefined ? {} : { uid: plan.uid }),
-      ...(plan.gid === undefined ? {} : { gid: plan.gid }),
-    });
+    const child = spawnInWorkload(() =>
+      spawn(plan.file, plan.args, {
+        cwd: plan.cwd,
+        env: plan.env,
+        detached: true,
+        stdio: 'pipe',
+        ...(plan.uid === undefined ? {} : { uid: plan.uid }),
+        ...(plan.gid === undefined ? {} : { gid: plan.gid }),
+      }),
+    );
     this.child = child;
     child.on('error', () => this.onExit(null, null));
     child.once('exit', (code, signal) => this.onExit(code, signal));

@@ -4,6 +4,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { type CodeLanguage, PaddockError } from '@paddock/protocol';
 import type { CommandPlan } from '../command-plan.js';
 import { log } from '../log.js';
+import { spawnInWorkload } from '../workload-cgroup.js';
 import { type Cell, type CellEnd, type CellEvent, describeExit, type Kernel, kernelDiedEvent } from './kernel.js';
 
 /** Longest start we wait for: ipykernel with pandas and matplotlib takes ~2 s here. */
@@ -40,14 +41,16 @@ export class LineKernel implements Kernel {
 
   start(): Promise<void> {
     const { plan } = this;
-    const child = spawn(plan.file, plan.args, {
-      cwd: plan.cwd,
-      env: plan.env,
-      detached: true,
-      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
-      ...(plan.uid === undefined ? {} : { uid: plan.uid }),
-      ...(plan.gid === undefined ? {} : { gid: plan.gid }),
-    });
+    const child = spawnInWorkload(() =>
+      spawn(plan.file, plan.args, {
+        cwd: plan.cwd,
+        env: plan.env,
+        detached: true,
+        stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+        ...(plan.uid === undefined ? {} : { uid: plan.uid }),
+        ...(plan.gid === undefined ? {} : { gid: plan.gid }),
+      }),
+    );
     this.child = child;
     child.on('error', (err) => this.onExit(null, null, err));
     child.once('exit', (code, signal) => this.onExit(code, signal));

@@ -4,6 +4,7 @@ import { constants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { PaddockError, type ProcessInfo, type SignalName, type SignalScope } from '@paddock/protocol';
 import type { CommandPlan } from '../command-plan.js';
+import { spawnInWorkload } from '../workload-cgroup.js';
 import { OutputLog } from './output-log.js';
 import { PROCESS_MARKER_ENV, signalTree } from './tree-kill.js';
 
@@ -54,14 +55,16 @@ export class ManagedProcess {
     this.log = new OutputLog({ capacityBytes: label.outputCapacityBytes });
     // `detached` makes the child lead a new session and process group; the marker finds
     // descendants that left both (see tree-kill.ts).
-    this.child = spawn(plan.file, plan.args, {
-      cwd: plan.cwd,
-      env: { ...plan.env, [PROCESS_MARKER_ENV]: label.id },
-      detached: true,
-      stdio: 'pipe',
-      ...(plan.uid === undefined ? {} : { uid: plan.uid }),
-      ...(plan.gid === undefined ? {} : { gid: plan.gid }),
-    });
+    this.child = spawnInWorkload(() =>
+      spawn(plan.file, plan.args, {
+        cwd: plan.cwd,
+        env: { ...plan.env, [PROCESS_MARKER_ENV]: label.id },
+        detached: true,
+        stdio: 'pipe',
+        ...(plan.uid === undefined ? {} : { uid: plan.uid }),
+        ...(plan.gid === undefined ? {} : { gid: plan.gid }),
+      }),
+    );
     this.stdinOpen = this.child.pid !== undefined;
     this.exited = this.child.pid === undefined ? this.failSpawn() : this.supervise();
   }

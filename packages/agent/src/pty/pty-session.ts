@@ -4,6 +4,7 @@ import { PaddockError, PTY_LIMITS, type PtyInfo, type PtySize } from '@paddock/p
 import type { IPty } from 'node-pty';
 import { log } from '../log.js';
 import { OutputLog } from '../processes/output-log.js';
+import { spawnInWorkload } from '../workload-cgroup.js';
 import type { PtyPlan } from './pty-plan.js';
 import { killSession } from './session-kill.js';
 
@@ -64,17 +65,19 @@ export class PtySession {
     const { spawn } = await loadNodePty();
     let term: IPty;
     try {
-      term = spawn(plan.file, plan.args, {
-        name: 'xterm-256color',
-        cols: size.cols,
-        rows: size.rows,
-        cwd: plan.cwd,
-        env: plan.env,
-        // Buffers, not strings: a UTF-8 sequence split between two reads must reach the client intact.
-        encoding: null,
-        ...(plan.uid === undefined ? {} : { uid: plan.uid }),
-        ...(plan.gid === undefined ? {} : { gid: plan.gid }),
-      });
+      term = spawnInWorkload(() =>
+        spawn(plan.file, plan.args, {
+          name: 'xterm-256color',
+          cols: size.cols,
+          rows: size.rows,
+          cwd: plan.cwd,
+          env: plan.env,
+          // Buffers, not strings: a UTF-8 sequence split between two reads must reach the client intact.
+          encoding: null,
+          ...(plan.uid === undefined ? {} : { uid: plan.uid }),
+          ...(plan.gid === undefined ? {} : { gid: plan.gid }),
+        }),
+      );
     } catch (err) {
       log.error('cannot start a pty', { err, file: plan.file });
       throw new PaddockError('INTERNAL', `cannot start a terminal running ${plan.file}: ${(err as Error).message}`);

@@ -1,8 +1,21 @@
-import { readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
+import { chown, mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
+
+/** The cpu child cgroup that the agent starts commands in (the agent's own `workload-cgroup.ts`). */
+export const WORKLOAD_CGROUP = 'workload';
+
+/**
+ * cpu.shares of a sandbox's workload against each of its own agent's threads (1024 each, nice
+ * 0), inside the sandbox's cgroup: while commands keep the sandbox's CPUs busy the agent still
+ * gets ~8/9 of them when it has work (requests, file reads and writes, output streams), however
+ * many processes the workload runs. Alone, the workload gets all of the sandbox's quota. A new
+ * command is forked inside the workload, so under a fork bomb its start still waits its turn
+ * there (bench/README.md, noisy neighbour).
+ */
+export const WORKLOAD_CPU_SHARES = 128;
 
 /**
  * cgroup v1 helpers for sandboxes placed at `<parent>/<id>` in every hierarchy (the OCI
@@ -28,6 +41,24 @@ export class SandboxCgroups {
     ]);
     const oomKill = /^oom_kill (\d+)$/m.exec(oomControl)?.[1];
     return { memoryBytes: Number(usage.trim()), oomKills: oomKill === undefined ? 0 : Number(oomKill) };
+  }
+
+  /**
+   * Makes the sandbox's cpu cgroup before the runtime does (crun uses an existing one), with a
+   * `workload` child of low weight, and gives the sandbox's root (`ownerUid` on the host) the
+   * two `tasks` files: the agent moves its own thread into the child around each spawn (the
+   * child inherits it) and back. Sandbox root can move its own processes between the two and
+   * nothing else: cpu.shares, the quota and the dirs stay the host's, so this changes only how
+   * the sandbox's CPU is split inside it, never its share of the host.
+   */
+  async prepareWorkload(id: string, ownerUid: number): Promise<string> {
+    const dir = this.dir('cpu', id);
+    const workload = join(dir, WORKLOAD_CGROUP);
+    await mkdir(workload, { recursive: true });
+    await writeFile(join(workload, 'cpu.shares'), String(WORKLOAD_CPU_SHARES));
+    await chown(join(dir, 'tasks'), ownerUid, ownerUid);
+    await chown(join(workload, 'tasks'), ownerUid, ownerUid);
+    return dir;
   }
 
   /** CPU time the sandbox used so far, in nanoseconds. */
@@ -106,6 +137,8 @@ export class SandboxCgroups {
       const left: string[] = [];
       for (const dir of await this.existing(id)) {
         try {
+          // Children first (the cpu hierarchy's `workload`): a cgroup with children stays.
+          for (const child of await subdirs(dir)) await rmdir(join(dir, child));
           await rmdir(dir);
         } catch {
           left.push(dir);
@@ -132,6 +165,10 @@ async function procs(dir: string): Promise<number[]> {
   } catch {
     return [];
   }
+}
+
+async function subdirs(dir: string): Promise<string[]> {
+  return (await readdir(dir, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
 }
 
 async function isDir(path: string): Promise<boolean> {

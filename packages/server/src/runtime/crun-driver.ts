@@ -7,6 +7,7 @@ import type { OciCli } from './oci-cli.js';
 import { OciRuntime, type OciRuntimeOptions } from './oci-runtime.js';
 import type { SandboxLayout } from './sandbox-layout.js';
 import { exitOf } from './spawn-exit.js';
+import { UID_BASE } from './uid-map.js';
 
 /**
  * `isolation: 'container'`: crun 1.8.1 with a user namespace (0..65535 → UID_BASE..), a new
@@ -43,10 +44,15 @@ class CrunCli implements OciCli {
     private readonly cgroups: SandboxCgroups,
   ) {}
 
-  async prepare(): Promise<void> {}
+  /** The cpu cgroup with its `workload` child (cgroups.ts); crun joins the host-made netns by path. */
+  async prepare(layout: SandboxLayout): Promise<void> {
+    await this.cgroups.prepareWorkload(layout.id, UID_BASE);
+  }
 
-  /** crun joins the host-made netns by path (the network service makes it again); nothing here. */
-  async reprepare(): Promise<void> {}
+  /** A stop removed the cgroups; the network service makes the netns again. */
+  async reprepare(layout: SandboxLayout): Promise<void> {
+    await this.cgroups.prepareWorkload(layout.id, UID_BASE);
+  }
 
   // The freezer directly: crun 1.8.1 has no checkpoint, and its pause is the same freezer
   // behind a fork+exec. `crun state` still reports `paused` for a frozen container.

@@ -135,6 +135,8 @@ export class OciRuntime implements Runtime {
       runDir: layout.runDir,
       cgroupsPath: this.cgroups.ociPath(launch.id),
       flavor: this.cli.flavor,
+      // gVisor's sandboxes see the sentry's own cgroupfs; the host cgroup holds only the sentry.
+      ...(this.cli.flavor === 'crun' ? { cpuCgroupDir: this.cgroups.dir('cpu', launch.id) } : {}),
     });
     await writeFile(layout.ociConfig, JSON.stringify(spec));
     await chown(layout.agentConfig, UID_BASE, UID_BASE);

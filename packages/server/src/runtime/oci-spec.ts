@@ -5,6 +5,12 @@ import { UID_BASE, UID_COUNT } from './uid-map.js';
 /** Paths inside the sandbox; docs/agent-protocol.md is the contract. */
 export const AGENT_MOUNT = '/opt/paddock';
 export const RUN_MOUNT = '/run/paddock';
+/**
+ * The sandbox's cpu cgroup, read-write (crun). Not over /sys/fs/cgroup/cpu: crun mounts the
+ * cgroup tree after every other mount. In /dev: crun makes that tmpfs afresh at each start,
+ * so no path the sandbox planted there outlives a restart.
+ */
+export const CPU_CGROUP_MOUNT = '/dev/paddock-cpu';
 
 /** The agent start command of docs/agent-protocol.md. */
 export const AGENT_ARGS = [
@@ -69,6 +75,32 @@ export interface OciSpecInput {
   cgroupsPath: string;
   /** crun: new empty netns, user namespace, seccomp. runsc: the driver provides the netns. */
   flavor: 'crun' | 'runsc';
+  /**
+   * Host dir of the sandbox's cpu cgroup (crun), bound read-write at CPU_CGROUP_MOUNT so that
+   * the agent can start commands in its `workload` child (see cgroups.ts).
+   */
+  cpuCgroupDir?: string;
+}
+
+/**
+ * cpu.shares of every sandbox, whatever its `cpus`: under contention sandboxes share the host
+ * equally; `cpus` is a ceiling (the CFS quota), never a larger share.
+ */
+export const SANDBOX_CPU_SHARES = 1024;
+
+/**
+ * RLIMIT_NPROC of a sandbox with a pids cap of `pids`: a little below it, so that a fork
+ * bomb of one uid stops at the rlimit, which the kernel checks before it copies the parent's
+ * memory map, instead of at the pids cap, checked after that copy. At the cap every failed
+ * fork copies and frees the map, taking the i_mmap lock of each mapped file, and those files
+ * (libc, the template's binaries) are shared with every sandbox of the same template: their
+ * execs queued behind a thousand bomb processes for seconds (bench/neighbour.bench.ts). The
+ * gap leaves the agent (root) room to run commands beside a bomb of `user`. Counted per uid
+ * in the sandbox's user namespace; sandbox root cannot raise the hard limit (that needs
+ * CAP_SYS_RESOURCE in the host's namespace).
+ */
+export function nprocLimit(pids: number): number {
+  return pids - Math.min(64, Math.floor(pids / 4));
 }
 
 export interface OciMount {
@@ -101,8 +133,11 @@ export function ociSpec(input: OciSpecInput): Record<string, unknown> {
       devices: [{ allow: false, access: 'rwm' }],
       memory: { limit: memoryBytes, swap: memoryBytes },
       pids: { limit: launch.pids },
-      // A quota of -1 is refused by crun on cgroup v1; "no limit" means no cpu section at all.
-      ...(launch.cpus > 0 ? { cpu: { quota: Math.round(launch.cpus * periodUs), period: periodUs } } : {}),
+      // A quota of -1 is refused by crun on cgroup v1; "no limit" means no quota at all.
+      cpu: {
+        shares: SANDBOX_CPU_SHARES,
+        ...(launch.cpus > 0 ? { quota: Math.round(launch.cpus * periodUs), period: periodUs } : {}),
+      },
     },
     maskedPaths: MASKED_PATHS,
     readonlyPaths: READONLY_PATHS,
@@ -125,6 +160,7 @@ export function ociSpec(input: OciSpecInput): Record<string, unknown> {
       cwd: '/',
       capabilities: caps,
       noNewPrivileges: true,
+      rlimits: [{ type: 'RLIMIT_NPROC', hard: nprocLimit(launch.pids), soft: nprocLimit(launch.pids) }],
       // Under host memory pressure, sandboxes go before the server.
       oomScoreAdj: 500,
     },
@@ -164,6 +200,17 @@ function mounts(input: OciSpecInput): OciMount[] {
       source: 'cgroup',
       options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'],
     },
+    // Only its two `tasks` files are the sandbox root's (cgroups.ts): limits and weights stay the host's.
+    ...(input.cpuCgroupDir
+      ? [
+          {
+            destination: CPU_CGROUP_MOUNT,
+            type: 'bind',
+            source: input.cpuCgroupDir,
+            options: ['rbind', 'rw', 'nosuid', 'nodev', 'noexec'],
+          },
+        ]
+      : []),
     { destination: AGENT_MOUNT, type: 'bind', source: input.agentRoot, options: ['rbind', 'ro', 'nosuid', 'nodev'] },
     {
       destination: RUN_MOUNT,
