@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from datetime import timezone
+from pathlib import Path
+from typing import get_args
 
 import pytest
 
@@ -182,6 +185,7 @@ def test_models_parse_wire_objects() -> None:
         }
     )
     assert info.memory_mib == 512 and info.metadata == {"agent": "a1"} and info.reason is None
+    assert info.reason_code is None
     assert info.created_at.tzinfo == timezone.utc and info.created_at.microsecond == 678000
     wire = {
         "name": "a",
@@ -205,3 +209,35 @@ def test_template_events() -> None:
     assert isinstance(p, paddock.TemplateBuildProgress) and p.step == "s"
     with pytest.raises(paddock.TemplateBuildError):
         decode_template_event({"type": "error", "error": {"code": "TEMPLATE_BUILD_FAILED", "message": "no pkg"}})
+
+
+def test_sandbox_info_reason_code() -> None:
+    wire = {
+        "id": "abc",
+        "template": "base",
+        "isolation": "container",
+        "state": "killed",
+        "createdAt": "2025-01-02T03:04:05Z",
+        "expiresAt": "2025-01-02T03:09:05Z",
+        "memoryMiB": 512,
+        "cpus": 1,
+        "diskMiB": 2048,
+        "pids": 1024,
+        "metadata": {},
+        "reason": "timeout expired",
+        "reasonCode": "timeout",
+    }
+    info = SandboxInfo.from_wire(wire)
+    assert (info.reason, info.reason_code) == ("timeout expired", "timeout")
+    # A code a newer server adds still parses: it is a string, not a closed set.
+    assert SandboxInfo.from_wire({**wire, "reasonCode": "later_code"}).reason_code == "later_code"
+    with pytest.raises(paddock.InternalError, match="reasonCode"):
+        SandboxInfo.from_wire({**wire, "reasonCode": 7})
+
+
+def test_reason_codes_mirror_the_protocol() -> None:
+    source = (Path(__file__).resolve().parents[2] / "packages/protocol/src/sandbox.ts").read_text()
+    match = re.search(r"export const ReasonCode = z\.enum\(\[(.*?)\]\)", source, re.S)
+    assert match, "ReasonCode not found in packages/protocol/src/sandbox.ts"
+    protocol = re.findall(r"^\s*'([a-z_]+)',", match.group(1), re.M)
+    assert protocol and list(get_args(paddock.ReasonCode)) == protocol

@@ -61,7 +61,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const id of made) await server.service.kill(id, 'test cleanup').catch(() => undefined);
+  for (const id of made) await server.service.kill(id).catch(() => undefined);
   await server?.close();
 });
 

@@ -48,7 +48,7 @@ after(async () => {
       async () => (poolRows('starting').length === 0 && poolRows('running').length >= 1 ? true : undefined),
       120_000,
     );
-    for (const id of poolRows('running')) await running.service.kill(id, 'test cleanup');
+    for (const id of poolRows('running')) await running.service.kill(id);
   }
   await stop?.();
   await fake?.close();

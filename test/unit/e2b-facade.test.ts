@@ -30,6 +30,7 @@ function record(id: string, createdAtMs: number, extra: Partial<SandboxRecord> =
     metadata: {},
     pooled: false,
     reason: null,
+    reasonCode: null,
     timeoutMs: 1000,
     onTimeout: 'kill',
     autoResume: false,

@@ -26,6 +26,34 @@ export const SandboxState = z.enum([
 ]);
 export type SandboxState = z.infer<typeof SandboxState>;
 
+/**
+ * Why a sandbox is in its state, as a stable code beside the free-text `reason` (which may
+ * change wording between versions: match on this, show that). Set when a caller or the platform
+ * stopped, paused or lost the sandbox; cleared when it runs again. The list is closed: SDKs
+ * treat an unknown code from a newer server as a string.
+ */
+export const ReasonCode = z.enum([
+  /** Killed by a call of the API (Paddock's or the E2B facade's), the SDKs or the CLI. */
+  'api',
+  /** Its `timeoutMs` ran out: killed, or paused/hibernated when `onTimeout` says so. */
+  'timeout',
+  /** A paused or hibernated sandbox was deleted when its `retentionMs` ran out. */
+  'retention',
+  /** The kernel's OOM killer ended the sandbox (its memory cgroup counted an OOM kill): raise `memoryMiB`. */
+  'oom',
+  /** The sandbox, or the agent that serves its calls, stopped on its own, not by out of memory. */
+  'agent_lost',
+  /** A server restart (a crash or kill -9 included) found the sandbox mid-operation or not running, and settled it. */
+  'restart',
+  /** The host rebooted since the server last ran: running sandboxes (their processes and memory) are gone. */
+  'host_reboot',
+  /** The create failed (runtime, network or secrets set-up): nothing of it runs. */
+  'start_failed',
+  /** Paddock itself failed: a hibernate the sandbox did not survive, or resources it could not free (retried at restart). */
+  'internal',
+]);
+export type ReasonCode = z.infer<typeof ReasonCode>;
+
 /** Limits enforced on create; the server names the field when a value falls outside them. */
 export const LIMITS = {
   timeoutMs: { min: 1_000, max: 7 * 24 * 3_600_000, default: 300_000 },
@@ -125,6 +153,12 @@ export const SandboxInfo = z.object({
   metadata: z.record(z.string(), z.string()),
   /** Why the sandbox is in `error` (or was killed by the platform, e.g. out of memory). */
   reason: z.string().optional(),
+  /**
+   * `reason` as a stable code (see {@link ReasonCode}), for programs: e.g. `oom` means retry with
+   * more `memoryMiB`, `timeout` a longer `timeoutMs`. Absent while nothing stopped the sandbox.
+   * A string, not the enum, so that an older client still parses a code a newer server adds.
+   */
+  reasonCode: z.string().optional(),
   /**
    * Set by servers with stateful sandboxes: what expiry does, whether calls resume it, and
    * how long it is kept while paused or hibernated (then `expiresAt` is when it is deleted).

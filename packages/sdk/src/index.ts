@@ -24,6 +24,7 @@ export type {
   ProcessInfo,
   PtyInfo,
   PtySize,
+  ReasonCode,
   SandboxCapabilities,
   SandboxInfo,
   SandboxState,

@@ -14,6 +14,8 @@ export interface DataPaths {
   sandboxes: string;
   /** State dirs of the OCI runtimes (`crun --root`, `runsc --root`). */
   runtimeState: string;
+  /** The host's boot id at the last start, to tell a reboot from a crash (see host-boot.ts). */
+  bootId: string;
 }
 
 export function dataPaths(root: string): DataPaths {
@@ -23,5 +25,6 @@ export function dataPaths(root: string): DataPaths {
     templates: join(root, 'templates'),
     sandboxes: join(root, 'sandboxes'),
     runtimeState: join(root, 'runtime'),
+    bootId: join(root, 'boot-id'),
   };
 }

@@ -15,6 +15,7 @@ import { reconcile } from './core/reconcile.js';
 import { LIVE_STATES, SandboxService } from './core/sandbox-service.js';
 import { WarmPool } from './core/warm-pool.js';
 import { armFailpoints } from './failpoints.js';
+import { hostBoot } from './host-boot.js';
 import { buildEgress } from './network/egress-proxy/egress-setup.js';
 import { SandboxNetworkService } from './network/sandbox-networks.js';
 import { dataPaths } from './paths.js';
@@ -189,8 +190,17 @@ export async function startServer(
   await stateful.volumes.mountAll();
   const leftovers = await stateful.snapshots.removeLeftovers();
   if (leftovers.length > 0) logger.info({ leftovers }, 'removed snapshot copies a crash cut short');
-  const outcome = await reconcile({ store, runtimes, service, logger, clock: systemClock });
-  logger.info(outcome, 'reconciled sandboxes with the runtimes');
+  const boot = hostBoot(paths.bootId);
+  const outcome = await reconcile({
+    store,
+    runtimes,
+    service,
+    logger,
+    clock: systemClock,
+    hostRebooted: boot.rebooted,
+  });
+  boot.record();
+  logger.info({ ...outcome, hostRebooted: boot.rebooted }, 'reconciled sandboxes with the runtimes');
   const liveIds = new Set(store.listSandboxes({ states: LIVE_STATES }).map((r) => r.id));
   await networks.start(liveIds);
   // Secret values must not outlive their sandbox.

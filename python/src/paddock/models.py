@@ -27,6 +27,13 @@ Isolation = Literal["container", "gvisor"]
 FileType = Literal["file", "dir", "symlink", "other"]
 """Kinds of directory entries."""
 
+ReasonCode = Literal[
+    "api", "timeout", "retention", "oom", "agent_lost", "restart", "host_reboot", "start_failed", "internal"
+]
+"""Why a sandbox is in its state (``SandboxInfo.reason_code``), mirroring ``ReasonCode`` in
+``packages/protocol/src/sandbox.ts`` (``tests/test_wire.py`` checks they match); docs/api.md
+says when each is set. A newer server may add codes: ``reason_code`` is typed ``str``."""
+
 
 def _get(obj: Mapping[str, Any], key: str, kind: Union[Type[Any], tuple], what: str) -> Any:
     value = obj.get(key)
@@ -85,6 +92,8 @@ class SandboxInfo:
     metadata: Dict[str, str]
     reason: Optional[str] = None
     """Why the sandbox is in ``error`` (or was killed by the platform, e.g. out of memory)."""
+    reason_code: Optional[str] = None
+    """``reason`` as a stable code (see :data:`ReasonCode`): ``api``, ``timeout``, ``oom``, …"""
     on_timeout: Optional[str] = None
     """``kill``, ``pause`` or ``hibernate``: what expiry does."""
     auto_resume: Optional[bool] = None
@@ -116,6 +125,7 @@ class SandboxInfo:
             pids=_get(w, "pids", _NUMBER, what),
             metadata=dict(_get(w, "metadata", Mapping, what)),
             reason=_opt(w, "reason", str, what),
+            reason_code=_opt(w, "reasonCode", str, what),
             on_timeout=_opt(w, "onTimeout", str, what),
             auto_resume=_opt(w, "autoResume", bool, what),
             retention_ms=_opt(w, "retentionMs", _NUMBER, what),

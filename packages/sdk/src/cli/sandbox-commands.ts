@@ -16,6 +16,7 @@ function rowOf(s: SandboxInfo): Record<string, string> {
     state: s.state,
     template: s.template,
     isolation: s.isolation,
+    reason: s.reasonCode ?? '',
     created: s.createdAt,
     expires: s.expiresAt,
     metadata: Object.entries(s.metadata)
@@ -103,7 +104,7 @@ export function registerSandboxCommands(program: Command, conn: Conn): void {
         ...(o.state ? { state: o.state.split(',') as SandboxState[] } : {}),
       });
       if (o.json) printJson(list);
-      else printTable(list.map(rowOf), ['id', 'state', 'template', 'isolation', 'expires', 'metadata']);
+      else printTable(list.map(rowOf), ['id', 'state', 'reason', 'template', 'isolation', 'expires', 'metadata']);
     });
 
   sandbox
@@ -115,7 +116,12 @@ export function registerSandboxCommands(program: Command, conn: Conn): void {
       // Reading never resumes: a paused sandbox shows as paused.
       const info = await Sandbox.handle(id, conn()).getInfo();
       if (o.json) printJson(info);
-      else for (const [k, v] of Object.entries(rowOf(info))) process.stdout.write(`${k.padEnd(10)} ${v}\n`);
+      else {
+        // The code for scripts, the text for people: `timeout (timeout expired)`.
+        const reason = info.reasonCode ? `${info.reasonCode}${info.reason ? ` (${info.reason})` : ''}` : '';
+        const row = { ...rowOf(info), reason };
+        for (const [k, v] of Object.entries(row)) process.stdout.write(`${k.padEnd(10)} ${v}\n`);
+      }
     });
 
   sandbox

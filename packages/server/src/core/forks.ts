@@ -66,6 +66,7 @@ export class Forks {
         metadata: { ...parent.metadata, ...opts.metadata },
         pooled: false,
         reason: null,
+        reasonCode: null,
         processesRestarted: false,
       };
       // Rows first: a crash mid-fork leaves `starting` rows that reconcile cleans.

@@ -3,6 +3,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { SandboxRecord, Store } from '../store/store.js';
 import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
+import { CLEARED_REASON, type Reason, reasonPatch } from './reasons.js';
 import { PAUSED_STATES, type SandboxService } from './sandbox-service.js';
 
 /**
@@ -22,6 +23,7 @@ export async function reconcileStateful(deps: {
   service: SandboxService;
   clock: Clock;
   logger: Logger;
+  hostRebooted?: boolean;
 }): Promise<number> {
   const { store, runtimes, service, clock, logger } = deps;
   let settled = 0;
@@ -37,7 +39,7 @@ export async function reconcileStateful(deps: {
     if (record.state === 'pausing' || record.state === 'paused') {
       if (now === 'paused') await settleAs('paused');
       else if (now === 'running') await settleAs('running');
-      else lose(store, record, `sandbox was ${now} after a server restart`, logger);
+      else lose(store, record, restartReason(now, deps.hostRebooted), logger);
     } else if (record.state === 'hibernating' || record.state === 'hibernated') {
       if (now === 'running' || now === 'paused') {
         if (record.state === 'hibernated') logger.warn({ sandboxId: record.id }, 'a hibernated sandbox was running');
@@ -60,14 +62,15 @@ interface SettleDeps {
 }
 
 /** Stores `state` with its timer: a kept expiry when the state does not change, a fresh one otherwise. */
-function settle(deps: SettleDeps, record: SandboxRecord, state: 'running' | 'paused' | 'hibernated', reason?: string) {
+function settle(deps: SettleDeps, record: SandboxRecord, state: 'running' | 'paused' | 'hibernated', reason?: Reason) {
   const expiresAtMs = deps.clock.now() + (state === 'running' ? record.timeoutMs : record.retentionMs);
   const kept = record.state === state && record.expiresAtMs !== null;
   const updated: SandboxRecord = { ...record, state, expiresAtMs: kept ? record.expiresAtMs : expiresAtMs };
   deps.store.updateSandbox(record.id, {
     state,
     expiresAtMs: updated.expiresAtMs,
-    ...(reason !== undefined ? { reason } : {}),
+    // A running sandbox has nothing to explain; a kept pause keeps its reason (e.g. its timeout).
+    ...(reason !== undefined ? reasonPatch(reason) : state === 'running' ? CLEARED_REASON : {}),
   });
   deps.service.armTimer(updated);
 }
@@ -87,14 +90,24 @@ export async function adoptRunning(
     settle(deps, record, 'running');
     return 'running';
   }
-  const reason = 'its agent did not answer after a server restart; it was hibernated with its disk: resume it';
-  deps.logger.warn({ sandboxId: record.id }, reason);
+  const reason: Reason = {
+    code: 'restart',
+    message: 'its agent did not answer after a server restart; it was hibernated with its disk: resume it',
+  };
+  deps.logger.warn({ sandboxId: record.id }, reason.message);
   await runtime.hibernate(record.id, 'filesystem');
   settle(deps, record, 'hibernated', reason);
   return 'hibernated';
 }
 
-function lose(store: Store, record: SandboxRecord, reason: string, logger: Logger): void {
-  logger.warn({ sandboxId: record.id, reason }, 'paused sandbox did not survive the restart');
-  store.updateSandbox(record.id, { state: 'error', reason });
+/** Why a restart found a sandbox that should run (or be paused) in the runtime state `now`. */
+export function restartReason(now: string, hostRebooted = false): Reason {
+  return hostRebooted
+    ? { code: 'host_reboot', message: `the host rebooted: the sandbox was ${now} after a server restart` }
+    : { code: 'restart', message: `sandbox was ${now} after a server restart` };
+}
+
+function lose(store: Store, record: SandboxRecord, reason: Reason, logger: Logger): void {
+  logger.warn({ sandboxId: record.id, reason: reason.message }, 'paused sandbox did not survive the restart');
+  store.updateSandbox(record.id, { state: 'error', ...reasonPatch(reason) });
 }

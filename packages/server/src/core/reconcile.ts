@@ -3,7 +3,8 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { Store } from '../store/store.js';
 import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
-import { adoptRunning, reconcileStateful } from './reconcile-stateful.js';
+import { reasonPatch } from './reasons.js';
+import { adoptRunning, reconcileStateful, restartReason } from './reconcile-stateful.js';
 import { LIVE_STATES, type SandboxService } from './sandbox-service.js';
 
 /**
@@ -18,6 +19,8 @@ export async function reconcile(deps: {
   logger: Logger;
   /** Needed to settle paused and hibernated sandboxes (their retention timers). */
   clock?: Clock;
+  /** The host rebooted since the server last ran (see `host-boot.ts`): lost sandboxes say `host_reboot`. */
+  hostRebooted?: boolean;
 }): Promise<{ adopted: number; lost: number; cleaned: number }> {
   const { store, runtimes, service, logger } = deps;
   let adopted = 0;
@@ -51,7 +54,7 @@ export async function reconcile(deps: {
       logger.warn({ sandboxId: record.id, state }, 'sandbox did not survive the restart');
       await runtime.destroy(record.id);
       if (record.pooled) store.deleteSandbox(record.id);
-      else store.updateSandbox(record.id, { state: 'error', reason: `sandbox was ${state} after a server restart` });
+      else store.updateSandbox(record.id, { state: 'error', ...reasonPatch(restartReason(state, deps.hostRebooted)) });
       lost++;
     }
   }

@@ -14,6 +14,7 @@ import type { PoolKey, SandboxFilter, SandboxRecord, Store } from '../store/stor
 import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
 import type { NetworkPlan, SandboxNetworks } from './network-plan.js';
+import { type Reason, reasonPatch } from './reasons.js';
 import { Semaphore } from './semaphore.js';
 import { TaskScope } from './task-scope.js';
 import type { ResolvedTemplate, TemplateCatalog } from './templates.js';
@@ -73,7 +74,7 @@ export class SandboxService {
   /** Called after a pooled sandbox is claimed, so the pool can refill. */
   onClaim: (key: PoolKey) => void = () => {};
   /** What expiry does; the stateful layer (`sandbox-states.ts`) replaces it with onTimeout/retention. */
-  onExpire: (id: string) => Promise<void> = (id) => this.kill(id, 'timeout expired');
+  onExpire: (id: string) => Promise<void> = (id) => this.kill(id, { code: 'timeout', message: 'timeout expired' });
 
   /** Boots in flight at once; more wait their turn (see Semaphore). */
   private readonly boots: Semaphore;
@@ -176,7 +177,7 @@ export class SandboxService {
     if (claimed && network) {
       // The spare's network was made with egress 'none': give it this sandbox's policy.
       await networks?.apply(claimed.id, network, signal).catch(async (err: unknown) => {
-        await this.kill(claimed.id, 'network setup failed').catch(() => undefined);
+        await this.kill(claimed.id, { code: 'start_failed', message: 'network setup failed' }).catch(() => undefined);
         throw err;
       });
     }
@@ -212,6 +213,7 @@ export class SandboxService {
       metadata: user?.metadata ?? {},
       pooled: user === undefined,
       reason: null,
+      reasonCode: null,
       timeoutMs: user?.timeoutMs ?? LIMITS.timeoutMs.default,
       onTimeout: user?.onTimeout ?? 'kill',
       autoResume: user?.autoResume ?? false,
@@ -247,7 +249,10 @@ export class SandboxService {
         this.deps.logger.error({ err: cleanup, sandboxId: id }, 'network cleanup failed; reconcile retries it');
       });
       const reason = err instanceof Error ? err.message : String(err);
-      this.deps.store.updateSandbox(id, { state: 'error', reason: `failed to start: ${reason}` });
+      this.deps.store.updateSandbox(id, {
+        state: 'error',
+        ...reasonPatch({ code: 'start_failed', message: `failed to start: ${reason}` }),
+      });
       if (record.pooled) this.deps.store.deleteSandbox(id);
       if (signal?.aborted) throw signal.reason;
       throw err instanceof PaddockError
@@ -280,7 +285,7 @@ export class SandboxService {
       throw new PaddockError(
         'SANDBOX_PAUSED',
         `sandbox '${id}' is ${record.state}: resume it first (POST /v1/sandboxes/${id}/resume), or create it with autoResume: true`,
-        { sandboxId: id, state: record.state },
+        { sandboxId: id, state: record.state, ...(record.reasonCode ? { reasonCode: record.reasonCode } : {}) },
       );
     }
     if (record.state !== 'running') {
@@ -288,6 +293,7 @@ export class SandboxService {
       throw new PaddockError('SANDBOX_NOT_RUNNING', `sandbox '${id}' is ${record.state}${why}`, {
         sandboxId: id,
         state: record.state,
+        ...(record.reasonCode ? { reasonCode: record.reasonCode } : {}),
       });
     }
     return record;
@@ -315,21 +321,21 @@ export class SandboxService {
    * Kills the sandbox and frees all its resources; resolves when they are gone.
    * Killing a killed sandbox is a no-op; concurrent kills share one destroy.
    */
-  kill(id: string, reason?: string): Promise<void> {
+  kill(id: string, reason?: Reason): Promise<void> {
     const inFlight = this.killing.get(id);
     if (inFlight) return inFlight;
     const record = this.deps.store.getSandbox(id);
     if (!record) return Promise.reject(new PaddockError('NOT_FOUND', `sandbox '${id}' does not exist`));
     if (record.state === 'killed') return Promise.resolve();
     this.cancelTimer(id);
-    this.deps.store.updateSandbox(id, { state: 'stopping', ...(reason ? { reason } : {}) });
+    this.deps.store.updateSandbox(id, { state: 'stopping', ...(reason ? reasonPatch(reason) : {}) });
     failpoint('kill.stopping');
     const done = this.destroy(record, reason).finally(() => this.killing.delete(id));
     this.killing.set(id, done);
     return done;
   }
 
-  private async destroy(record: SandboxRecord, reason?: string): Promise<void> {
+  private async destroy(record: SandboxRecord, reason?: Reason): Promise<void> {
     const runtime = this.deps.runtimes[record.isolation];
     try {
       await runtime?.destroy(record.id);
@@ -337,19 +343,22 @@ export class SandboxService {
       await this.deps.networks?.down(record.id);
     } catch (err) {
       this.deps.logger.error({ err, sandboxId: record.id }, 'destroy failed; will retry on next start');
-      this.deps.store.updateSandbox(record.id, { state: 'error', reason: 'failed to free resources' });
+      this.deps.store.updateSandbox(record.id, {
+        state: 'error',
+        ...reasonPatch({ code: 'internal', message: 'failed to free resources' }),
+      });
       throw err;
     }
     if (record.pooled) this.deps.store.deleteSandbox(record.id);
-    else this.deps.store.updateSandbox(record.id, { state: 'killed', ...(reason ? { reason } : {}) });
+    else this.deps.store.updateSandbox(record.id, { state: 'killed', ...(reason ? reasonPatch(reason) : {}) });
   }
 
-  /** Marks a sandbox that died on its own (e.g. gVisor OOM) and frees what is left. */
-  markLost(id: string, reason: string): void {
+  /** Marks a sandbox that died on its own (e.g. gVisor OOM, see `lostReason`) and frees what is left. */
+  markLost(id: string, reason: Reason): void {
     const record = this.deps.store.getSandbox(id);
     if (!record || FINAL_STATES.includes(record.state)) return;
     this.cancelTimer(id);
-    this.deps.store.updateSandbox(id, { state: 'error', reason });
+    this.deps.store.updateSandbox(id, { state: 'error', ...reasonPatch(reason) });
     this.scope.spawn(`cleanup ${id}`, async () => {
       await this.deps.runtimes[record.isolation]?.destroy(id);
       await this.deps.networks?.down(id);

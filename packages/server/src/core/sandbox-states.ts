@@ -4,6 +4,7 @@ import type { SandboxRecord, Store } from '../store/store.js';
 import type { Clock } from './clock.js';
 import { KeyedQueue } from './keyed-queue.js';
 import type { Logger } from './logger.js';
+import { CLEARED_REASON, type Reason, reasonPatch } from './reasons.js';
 import { PAUSED_STATES, type SandboxService } from './sandbox-service.js';
 
 export interface SandboxStatesDeps {
@@ -106,7 +107,9 @@ export class SandboxStates {
         const back = now === 'running' ? 'running' : now === 'paused' ? before : 'error';
         this.deps.store.updateSandbox(id, {
           state: back,
-          ...(back === 'error' ? { reason: 'hibernate failed and the sandbox did not survive' } : {}),
+          ...(back === 'error'
+            ? reasonPatch({ code: 'internal', message: 'hibernate failed and the sandbox did not survive' })
+            : {}),
         });
         throw this.asInternal(err, id, 'hibernate failed');
       }
@@ -141,16 +144,28 @@ export class SandboxStates {
     const record = this.deps.store.getSandbox(id);
     if (!record) return;
     if (record.state === 'paused' || record.state === 'hibernated') {
-      await this.deps.service.kill(id, 'retention expired');
+      await this.deps.service.kill(id, { code: 'retention', message: 'retention expired' });
       return;
     }
     if (record.state !== 'running' || record.onTimeout === 'kill') {
-      await this.deps.service.kill(id, 'timeout expired');
+      await this.deps.service.kill(id, { code: 'timeout', message: 'timeout expired' });
       return;
     }
     this.deps.logger.info({ sandboxId: id, onTimeout: record.onTimeout }, 'timeout expired');
-    if (record.onTimeout === 'pause') await this.pause(id);
+    const state = record.onTimeout === 'pause' ? 'paused' : 'hibernated';
+    if (state === 'paused') await this.pause(id);
     else await this.hibernate(id, true);
+    await this.explain(id, state, {
+      code: 'timeout',
+      message: `timeout expired: ${state} (onTimeout: '${record.onTimeout}')`,
+    });
+  }
+
+  /** Records why the sandbox is `state`, unless a call queued after the change already moved it on. */
+  private explain(id: string, state: 'paused' | 'hibernated', reason: Reason): Promise<void> {
+    return this.serial(id, async () => {
+      if (this.deps.store.getSandbox(id)?.state === state) this.deps.store.updateSandbox(id, reasonPatch(reason));
+    });
   }
 
   private requireState(record: SandboxRecord, verb: string): void {
@@ -165,20 +180,23 @@ export class SandboxStates {
     );
   }
 
-  /** Now paused or hibernated: the clock runs towards the retention, not the timeout. */
+  /**
+   * Now paused or hibernated: the clock runs towards the retention, not the timeout. A caller
+   * asked for it, so an older reason no longer applies (an expiry adds its own, see `explain`).
+   */
   private stopped(record: SandboxRecord, state: 'paused' | 'hibernated'): SandboxRecord {
     const expiresAtMs = this.deps.clock.now() + record.retentionMs;
-    this.deps.store.updateSandbox(record.id, { state, expiresAtMs });
-    const updated = { ...record, state, expiresAtMs };
+    this.deps.store.updateSandbox(record.id, { state, expiresAtMs, ...CLEARED_REASON });
+    const updated = { ...record, state, expiresAtMs, ...CLEARED_REASON };
     this.deps.service.armTimer(updated);
     return updated;
   }
 
-  /** Running again: a fresh `timeoutMs` from now. */
+  /** Running again: a fresh `timeoutMs` from now, and whatever stopped it no longer applies. */
   private running(record: SandboxRecord, patch: { processesRestarted?: boolean }): SandboxRecord {
     const expiresAtMs = this.deps.clock.now() + record.timeoutMs;
-    this.deps.store.updateSandbox(record.id, { state: 'running', expiresAtMs, ...patch });
-    const updated: SandboxRecord = { ...record, ...patch, state: 'running', expiresAtMs };
+    this.deps.store.updateSandbox(record.id, { state: 'running', expiresAtMs, ...patch, ...CLEARED_REASON });
+    const updated: SandboxRecord = { ...record, ...patch, ...CLEARED_REASON, state: 'running', expiresAtMs };
     this.deps.service.armTimer(updated);
     return updated;
   }

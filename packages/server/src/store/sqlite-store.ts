@@ -1,4 +1,6 @@
+import type { ReasonCode } from '@paddock/protocol';
 import Database from 'better-sqlite3';
+import { migrateReasonCode } from './reason-column.js';
 import { migrateStateful, rowStateful, STATEFUL_COLUMNS, StatefulTables, statefulValue } from './stateful-tables.js';
 import type {
   PoolKey,
@@ -61,6 +63,7 @@ interface SandboxRow {
   metadata: string;
   pooled: number;
   reason: string | null;
+  reason_code: string | null;
 }
 
 const COLUMNS: Record<keyof Omit<SandboxRecord, 'id'>, string> = {
@@ -79,6 +82,7 @@ const COLUMNS: Record<keyof Omit<SandboxRecord, 'id'>, string> = {
   metadata: 'metadata',
   pooled: 'pooled',
   reason: 'reason',
+  reasonCode: 'reason_code',
 };
 
 function toRecord(row: SandboxRow): SandboxRecord {
@@ -98,6 +102,7 @@ function toRecord(row: SandboxRow): SandboxRecord {
     metadata: JSON.parse(row.metadata) as Record<string, string>,
     pooled: row.pooled === 1,
     reason: row.reason,
+    reasonCode: row.reason_code as ReasonCode | null,
     ...rowStateful(row as unknown as Record<string, unknown>),
   };
 }
@@ -121,6 +126,7 @@ export class SqliteStore implements Store {
     this.db.pragma('busy_timeout = 5000');
     this.db.exec(SCHEMA);
     migrateStateful(this.db);
+    migrateReasonCode(this.db);
     this.stateful = new StatefulTables(this.db);
   }
 
@@ -128,8 +134,8 @@ export class SqliteStore implements Store {
     this.db
       .prepare(
         `INSERT INTO sandboxes (id, template, template_hash, isolation, state, created_at_ms, expires_at_ms,
-          memory_mib, cpus, disk_mib, pids, env, metadata, pooled, reason)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          memory_mib, cpus, disk_mib, pids, env, metadata, pooled, reason, reason_code)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
         r.id,
@@ -147,6 +153,7 @@ export class SqliteStore implements Store {
         JSON.stringify(r.metadata),
         r.pooled ? 1 : 0,
         r.reason,
+        r.reasonCode,
       );
     this.updateSandbox(r.id, {
       timeoutMs: r.timeoutMs,

@@ -1,4 +1,4 @@
-import type { Isolation, OnTimeout, SandboxState, VolumeMount } from '@paddock/protocol';
+import type { Isolation, OnTimeout, ReasonCode, SandboxState, VolumeMount } from '@paddock/protocol';
 
 /** A sandbox row as core sees it. Times are epoch milliseconds. */
 export interface SandboxRecord {
@@ -18,7 +18,10 @@ export interface SandboxRecord {
   metadata: Record<string, string>;
   /** True while the sandbox is a ready spare in the warm pool, not yet handed to a user. */
   pooled: boolean;
+  /** Why it is in its state (free text, for people), null while nothing stopped it. */
   reason: string | null;
+  /** `reason` as a stable code; set and cleared together with it. */
+  reasonCode: ReasonCode | null;
   /** The lifetime given at create (or by setTimeout): expiry is this long after each resume. */
   timeoutMs: number;
   onTimeout: OnTimeout;

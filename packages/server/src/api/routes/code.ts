@@ -7,6 +7,7 @@ import {
 } from '@paddock/protocol';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { CodeClient } from '../../agent-client/code-client.js';
+import { lostError, lostReason } from '../../core/reasons.js';
 import type { ApiContext } from '../context.js';
 import { sendNdjson } from '../ndjson-reply.js';
 import { parseOrThrow } from '../validate.js';
@@ -19,15 +20,19 @@ async function* relay(
   signal: AbortSignal,
 ): AsyncGenerator<CodeEvent> {
   const record = ctx.service.requireRunning(sandboxId);
+  const runtime = ctx.service.runtimeFor(record.isolation);
+  const oomBefore = (await runtime.usage(sandboxId).catch(() => ({ oomKills: 0 }))).oomKills;
   try {
     yield* events;
   } catch (err) {
     if (signal.aborted) return;
-    const state = await ctx.service.runtimeFor(record.isolation).state(sandboxId);
+    const state = await runtime.state(sandboxId);
     if (state !== 'running') {
-      const reason = `the sandbox stopped unexpectedly (${state})`;
+      // A cell's kernel runs beside the agent: an OOM there kills the sandbox under gVisor too.
+      const oom = (await runtime.usage(sandboxId).catch(() => ({ oomKills: 0 }))).oomKills > oomBefore;
+      const reason = lostReason(state, oom);
       ctx.service.markLost(sandboxId, reason);
-      yield { type: 'error', error: { code: 'SANDBOX_NOT_RUNNING', message: reason } };
+      yield { type: 'error', error: lostError(sandboxId, reason) };
       return;
     }
     const pe =

@@ -1,5 +1,6 @@
 import { type CommandEvent, PaddockError, RunCommandRequest } from '@paddock/protocol';
 import type { FastifyInstance } from 'fastify';
+import { lostError, lostReason } from '../../core/reasons.js';
 import type { ApiContext } from '../context.js';
 import { sendNdjson } from '../ndjson-reply.js';
 import { parseOrThrow } from '../validate.js';
@@ -40,9 +41,9 @@ async function* runCommand(
     const state = await runtime.state(sandboxId);
     if (state !== 'running') {
       const oom = (await runtime.usage(sandboxId).catch(() => ({ oomKills: 0 }))).oomKills > oomBefore;
-      const reason = oom ? 'out of memory: the sandbox was killed' : `the sandbox stopped unexpectedly (${state})`;
+      const reason = lostReason(state, oom);
       ctx.service.markLost(sandboxId, reason);
-      yield { type: 'error', error: { code: 'SANDBOX_NOT_RUNNING', message: reason } };
+      yield { type: 'error', error: lostError(sandboxId, reason) };
       return;
     }
     const pe =

@@ -28,6 +28,7 @@ export function toSandboxInfo(r: SandboxRecord, capabilities?: SandboxCapabiliti
     metadata: r.metadata,
   };
   if (r.reason) info.reason = r.reason;
+  if (r.reasonCode) info.reasonCode = r.reasonCode;
   Object.assign(info, {
     onTimeout: r.onTimeout,
     autoResume: r.autoResume,
@@ -102,7 +103,7 @@ async function commitSecrets(ctx: ApiContext, id: string, rules: SecretRule[], s
     await ctx.secrets?.commit(id, rules, signal);
   } catch (err) {
     ctx.secrets?.forget(id);
-    await ctx.service.kill(id, 'secrets could not be set up').catch(() => {});
+    await ctx.service.kill(id, { code: 'start_failed', message: 'secrets could not be set up' }).catch(() => {});
     throw err;
   }
 }
@@ -139,7 +140,7 @@ export function sandboxRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.delete<{ Params: { id: string } }>('/v1/sandboxes/:id', async (request, reply) => {
     ctx.service.get(request.params.id);
-    await ctx.service.kill(request.params.id, 'killed by the API');
+    await ctx.service.kill(request.params.id, { code: 'api', message: 'killed by the API' });
     return reply.status(204).send();
   });
 

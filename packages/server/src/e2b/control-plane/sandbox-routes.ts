@@ -93,7 +93,7 @@ export function e2bSandboxRoutes(
 
   app.delete<IdParams>('/sandboxes/:id', async (request, reply) => {
     liveSandbox(service, request.params.id);
-    await service.kill(request.params.id, 'killed through the E2B API');
+    await service.kill(request.params.id, { code: 'api', message: 'killed through the E2B API' });
     return reply.status(204).send();
   });
 

@@ -1,0 +1,35 @@
+import type { ErrorBody, ReasonCode } from '@paddock/protocol';
+import type { SandboxRecord } from '../store/store.js';
+
+/** Why a sandbox is in its state: a stable code for programs and a message for people. */
+export interface Reason {
+  code: ReasonCode;
+  message: string;
+}
+
+/** The store patch that records `reason`: text and code always change together. */
+export function reasonPatch(reason: Reason): Pick<SandboxRecord, 'reason' | 'reasonCode'> {
+  return { reason: reason.message, reasonCode: reason.code };
+}
+
+/** The patch of a sandbox that runs again: whatever stopped it no longer applies. */
+export const CLEARED_REASON: Pick<SandboxRecord, 'reason' | 'reasonCode'> = { reason: null, reasonCode: null };
+
+/**
+ * A sandbox found dead under a call (its agent's connection broke and the runtime no longer
+ * runs it): out of memory when its memory cgroup counted an OOM kill during the call.
+ */
+export function lostReason(runtimeState: string, oomKilled: boolean): Reason {
+  return oomKilled
+    ? { code: 'oom', message: 'out of memory: the sandbox was killed (raise memoryMiB)' }
+    : { code: 'agent_lost', message: `the sandbox stopped unexpectedly (${runtimeState})` };
+}
+
+/** A stream's last event when the sandbox died under it: its new state and why, as `getInfo` then says. */
+export function lostError(sandboxId: string, reason: Reason): ErrorBody {
+  return {
+    code: 'SANDBOX_NOT_RUNNING',
+    message: reason.message,
+    details: { sandboxId, state: 'error', reasonCode: reason.code },
+  };
+}
