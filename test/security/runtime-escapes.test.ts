@@ -185,12 +185,15 @@ after(async () => {
   await server?.close();
 });
 
+/** The host file that is the stdout and stderr of a sandbox's init (on its layer image). */
+const initLogOf = (id: string) => join(TEST_DATA_DIR, 'sandboxes', id, 'layer', 'sandbox.log');
+
 /** What the host sees of a sandbox: its runtime log's size and its cgroup limits. */
 async function hostView(id: string): Promise<{ logBytes: number; limits: string[] }> {
   const cgroup = (controller: string, file: string) =>
     readFile(join('/sys/fs/cgroup', controller, TEST_CGROUP_PARENT, id, file), 'utf8');
   const [log, memory, pids] = await Promise.all([
-    stat(join(TEST_DATA_DIR, 'sandboxes', id, 'sandbox.log')),
+    stat(initLogOf(id)),
     cgroup('memory', 'memory.limit_in_bytes'),
     cgroup('pids', 'pids.max'),
   ]);
@@ -261,11 +264,21 @@ for (const isolation of ISOLATIONS) {
       assert.deepEqual(run.after.limits, run.before.limits);
     });
 
-    test('a sandbox cannot grow a host file without limit through the stdout its init inherited', {
-      todo: "open: PID 1's stdout/stderr is the host's sandbox.log (outside the disk cap), and the sandbox's root can append to it",
-    }, () => {
-      const grewBytes = run.after.logBytes - run.before.logBytes;
-      assert.ok(grewBytes < 512 * 1024, `the host's sandbox.log grew by ${grewBytes} bytes`);
+    test("a sandbox's writes to the stdout its init inherited count against its own disk cap, never the host's", async () => {
+      // PID 1's stdout is a host file the sandbox's root can append to (/proc/1/fd/1): it lives
+      // on the sandbox's layer image, so it fills that (64 MiB here), not the host's disk.
+      const small = await Sandbox.create({
+        ...conn,
+        isolation,
+        diskMiB: 64,
+        metadata: { suite: 'security-runtime-escapes' },
+      });
+      made.push(small);
+      const r = await small.commands.run('head -c 100M /dev/zero >> /proc/1/fd/1; echo "rc=$?"', { user: 'root' });
+      assert.match(r.stdout + r.stderr, /No space left on device/);
+      const { size } = await stat(initLogOf(small.id));
+      assert.ok(size <= 64 * 1024 * 1024, `the init's log grew to ${size} bytes, past the 64 MiB cap`);
+      assert.equal((await small.commands.run('echo alive')).stdout, 'alive\n', 'the agent lives on');
     });
   });
 }

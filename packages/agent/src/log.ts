@@ -5,6 +5,10 @@
  */
 export type LogFields = Record<string, unknown>;
 
+// The log file counts against the sandbox's disk cap: when the sandbox fills its disk, a line
+// is lost, and the agent must not die of the write error.
+process.stderr.on('error', () => {});
+
 function write(level: 'info' | 'warn' | 'error', msg: string, fields?: LogFields): void {
   const line = { time: new Date().toISOString(), level, msg, ...fields };
   process.stderr.write(`${JSON.stringify(line, errorReplacer)}\n`);

@@ -23,7 +23,11 @@ export interface SandboxLayout {
   runDir: string;
   agentConfig: string;
   agentSocket: string;
-  /** Container stdio (the agent's own output) and runtime errors, appended. */
+  /**
+   * Container stdio (the agent's own output) and runtime errors, appended. It lives on the
+   * layer image, beside the upper dir: the sandbox's root can write to its init's stdout
+   * (`/proc/1/fd/1`), so the file must count against the sandbox's disk cap, not the host's.
+   */
   log: string;
   /** Pid of the container init (crun) or sandbox process (runsc), written by the runtime. */
   pidFile: string;
@@ -54,7 +58,7 @@ export function sandboxLayout(sandboxesDir: string, id: string): SandboxLayout {
     runDir,
     agentConfig: join(runDir, 'config.json'),
     agentSocket: join(runDir, 'agent.sock'),
-    log: join(dir, 'sandbox.log'),
+    log: join(layerMount, 'sandbox.log'),
     pidFile: join(dir, 'init.pid'),
     netns: join(dir, 'netns'),
     checkpoint: join(dir, 'checkpoint'),
