@@ -7,7 +7,7 @@ import {
 } from '@paddock/protocol';
 import { CommandHandle, type FollowOptions } from './command-handle.js';
 import { type Connection, checked } from './connection.js';
-import { CommandExitError, SandboxError } from './errors.js';
+import { CommandExitError, SandboxError, UnavailableError } from './errors.js';
 import { collectResult, decodeOutputEvents } from './output-events.js';
 
 /** Options of {@link Commands.run} and {@link Commands.stream}. */
@@ -88,7 +88,8 @@ export class Commands {
       onStderr: opts.onStderr,
       throwOnError: opts.throwOnError,
       timeoutMessage: `command timed out after timeoutMs=${opts.timeoutMs ?? 60_000} and was killed; pass a larger timeoutMs (0 = no limit)`,
-      noExit: () => new SandboxError('INTERNAL', 'the command stream ended without an exit status'),
+      // Only a cut connection ends a stream early (the server sends an `error` event otherwise).
+      noExit: () => new UnavailableError('UNAVAILABLE', 'the command stream ended without an exit status'),
     });
   }
 

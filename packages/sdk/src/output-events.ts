@@ -1,6 +1,6 @@
 import { parseNdjson } from '@paddock/protocol';
 import type { CommandResult } from './commands.js';
-import { CommandExitError, errorFromBody, TimeoutError } from './errors.js';
+import { CommandExitError, errorFromBody, SandboxError, TimeoutError, UnavailableError } from './errors.js';
 
 /** An output chunk as the SDK hands it out: text for convenience, the raw bytes, its offset. */
 export interface OutputChunk {
@@ -23,7 +23,7 @@ export async function* decodeOutputEvents<E extends { type: string }>(
   parse: (raw: unknown) => E,
 ): AsyncGenerator<Exclude<E, { type: 'stdout' | 'stderr' | 'error' }> | OutputChunk> {
   const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
-  for await (const raw of parseNdjson(body)) {
+  for await (const raw of brokenAsUnavailable(parseNdjson(body))) {
     const event = parse(raw);
     if (event.type === 'error') throw errorFromBody((event as unknown as WireError).error as never);
     if (event.type === 'stdout' || event.type === 'stderr') {
@@ -38,6 +38,27 @@ export async function* decodeOutputEvents<E extends { type: string }>(
     } else {
       yield event as Exclude<E, { type: 'stdout' | 'stderr' | 'error' }>;
     }
+  }
+}
+
+/**
+ * A connection cut mid-stream (a server stopped without a last event, a proxy in between)
+ * as a typed, retryable error instead of Node's bare `aborted`/ECONNRESET.
+ */
+async function* brokenAsUnavailable(values: AsyncIterable<unknown>): AsyncGenerator<unknown> {
+  try {
+    yield* values;
+  } catch (err) {
+    if (err instanceof SandboxError || (err as Error)?.name === 'AbortError' || err instanceof SyntaxError) throw err;
+    const code = (err as NodeJS.ErrnoException)?.code;
+    if ((err as Error)?.message !== 'aborted' && code !== 'ECONNRESET' && code !== 'ERR_STREAM_PREMATURE_CLOSE') {
+      throw err;
+    }
+    throw new UnavailableError(
+      'UNAVAILABLE',
+      'the connection to the server broke before the stream ended; background processes keep running: follow them again by offset',
+      { cause: err },
+    );
   }
 }
 

@@ -34,6 +34,13 @@ import { ensureBuiltinTemplates } from './templates/builtin.js';
 import { removeStaleBuilds } from './templates/layout.js';
 import { TemplateRegistry } from './templates/registry.js';
 
+/** How long a stop lets open streams end by themselves before it ends them (clients reconnect by offset). */
+const STOP_DRAIN_MS = 2_000;
+/** How long the streams' last events get to be written before their connections are cut. */
+const STOP_FLUSH_MS = 1_000;
+/** `paddock serve` exits by this time after the first SIGTERM/SIGINT, whatever is still running. */
+const STOP_LIMIT_MS = 10_000;
+
 /** A started server: its address, the API key generated on first start (if any), and how to stop it. */
 export interface RunningServer {
   url: string;
@@ -41,8 +48,12 @@ export interface RunningServer {
   generatedApiKey: string | undefined;
   service: SandboxService;
   http: FastifyInstance;
-  /** Stops serving; sandboxes keep running and are re-adopted by the next start. */
-  close(): Promise<void>;
+  /**
+   * Stops serving; sandboxes keep running and are re-adopted by the next start. New requests
+   * are refused at once; open streams get `drainMs` (default 2 s) to end by themselves, then
+   * end with a resumable UNAVAILABLE event; connections still open after that are cut.
+   */
+  close(options?: { drainMs?: number }): Promise<void>;
 }
 
 /** Assembles the server from its adapters and starts it. */
@@ -133,8 +144,12 @@ export async function startServer(
     logger,
     newId: newSandboxId,
     maxForkCount: config.maxForkCount,
-    onAgentGone: (id) => {
-      agents.get(id)?.close();
+    onAgentGone: (id, reason) => {
+      agents.get(id)?.interrupt(reason, 'end');
+      agents.delete(id);
+    },
+    onPause: (id, reason) => {
+      agents.get(id)?.interrupt(reason, 'keep');
       agents.delete(id);
     },
   });
@@ -216,10 +231,16 @@ export async function startServer(
     generatedApiKey,
     service,
     http,
-    async close() {
+    async close({ drainMs = STOP_DRAIN_MS } = {}) {
       ready = false;
       pool.stop();
-      await http.close();
+      // Stops listening and answers requests on kept-alive connections with 503; resolves
+      // once every connection is gone, which open streams alone would never be.
+      const closed = http.close();
+      await http.openStreams.stop({ drainMs, flushMs: STOP_FLUSH_MS });
+      // What is left has no last event to send (PTY bytes, tunnels, E2B streams): cut it.
+      http.server.closeAllConnections();
+      await closed;
       await service.shutdown();
       await networks.close();
       await egress.close();
@@ -244,13 +265,27 @@ export async function runServer(overrides: ConfigOverrides = {}): Promise<void> 
   }
   process.stdout.write(`Paddock listening on ${server.url} (data: ${server.config.dataDir})\n`);
   let stopping = false;
-  const stop = (signal: string) => {
-    if (stopping) return;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      process.stdout.write(`${signal} again: exiting now (sandboxes keep running)\n`);
+      process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+    }
     stopping = true;
-    process.stdout.write(`${signal}: stopping (sandboxes keep running)\n`);
+    process.stdout.write(
+      `${signal}: stopping (sandboxes keep running; open streams end within ${STOP_DRAIN_MS / 1000} s; ${signal} again exits at once)\n`,
+    );
+    // A close that hangs (a stuck runtime call, a connection that will not end) must not keep
+    // the process: whatever it was doing is re-adopted by the next start, as after a crash.
+    setTimeout(() => {
+      process.stdout.write(`not stopped within ${STOP_LIMIT_MS / 1000} s: exiting now\n`);
+      process.exit(1);
+    }, STOP_LIMIT_MS).unref();
     server.close().then(
       () => process.exit(0),
-      () => process.exit(1),
+      (err: unknown) => {
+        process.stderr.write(`stopping failed: ${(err as Error)?.stack ?? String(err)}\n`);
+        process.exit(1);
+      },
     );
   };
   process.on('SIGTERM', () => stop('SIGTERM'));

@@ -1,6 +1,6 @@
 import { readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Isolation } from '@paddock/protocol';
+import type { Isolation, PaddockError } from '@paddock/protocol';
 import type { Clock } from './core/clock.js';
 import { Forks } from './core/forks.js';
 import type { Logger } from './core/logger.js';
@@ -33,10 +33,18 @@ export function buildStateful(deps: {
   logger: Logger;
   newId: () => string;
   maxForkCount: number;
-  onAgentGone: (id: string) => void;
+  onAgentGone: (id: string, reason: PaddockError) => void;
+  onPause: (id: string, reason: PaddockError) => void;
 }): Stateful {
   const { store, service, clock } = deps;
-  const states = new SandboxStates({ service, store, clock, logger: deps.logger, onAgentGone: deps.onAgentGone });
+  const states = new SandboxStates({
+    service,
+    store,
+    clock,
+    logger: deps.logger,
+    onAgentGone: deps.onAgentGone,
+    onPause: deps.onPause,
+  });
   const volumes = new Volumes({ store, disks: new VolumeDisks(join(deps.dataDir, 'volumes')), clock });
   const snapshotDir = join(deps.dataDir, 'snapshots');
   const snapshots = new Snapshots({

@@ -62,9 +62,12 @@ export interface ListOptions extends CallOptions {
  */
 export class AgentClient {
   private readonly endpoint: AgentEndpoint;
+  private readonly stopped = new AbortController();
+  private readonly gone = new AbortController();
 
   constructor(socketPath: string) {
-    this.endpoint = { socketPath, agent: new AgentSocketPool(socketPath) };
+    const agent = new AgentSocketPool(socketPath);
+    this.endpoint = { socketPath, agent, stop: this.stopped.signal, gone: this.gone.signal };
   }
 
   get socketPath(): string {
@@ -184,6 +187,25 @@ export class AgentClient {
 
   /** Closes idle keep-alive sockets; calls in flight continue. */
   close(): void {
+    this.endpoint.agent.destroy();
+  }
+
+  /**
+   * Ends every call in flight, and fails every later one, with `reason` (a typed error the
+   * API relays as is): the sandbox is about to stop serving, and a frozen agent answers
+   * nothing, so its calls would otherwise hang. Closing a command's stream makes the agent
+   * kill that command once it runs again; background processes live on. For a pause
+   * (`followers: 'keep'`) followers of output stay open, frozen with the sandbox, and go on
+   * after the resume; the agent going away (hibernate, fork) ends them too.
+   */
+  interrupt(reason: PaddockError, followers: 'keep' | 'end'): void {
+    this.stopped.abort(reason);
+    if (followers === 'keep') {
+      // Idle keep-alive sockets only: a follower's socket is in use.
+      for (const sockets of Object.values(this.endpoint.agent.freeSockets)) for (const s of sockets ?? []) s.destroy();
+      return;
+    }
+    this.gone.abort(reason);
     this.endpoint.agent.destroy();
   }
 

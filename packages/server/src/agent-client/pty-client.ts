@@ -27,7 +27,13 @@ export class AgentPtyClient {
 
   /** The output stream, body unread, for the API layer to pipe on. */
   outputStream(id: string, fromOffset: number | undefined, options: CallOptions = {}): Promise<IncomingMessage> {
-    return this.send('GET', `/pty/${encodeURIComponent(id)}/output`, { query: { fromOffset } }, options);
+    // A follower: a pause leaves it open (see AgentClient.interrupt).
+    return this.send(
+      'GET',
+      `/pty/${encodeURIComponent(id)}/output`,
+      { query: { fromOffset }, follower: true },
+      options,
+    );
   }
 
   /** Yields `data` events from `fromOffset` (default: the scrollback kept), then one `exit`. */
@@ -71,6 +77,7 @@ export class AgentPtyClient {
       body?: AsyncIterable<Uint8Array>;
       sizeBytes?: number;
       query?: Record<string, number | undefined>;
+      follower?: boolean;
     },
     options: CallOptions,
   ): Promise<IncomingMessage> {

@@ -13,12 +13,24 @@ export interface AgentRequest {
   body?: NodeJS.ReadableStream | AsyncIterable<Uint8Array>;
   sizeBytes?: number;
   signal?: AbortSignal | undefined;
+  /**
+   * A follower of output that outlives what it follows (a process's or terminal's output):
+   * a pause leaves it open, to go on without a gap after the resume (see `AgentEndpoint.stop`).
+   */
+  follower?: boolean;
 }
 
 /** Where and how to reach one agent. */
 export interface AgentEndpoint {
   socketPath: string;
   agent: Agent;
+  /**
+   * Aborts every call in flight and every later one, with its reason, except followers: the
+   * sandbox is paused, and a frozen agent would otherwise leave them hanging.
+   */
+  stop?: AbortSignal;
+  /** Aborts followers too: the agent goes away (hibernate, fork). */
+  gone?: AbortSignal;
 }
 
 /** Error codes of a connection that never reached, or lost, the agent. */
@@ -32,8 +44,11 @@ const MAX_ERROR_BODY_BYTES = 64 * 1024;
  * reason and also cuts a response body that is still being read.
  */
 export function send(endpoint: AgentEndpoint, req: AgentRequest): Promise<IncomingMessage> {
-  const { signal } = req;
-  if (signal?.aborted) return Promise.reject(signal.reason);
+  const { signal, release } = joinSignals(req.signal, req.follower ? endpoint.gone : endpoint.stop);
+  if (signal?.aborted) {
+    release();
+    return Promise.reject(signal.reason);
+  }
   return new Promise((resolve, reject) => {
     const headers: Record<string, string | number> = {};
     let payload: string | undefined;
@@ -58,6 +73,7 @@ export function send(endpoint: AgentEndpoint, req: AgentRequest): Promise<Incomi
       if (settled) return;
       settled = true;
       signal?.removeEventListener('abort', onAbort);
+      release();
       reject(signal?.aborted ? signal.reason : transportError(err));
     };
     const onAbort = () => {
@@ -75,7 +91,10 @@ export function send(endpoint: AgentEndpoint, req: AgentRequest): Promise<Incomi
         signal?.removeEventListener('abort', onAbort);
         const cut = () => res.destroy(signal?.reason);
         signal?.addEventListener('abort', cut, { once: true });
-        res.once('close', () => signal?.removeEventListener('abort', cut));
+        res.once('close', () => {
+          signal?.removeEventListener('abort', cut);
+          release();
+        });
         resolve(res);
         return;
       }
@@ -93,6 +112,32 @@ export function send(endpoint: AgentEndpoint, req: AgentRequest): Promise<Incomi
     else if (req.body !== undefined) sendBody(req.body, outgoing, fail);
     else outgoing.end();
   });
+}
+
+/**
+ * One signal for the caller's and the endpoint's: either aborts with its own reason. Made
+ * by hand (not `AbortSignal.any`) so that the long-lived endpoint signal holds no listener
+ * of a call once `release` ran.
+ */
+function joinSignals(
+  caller: AbortSignal | undefined,
+  stop: AbortSignal | undefined,
+): { signal: AbortSignal | undefined; release: () => void } {
+  if (!caller || !stop) return { signal: caller ?? stop, release: () => {} };
+  const controller = new AbortController();
+  const onCaller = () => controller.abort(caller.reason);
+  const onStop = () => controller.abort(stop.reason);
+  if (caller.aborted) onCaller();
+  else if (stop.aborted) onStop();
+  caller.addEventListener('abort', onCaller, { once: true });
+  stop.addEventListener('abort', onStop, { once: true });
+  return {
+    signal: controller.signal,
+    release: () => {
+      caller.removeEventListener('abort', onCaller);
+      stop.removeEventListener('abort', onStop);
+    },
+  };
 }
 
 /** Reads the body of a JSON answer (small: stat, list, write results). */

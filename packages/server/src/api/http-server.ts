@@ -6,6 +6,7 @@ import type { Store } from '../store/store.js';
 import { apiKeyOf, hashApiKey } from './auth.js';
 import type { ApiContext } from './context.js';
 import { installErrorHandler } from './errors.js';
+import { OpenStreams } from './open-streams.js';
 import { codeRoutes } from './routes/code.js';
 import { commandRoutes } from './routes/commands.js';
 import { fileRoutes } from './routes/files.js';
@@ -59,8 +60,11 @@ export function buildHttpServer({
     connectionTimeout: 0,
     keepAliveTimeout: 65_000,
     bodyLimit: 64 * 1024 * 1024,
+    // A stopping server answers with our typed UNAVAILABLE (the onRequest hook below), not fastify's own 503.
+    return503OnClosing: false,
   });
   installErrorHandler(app, ctx.logger);
+  app.decorate('openStreams', new OpenStreams());
 
   app.get('/health', async (_request, reply) =>
     isReady() ? { status: 'ok' } : reply.status(503).send({ code: 'UNAVAILABLE', message: 'server is starting' }),
@@ -82,7 +86,7 @@ export function buildHttpServer({
       });
     }
     if (!isReady()) {
-      return reply.status(503).send({ code: 'UNAVAILABLE', message: 'server is starting; retry shortly' });
+      return reply.status(503).send({ code: 'UNAVAILABLE', message: 'server is starting or stopping; retry shortly' });
     }
   });
 

@@ -4,7 +4,7 @@ import type { SandboxRecord, Store } from '../store/store.js';
 import type { Clock } from './clock.js';
 import { launchOf } from './launch.js';
 import type { SandboxService } from './sandbox-service.js';
-import type { SandboxStates } from './sandbox-states.js';
+import { type SandboxStates, stoppedServing } from './sandbox-states.js';
 import type { TemplateCatalog } from './templates.js';
 
 export interface ForksDeps {
@@ -17,7 +17,7 @@ export interface ForksDeps {
   /** The largest `count` one fork may ask for. */
   maxForkCount: number;
   volumeBinds: (record: SandboxRecord) => { source: string; destination: string; readOnly: boolean }[];
-  onAgentGone?: (id: string) => void;
+  onAgentGone?: (id: string, reason: PaddockError) => void;
 }
 
 /**
@@ -75,7 +75,7 @@ export class Forks {
     }
     const binds = this.deps.volumeBinds(parent);
     store.updateSandbox(parentId, { state: 'hibernating' });
-    this.deps.onAgentGone?.(parentId);
+    this.deps.onAgentGone?.(parentId, stoppedServing(parent, 'forked'));
     try {
       await runtime.fork(
         parentId,

@@ -12,8 +12,16 @@ export interface SandboxStatesDeps {
   store: Store;
   clock: Clock;
   logger: Logger;
-  /** Called before a sandbox stops serving (hibernate, fork): the host drops its agent connections. */
-  onAgentGone?: (id: string) => void;
+  /**
+   * Called before a sandbox stops serving (hibernate, fork): the host drops its agent
+   * connections and ends the calls in flight with `reason`, which a frozen agent would leave hanging.
+   */
+  onAgentGone?: (id: string, reason: PaddockError) => void;
+  /**
+   * Called before a sandbox is frozen: calls in flight end with `reason`; followers of process
+   * output stay open, frozen with it, and go on after the resume.
+   */
+  onPause?: (id: string, reason: PaddockError) => void;
 }
 
 /**
@@ -42,6 +50,8 @@ export class SandboxStates {
       if (record.state === 'paused' || record.state === 'hibernated') return record;
       this.requireState(record, 'pause');
       this.deps.store.updateSandbox(id, { state: 'pausing' });
+      // Calls in flight end now with a typed error, rather than hang until a resume.
+      this.deps.onPause?.(id, stoppedServing(record, 'paused'));
       try {
         await this.deps.service.runtimeFor(record.isolation).pause(id, signal);
         failpoint('pause.frozen');
@@ -99,7 +109,7 @@ export class SandboxStates {
       }
       const before = record.state;
       this.deps.store.updateSandbox(id, { state: 'hibernating' });
-      this.deps.onAgentGone?.(id);
+      this.deps.onAgentGone?.(id, stoppedServing(record, 'hibernated'));
       try {
         await runtime.hibernate(id, withMemory ? 'memory' : 'filesystem', signal);
       } catch (err) {
@@ -204,4 +214,23 @@ export class SandboxStates {
   private serial<T>(id: string, op: () => Promise<T>): Promise<T> {
     return this.queue.run(id, op);
   }
+}
+
+/**
+ * The error that ends a call in flight when its sandbox stops serving: SANDBOX_PAUSED, saying
+ * how to go on. A command's stream owned that command, so it ends with it; background
+ * processes keep their output and are followed again by offset once the sandbox runs.
+ */
+export function stoppedServing(record: SandboxRecord, now: 'paused' | 'hibernated' | 'forked'): PaddockError {
+  const next =
+    now === 'forked'
+      ? 'call again once the fork is done'
+      : record.autoResume
+        ? 'the next call resumes it (autoResume)'
+        : `resume it (POST /v1/sandboxes/${record.id}/resume)`;
+  return new PaddockError(
+    'SANDBOX_PAUSED',
+    `sandbox '${record.id}' was ${now === 'forked' ? 'checkpointed for a fork' : now} while this call was in flight: a running command was stopped; ${next}. Background processes keep their output: follow them again from their last offset`,
+    { sandboxId: record.id, state: now === 'forked' ? 'hibernating' : now },
+  );
 }

@@ -26,6 +26,11 @@ async function* relay(
     yield* events;
   } catch (err) {
     if (signal.aborted) return;
+    // Paused or hibernated on purpose (the host ended the stream): not lost, say so.
+    if (err instanceof PaddockError && err.code === 'SANDBOX_PAUSED') {
+      yield { type: 'error', error: err.toBody() };
+      return;
+    }
     const state = await runtime.state(sandboxId);
     if (state !== 'running') {
       // A cell's kernel runs beside the agent: an OOM there kills the sandbox under gVisor too.

@@ -37,6 +37,11 @@ async function* runCommand(
     }
   } catch (err) {
     if (signal.aborted) return;
+    // Paused or hibernated on purpose (the host ended the stream): not lost, say so.
+    if (err instanceof PaddockError && err.code === 'SANDBOX_PAUSED') {
+      yield { type: 'error', error: err.toBody() };
+      return;
+    }
     // The agent vanished mid-command: under gVisor an OOM or pids-limit hit kills the whole sandbox.
     const state = await runtime.state(sandboxId);
     if (state !== 'running') {

@@ -54,7 +54,14 @@ export function processRoutes(app: FastifyInstance, ctx: ApiContext): void {
     // The sandbox's env goes under the command's, as for `POST …/commands`.
     const merged: StartProcessRequest = { ...req, env: { ...record.env, ...req.env } };
     const signal = replySignal(reply);
-    const res = await ctx.agentOf(request.params.id).raw({ method: 'POST', path: '/processes', json: merged, signal });
+    // A background process's stream is a follower: a pause leaves it open (AgentClient.interrupt).
+    const res = await ctx.agentOf(request.params.id).raw({
+      method: 'POST',
+      path: '/processes',
+      json: merged,
+      signal,
+      follower: req.background === true,
+    });
     if (req.background === true && req.follow !== true) {
       return reply.status(201).send(ProcessInfo.parse(await readJsonBody(res)));
     }
@@ -84,6 +91,7 @@ export function processRoutes(app: FastifyInstance, ctx: ApiContext): void {
       path: agentPath(request.params.pid, '/events'),
       query: { fromOffset },
       signal,
+      follower: true,
     });
     return sendNdjson(reply, () => relay(res, signal));
   });
