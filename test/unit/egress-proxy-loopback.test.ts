@@ -123,7 +123,11 @@ describe('egress proxy (loopback)', () => {
       // Short, to see idle connections closed; at least 2 s, or node clients (which trust the Keep-Alive hint minus 1 s) would not reuse connections at all.
       keepAliveTimeoutMs: 2_000,
     });
-    await proxy.attach({ sandboxId: SANDBOX, hostAddress: PROXY, sandboxAddress: PROXY }, [SECRET, INSECURE_SECRET], [80, 443]);
+    await proxy.attach(
+      { sandboxId: SANDBOX, hostAddress: PROXY, sandboxAddress: PROXY },
+      [SECRET, INSECURE_SECRET],
+      [80, 443],
+    );
     sandboxCaPem = await proxy.certificateAuthority(SANDBOX);
   });
 
