@@ -1,5 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { log } from './log.js';
+import { withWorkloadOomScore } from './workload-oom.js';
 
 /**
  * The sandbox's cpu cgroup as a crun sandbox sees it: the host binds it read-write here and
@@ -22,7 +23,9 @@ let usable = true;
  * The spawn itself (fork, then waiting for the child's exec) runs at the workload's weight:
  * moving the child after its exec would let what it forks first escape.
  */
-export function spawnInWorkload<T>(start: () => T): T {
+export function spawnInWorkload<T>(spawn: () => T): T {
+  // Born with the workload's OOM score too (workload-oom.ts), whatever the cgroup says.
+  const start = () => withWorkloadOomScore(spawn);
   if (!usable || !move(WORKLOAD_TASKS)) return start();
   try {
     return start();

@@ -82,6 +82,9 @@ export interface OciSpecInput {
   cpuCgroupDir?: string;
 }
 
+/** oom_score_adj of a sandbox's init and agent: above the server's 0, below its commands' 900. */
+export const AGENT_OOM_SCORE_ADJ = 300;
+
 /**
  * cpu.shares of every sandbox, whatever its `cpus`: under contention sandboxes share the host
  * equally; `cpus` is a ceiling (the CFS quota), never a larger share.
@@ -161,8 +164,10 @@ export function ociSpec(input: OciSpecInput): Record<string, unknown> {
       capabilities: caps,
       noNewPrivileges: true,
       rlimits: [{ type: 'RLIMIT_NPROC', hard: nprocLimit(launch.pids), soft: nprocLimit(launch.pids) }],
-      // Under host memory pressure, sandboxes go before the server.
-      oomScoreAdj: 500,
+      // The init and the agent. Under host memory pressure sandboxes go before the server (0);
+      // inside, the agent starts commands at 900 (its workload-oom.ts), so a sandbox at its
+      // memory limit loses a command, never the agent that reports it.
+      oomScoreAdj: AGENT_OOM_SCORE_ADJ,
     },
     root: { path: 'rootfs', readonly: false },
     hostname: launch.hostname,
