@@ -67,7 +67,8 @@ describe('reasonCode through the SDK and the CLI', () => {
     assert.ok(err instanceof SandboxNotRunningError, `expected SANDBOX_NOT_RUNNING, got ${String(err)}`);
     assert.equal(err.details?.reasonCode, 'oom');
     const info = await sbx.getInfo();
-    assert.deepEqual([info.state, info.reasonCode], ['error', 'oom']);
+    // Its disk is kept: hibernated, resumable.
+    assert.deepEqual([info.state, info.reasonCode], ['hibernated', 'oom']);
     assert.match(info.reason ?? '', /out of memory/);
   });
 });

@@ -111,24 +111,24 @@ describe('reasonCode: every path that stops a sandbox says why with a stable cod
     assert.equal(why(store, sbx.id).code, 'timeout');
   });
 
-  it('oom and agent_lost: a sandbox found dead under a call says which, and later calls carry the code', async () => {
+  it('oom and agent_lost: a sandbox found dead under a call says which, keeps its disk (hibernated), and later calls carry the code', async () => {
     const { service, store } = setup();
     const a = await service.create({});
     const b = await service.create({});
-    service.markLost(a.id, lostReason('stopped', true));
-    service.markLost(b.id, lostReason('stopped', false));
+    service.markLost(a.id, lostReason('stopped', { kills: 2, limitMiB: 512 }));
+    service.markLost(b.id, lostReason('stopped'));
     await service.scope.idle();
     assert.equal(why(store, a.id).code, 'oom');
-    assert.match(why(store, a.id).reason ?? '', /out of memory/);
+    assert.match(why(store, a.id).reason ?? '', /out of memory: the sandbox used all of its 512 MiB .*2 OOM kill/);
     assert.deepEqual(why(store, b.id), {
-      state: 'error',
+      state: 'hibernated',
       code: 'agent_lost',
-      reason: 'the sandbox stopped unexpectedly (stopped)',
+      reason: 'the sandbox stopped unexpectedly (stopped); its disk is kept: resume it to start it again (its processes restart)',
     });
     assert.throws(
       () => service.requireRunning(a.id),
       (err: unknown) =>
-        err instanceof PaddockError && err.code === 'SANDBOX_NOT_RUNNING' && err.details?.reasonCode === 'oom',
+        err instanceof PaddockError && err.code === 'SANDBOX_PAUSED' && err.details?.reasonCode === 'oom',
     );
   });
 

@@ -3,7 +3,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { SandboxRecord, Store } from '../store/store.js';
 import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
-import { CLEARED_REASON, type Reason, reasonPatch } from './reasons.js';
+import { CLEARED_REASON, DISK_KEPT, type Reason, reasonPatch } from './reasons.js';
 import { PAUSED_STATES, type SandboxService } from './sandbox-service.js';
 
 /**
@@ -39,7 +39,10 @@ export async function reconcileStateful(deps: {
     if (record.state === 'pausing' || record.state === 'paused') {
       if (now === 'paused') await settleAs('paused');
       else if (now === 'running') await settleAs('running');
-      else lose(store, record, restartReason(now, deps.hostRebooted), logger);
+      else if (now === 'stopped') {
+        keepDisk({ store, service, clock, logger }, record, restartReason(now, deps.hostRebooted));
+        settled++;
+      } else lose(store, record, restartReason(now, deps.hostRebooted), logger);
     } else if (record.state === 'hibernating' || record.state === 'hibernated') {
       if (now === 'running' || now === 'paused') {
         if (record.state === 'hibernated') logger.warn({ sandboxId: record.id }, 'a hibernated sandbox was running');
@@ -101,6 +104,16 @@ export async function adoptRunning(
 }
 
 /** Why a restart found a sandbox that should run (or be paused) in the runtime state `now`. */
+/**
+ * A sandbox that stopped while the server was away (its agent died, the host rebooted) and
+ * whose disk is still there: hibernated with it, so that a resume starts it again from its
+ * files. Never thrown away while its disk exists.
+ */
+export function keepDisk(deps: SettleDeps & { logger: Logger }, record: SandboxRecord, reason: Reason): void {
+  deps.logger.warn({ sandboxId: record.id, reason: reason.message }, 'sandbox stopped; hibernated with its disk');
+  settle(deps, record, 'hibernated', { code: reason.code, message: `${reason.message}; ${DISK_KEPT}` });
+}
+
 export function restartReason(now: string, hostRebooted = false): Reason {
   return hostRebooted
     ? { code: 'host_reboot', message: `the host rebooted: the sandbox was ${now} after a server restart` }

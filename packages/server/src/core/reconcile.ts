@@ -4,7 +4,7 @@ import type { Store } from '../store/store.js';
 import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
 import { reasonPatch } from './reasons.js';
-import { adoptRunning, reconcileStateful, restartReason } from './reconcile-stateful.js';
+import { adoptRunning, keepDisk, reconcileStateful, restartReason } from './reconcile-stateful.js';
 import { LIVE_STATES, type SandboxService } from './sandbox-service.js';
 
 /**
@@ -50,6 +50,10 @@ export async function reconcile(deps: {
     } else if (state === 'running') {
       service.armTimer(record);
       adopted++;
+    } else if (state === 'stopped' && !record.pooled && deps.clock) {
+      // Stopped while the server was away (its agent died, the host rebooted): its disk is kept.
+      keepDisk({ store, service, clock: deps.clock, logger }, record, restartReason(state, deps.hostRebooted));
+      lost++;
     } else {
       logger.warn({ sandboxId: record.id, state }, 'sandbox did not survive the restart');
       await runtime.destroy(record.id);

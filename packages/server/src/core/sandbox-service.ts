@@ -353,16 +353,20 @@ export class SandboxService {
     else this.deps.store.updateSandbox(record.id, { state: 'killed', ...(reason ? reasonPatch(reason) : {}) });
   }
 
-  /** Marks a sandbox that died on its own (e.g. gVisor OOM, see `lostReason`) and frees what is left. */
+  /**
+   * Marks a sandbox that died on its own (its agent killed, a gVisor OOM; see `lostReason`).
+   * What the user wrote is kept: the sandbox becomes `hibernated` with its disk (a resume
+   * starts it again from its writable layer, as after `hibernate({ keepMemory: false })`),
+   * kept for its retention like any hibernated sandbox.
+   */
   markLost(id: string, reason: Reason): void {
     const record = this.deps.store.getSandbox(id);
     if (!record || FINAL_STATES.includes(record.state)) return;
     this.cancelTimer(id);
-    this.deps.store.updateSandbox(id, { state: 'error', ...reasonPatch(reason) });
-    this.scope.spawn(`cleanup ${id}`, async () => {
-      await this.deps.runtimes[record.isolation]?.destroy(id);
-      await this.deps.networks?.down(id);
-    });
+    const expiresAtMs = this.deps.clock.now() + record.retentionMs;
+    this.deps.store.updateSandbox(id, { state: 'hibernated', expiresAtMs, ...reasonPatch(reason) });
+    this.deps.logger.warn({ sandboxId: id, reason: reason.message }, 'sandbox lost; hibernated with its disk');
+    this.armTimer({ ...record, state: 'hibernated', expiresAtMs });
   }
 
   armTimer(record: SandboxRecord): void {

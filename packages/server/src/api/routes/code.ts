@@ -34,7 +34,8 @@ async function* relay(
     const state = await runtime.state(sandboxId);
     if (state !== 'running') {
       // A cell's kernel runs beside the agent: an OOM there kills the sandbox under gVisor too.
-      const oom = (await runtime.usage(sandboxId).catch(() => ({ oomKills: 0 }))).oomKills > oomBefore;
+      const kills = (await runtime.usage(sandboxId).catch(() => ({ oomKills: 0 }))).oomKills - oomBefore;
+      const oom = kills > 0 ? { kills, limitMiB: ctx.service.get(sandboxId).memoryMiB } : undefined;
       const reason = lostReason(state, oom);
       ctx.service.markLost(sandboxId, reason);
       yield { type: 'error', error: lostError(sandboxId, reason) };

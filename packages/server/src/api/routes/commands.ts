@@ -45,7 +45,8 @@ async function* runCommand(
     // The agent vanished mid-command: under gVisor an OOM or pids-limit hit kills the whole sandbox.
     const state = await runtime.state(sandboxId);
     if (state !== 'running') {
-      const oom = (await runtime.usage(sandboxId).catch(() => ({ oomKills: 0 }))).oomKills > oomBefore;
+      const kills = (await runtime.usage(sandboxId).catch(() => ({ oomKills: 0 }))).oomKills - oomBefore;
+      const oom = kills > 0 ? { kills, limitMiB: ctx.service.get(sandboxId).memoryMiB } : undefined;
       const reason = lostReason(state, oom);
       ctx.service.markLost(sandboxId, reason);
       yield { type: 'error', error: lostError(sandboxId, reason) };
