@@ -30,7 +30,7 @@ def test_pause_resume_hibernate_sync(make_sandbox: Callable[..., Sandbox]) -> No
     assert sbx.hibernate(keep_memory=False).state == "hibernated"
     info = sbx.resume()
     assert info.state == "running" and info.processes_restarted
-    assert info.capabilities == {"pause": True, "hibernateWithMemory": False, "fork": False}
+    assert info.capabilities == {"pause": True, "hibernateWithMemory": False, "fork": False, "perProcessOom": True}
     assert sbx.files.read("/home/user/a.txt") == "1\n"
 
 

@@ -103,6 +103,7 @@ for (const isolation of ['container', 'gvisor'] as const) {
         pause: true,
         hibernateWithMemory: isolation === 'gvisor',
         fork: isolation === 'gvisor',
+        perProcessOom: isolation === 'container',
       });
     });
   });

@@ -96,6 +96,12 @@ export const SandboxCapabilities = z.object({
   hibernateWithMemory: z.boolean(),
   /** `Sandbox.fork` works (gVisor). */
   fork: z.boolean(),
+  /**
+   * At its memory limit the sandbox loses a process, never its agent (crun: commands are the
+   * OOM killer's first choice). False under gVisor: runsc has no per-process choice, and the
+   * whole sandbox stops (its disk is kept: it becomes hibernated with `reasonCode: 'oom'`).
+   */
+  perProcessOom: z.boolean(),
 });
 export type SandboxCapabilities = z.infer<typeof SandboxCapabilities>;
 

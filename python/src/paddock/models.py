@@ -100,7 +100,7 @@ class SandboxInfo:
     retention_ms: Optional[float] = None
     """How long it is kept while paused or hibernated (then ``expires_at`` is its deletion)."""
     capabilities: Optional[Dict[str, bool]] = None
-    """``pause``, ``hibernateWithMemory`` (gVisor), ``fork`` (gVisor)."""
+    """``pause``, ``hibernateWithMemory`` (gVisor), ``fork`` (gVisor), ``perProcessOom`` (crun)."""
     processes_restarted: bool = False
     """True after a filesystem-only hibernate (crun): memory was not kept."""
     secrets: Optional[List[Dict[str, Any]]] = None

@@ -224,7 +224,13 @@ export class OciRuntime implements Runtime {
 
   capabilities(): SandboxCapabilities {
     const checkpoints = this.cli.checkpoint !== undefined && this.cli.restore !== undefined;
-    return { pause: true, hibernateWithMemory: checkpoints, fork: checkpoints };
+    // gVisor's sentry is one host process in the memory cgroup: an OOM there ends all of it.
+    return {
+      pause: true,
+      hibernateWithMemory: checkpoints,
+      fork: checkpoints,
+      perProcessOom: this.cli.flavor === 'crun',
+    };
   }
 
   pause(id: string, signal?: AbortSignal): Promise<void> {

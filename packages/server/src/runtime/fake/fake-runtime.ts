@@ -54,7 +54,7 @@ export class FakeRuntime implements Runtime {
 
   capabilities(): SandboxCapabilities {
     const gvisor = this.isolation === 'gvisor';
-    return { pause: true, hibernateWithMemory: gvisor, fork: gvisor };
+    return { pause: true, hibernateWithMemory: gvisor, fork: gvisor, perProcessOom: !gvisor };
   }
 
   private must(id: string) {
