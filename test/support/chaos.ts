@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Sandbox, Snapshot } from '@paddock/sdk';
+import { Readable } from 'node:stream';
+import { Sandbox, Snapshot, Volume } from '@paddock/sdk';
 import type { Failpoint } from '../../packages/server/src/failpoints.js';
 import { TEST_API_KEY, TEST_CGROUP_PARENT, TEST_DATA_DIR } from './env.js';
 import { waitFor } from './server.js';
@@ -23,6 +24,8 @@ export interface ChaosCase {
   op: (sbx: Sandbox | undefined, conn: Conn) => Promise<unknown>;
   /** What the operation is, for the report. */
   what: string;
+  /** Invariants of this operation, after the generic ones. */
+  check?: (conn: Conn, sbx: Sandbox | undefined) => Promise<void>;
 }
 
 interface Conn {
@@ -71,6 +74,33 @@ export const CHAOS_CASES: ChaosCase[] = (['container', 'gvisor'] as const).flatM
       op: (s) => s!.snapshot({ name: `chaos-${s!.id}` }),
     },
   ];
+  cases.push({
+    point: 'upload.streaming',
+    isolation,
+    setup: 'running',
+    what: 'upload',
+    op: (s) => s!.files.write('/home/user/big.bin', Readable.from(chunks(16))),
+    check: async (_conn, s) => {
+      // The write is atomic: no partial file, and the agent removed its temp file.
+      assert.equal(await s!.files.exists('/home/user/big.bin'), false, 'no partial upload');
+    },
+  });
+  if (!gvisor) {
+    const name = `chaos-vol-${process.pid.toString(36)}`;
+    cases.push({
+      point: 'volume.made',
+      isolation,
+      setup: 'none',
+      what: 'volume create',
+      op: (_s, conn) => Volume.create({ ...conn, name, sizeMiB: 32 }),
+      check: async (conn) => {
+        assert.ok(!(await Volume.list(conn)).some((v) => v.name === name), 'the cut-short volume is not listed');
+        assert.ok(!existsSync(join(TEST_DATA_DIR, 'volumes', name)), 'its disk is removed');
+        await Volume.create({ ...conn, name, sizeMiB: 32 });
+        await Volume.delete(name, conn);
+      },
+    });
+  }
   if (gvisor) {
     cases.push(
       { point: 'checkpoint.quiesced', isolation, setup: 'running', what: 'hibernate', op: hibernate },
@@ -81,6 +111,11 @@ export const CHAOS_CASES: ChaosCase[] = (['container', 'gvisor'] as const).flatM
   }
   return cases;
 });
+
+/** `count` MiB of zeros in 1 MiB chunks. */
+function* chunks(count: number): Generator<Buffer> {
+  for (let i = 0; i < count; i++) yield Buffer.alloc(1 << 20);
+}
 
 /** The name a case goes by in test titles and the report. */
 export const caseName = (c: ChaosCase) => `${c.isolation}: ${c.what}, killed at ${c.point}`;
@@ -147,6 +182,13 @@ export async function runCase(server: ServerProcess, c: ChaosCase): Promise<stri
       }
     }
   }
+  if (sbx && states[[...ids].indexOf(sbx.id)] !== 'killed') {
+    const temps = await Sandbox.handle(sbx.id, conn).commands.run("find / -xdev -name '*.paddock-tmp' 2>/dev/null", {
+      user: 'root',
+    });
+    assert.equal(temps.stdout, '', 'no temp file of the agent is left');
+  }
+  await c.check?.(conn, sbx);
   // Cut-short snapshots leave nothing the API does not list.
   const listed = new Set((await Snapshot.list(conn)).map((s) => s.name));
   assert.ok(![...listed].some((n) => n === `chaos-${sbx?.id}`), 'a cut-short snapshot is not listed');

@@ -24,6 +24,10 @@ export const FAILPOINTS = [
   'wake.started',
   /** A fork started its children, whose rows still say `starting`; the parent's says `hibernating`. */
   'fork.started',
+  /** A volume's disk is made and mounted, the store does not know it yet. */
+  'volume.made',
+  /** An upload has sent its first bytes to the agent, which writes them to a temp file. */
+  'upload.streaming',
   /** A snapshot froze the sandbox and has not copied its layer yet. */
   'snapshot.frozen',
   /** A snapshot copied the layer into its temp dir, the sandbox is still frozen. */
@@ -47,6 +51,11 @@ export function armFailpoints(names: readonly string[], handler: (name: Failpoin
   }
   armed = new Set(names);
   onHit = handler;
+}
+
+/** Whether `name` is armed: for a failpoint that costs something to place (e.g. a stream listener). */
+export function failpointArmed(name: Failpoint): boolean {
+  return armed.has(name);
 }
 
 /** Marks a place between two steps; dies here when armed. */

@@ -202,7 +202,8 @@ export async function startServer(
   // Half-finished template builds of a crashed server are garbage; finished ones are atomic.
   await removeStaleBuilds(paths, buildsInProgress());
   await ensureBuiltinTemplates({ templates, store, paths, logger });
-  await stateful.volumes.mountAll();
+  const volumeLeftovers = await stateful.volumes.mountAll();
+  if (volumeLeftovers.length > 0) logger.info({ volumeLeftovers }, 'removed volume disks a crash left unrecorded');
   const leftovers = await stateful.snapshots.removeLeftovers();
   if (leftovers.length > 0) logger.info({ leftovers }, 'removed snapshot copies a crash cut short');
   const boot = hostBoot(paths.bootId);

@@ -1,4 +1,5 @@
 import { type CreateVolumeRequest, PaddockError, type VolumeMount } from '@paddock/protocol';
+import { failpoint } from '../failpoints.js';
 import type { VolumeDisks } from '../runtime/volume-disk.js';
 import type { Store, VolumeRecord } from '../store/store.js';
 import type { Clock } from './clock.js';
@@ -13,6 +14,7 @@ export class Volumes {
       throw new PaddockError('CONFLICT', `name: a volume named '${req.name}' exists already`, { field: 'name' });
     }
     await this.deps.disks.create(req.name, req.sizeMiB, signal);
+    failpoint('volume.made');
     const record = { name: req.name, sizeMiB: req.sizeMiB, createdAtMs: this.deps.clock.now() };
     this.deps.store.putVolume(record);
     return record;
@@ -67,7 +69,15 @@ export class Volumes {
   }
 
   /** Mounts every volume's image (server start; after a reboot the loop mounts are gone). */
-  async mountAll(signal?: AbortSignal): Promise<void> {
+  /**
+   * At start: mounts every stored volume, and removes disks no stored volume owns (a create
+   * that a crash cut short between making the disk and recording it). Returns those removed.
+   */
+  async mountAll(signal?: AbortSignal): Promise<string[]> {
     for (const v of this.list()) await this.deps.disks.mount(v.name, signal);
+    const stored = new Set(this.list().map((v) => v.name));
+    const leftovers = (await this.deps.disks.names()).filter((name) => !stored.has(name));
+    for (const name of leftovers) await this.deps.disks.remove(name, signal);
+    return leftovers;
   }
 }

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { chown, mkdir, open, rm } from 'node:fs/promises';
+import { chown, mkdir, open, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { hostCommand } from './host-command.js';
 import { detachLoopDevices } from './loop-devices.js';
@@ -45,6 +45,11 @@ export class VolumeDisks {
       await this.remove(name).catch(() => undefined);
       throw error;
     }
+  }
+
+  /** Names of every volume disk there is, recorded or not. */
+  async names(): Promise<string[]> {
+    return existsSync(this.dir) ? readdir(this.dir) : [];
   }
 
   /** Mounts the image if it is not (after a reboot, or at server start). */

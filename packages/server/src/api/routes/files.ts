@@ -1,5 +1,6 @@
 import { MkdirRequest, PaddockError, RemoveRequest, RenameRequest, SandboxPath } from '@paddock/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { failpoint, failpointArmed } from '../../failpoints.js';
 import type { ApiContext } from '../context.js';
 import { parseOrThrow } from '../validate.js';
 
@@ -63,6 +64,9 @@ export function fileRoutes(app: FastifyInstance, ctx: ApiContext): void {
       );
     }
     try {
+      // Only when armed: a 'data' listener puts the stream in flowing mode before the pipe.
+      if (failpointArmed('upload.streaming'))
+        (body as NodeJS.ReadableStream).once('data', () => failpoint('upload.streaming'));
       return await ctx.agentOf(request.params.id).writeFile(path, body as NodeJS.ReadableStream, {
         ...(user ? { user } : {}),
         ...(mode !== undefined ? { mode } : {}),
