@@ -27,20 +27,17 @@ export function sendNdjson(
   const streams = reply.server.openStreams ?? new OpenStreams();
   const lines = Readable.from(
     (async function* () {
-      let stopped: (reason: PaddockError) => void = () => {};
-      const stop = new Promise<PaddockError>((resolve) => {
-        stopped = resolve;
-      });
+      const stop = new AbortController();
       // Released once the response is out (or the client gone), not when the last line is
       // queued: a stop cuts connections after this, and must not cut the last event with them.
-      const release = streams.add({ end: (reason) => stopped(reason) });
+      const release = streams.add({ end: (reason) => stop.abort(reason) });
       reply.raw.once('close', release);
       const iterator = events[Symbol.asyncIterator]();
       let fromOffset: number | undefined;
       try {
         for (;;) {
           const next = iterator.next();
-          const step = await Promise.race([next, stop]);
+          const step = await nextOrStop(next, stop.signal);
           if (step instanceof PaddockError) {
             // The producer is cut by the abort; its pending step is of no further use.
             next.catch(() => {});
@@ -63,6 +60,28 @@ export function sendNdjson(
     })(),
   );
   return reply.type('application/x-ndjson').header('cache-control', 'no-store').send(lines);
+}
+
+/**
+ * `next`, or the stop's reason if the server stops first. Not `Promise.race` with a promise
+ * that lives as long as the stream: each race would leave a reaction on it, one per event.
+ */
+function nextOrStop<T>(next: Promise<T>, stop: AbortSignal): Promise<T | PaddockError> {
+  if (stop.aborted) return Promise.resolve(stop.reason as PaddockError);
+  return new Promise((resolve, reject) => {
+    const onStop = () => resolve(stop.reason as PaddockError);
+    stop.addEventListener('abort', onStop, { once: true });
+    next.then(
+      (value) => {
+        stop.removeEventListener('abort', onStop);
+        resolve(value);
+      },
+      (err: unknown) => {
+        stop.removeEventListener('abort', onStop);
+        reject(err);
+      },
+    );
+  });
 }
 
 /** The output offset after an output event (`offset` + base64 `data`), where a follower resumes. */
