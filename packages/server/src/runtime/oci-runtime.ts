@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
-import { chown, lstat, mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chown, lstat, mkdir, open, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Isolation, PaddockError, type SandboxCapabilities } from '@paddock/protocol';
 import { failpoint } from '../failpoints.js';
 import { type DataPaths, dataPaths } from '../paths.js';
-import { quiesceAgent, waitHealthy } from './agent-health.js';
+import { quiesceAgent } from './agent-health.js';
 import { AgentRoot } from './agent-root.js';
 import { SandboxCgroups } from './cgroups.js';
 import { hostCommand } from './host-command.js';
@@ -14,6 +14,7 @@ import { unmountAll } from './mounts.js';
 import type { OciCli } from './oci-cli.js';
 import { ociSpec, RUN_MOUNT } from './oci-spec.js';
 import type { HibernateMode, Runtime, RuntimeState, RuntimeUsage, SandboxLaunch } from './runtime.js';
+import { initAlive, waitForAgent, withLog, withNote } from './sandbox-death.js';
 import { assertSandboxId, type SandboxLayout, sandboxLayout } from './sandbox-layout.js';
 import { createMarkerFile, socketsBoundIn } from './sandbox-writable.js';
 import { UID_BASE } from './uid-map.js';
@@ -166,12 +167,7 @@ export class OciRuntime implements Runtime {
     } finally {
       await log.close();
     }
-    await waitHealthy({
-      socketPath: layout.agentSocket,
-      timeoutMs: this.startTimeoutMs,
-      signal,
-      deathReason: async () => ((await this.initAlive(layout)) ? undefined : await deathNote(layout)),
-    });
+    await waitForAgent(layout, this.startTimeoutMs, signal);
   }
 
   async state(id: string): Promise<RuntimeState> {
@@ -180,7 +176,7 @@ export class OciRuntime implements Runtime {
     if (status === undefined) return existsSync(layout.dir) ? 'stopped' : 'absent';
     if (status === 'paused') return 'paused';
     // runsc keeps saying `running` after the host OOM killer took its sandbox process.
-    if (status === 'running') return (await this.initAlive(layout)) ? 'running' : 'stopped';
+    if (status === 'running') return (await initAlive(layout)) ? 'running' : 'stopped';
     return 'stopped';
   }
 
@@ -280,12 +276,7 @@ export class OciRuntime implements Runtime {
     // No socket: the agent quiesced for a checkpoint, or was restored, and waits for this file.
     if (!(await lstat(layout.agentSocket).catch(() => undefined))) await createMarkerFile(layout.wakeFile);
     try {
-      await waitHealthy({
-        socketPath: layout.agentSocket,
-        timeoutMs: REVIVE_TIMEOUT_MS,
-        signal,
-        deathReason: async () => ((await this.initAlive(layout)) ? undefined : await deathNote(layout)),
-      });
+      await waitForAgent(layout, REVIVE_TIMEOUT_MS, signal);
     } catch {
       return false;
     }
@@ -384,37 +375,4 @@ export class OciRuntime implements Runtime {
     }
     return [...ids].filter((id) => /^[a-z0-9]{20}$/.test(id)).sort();
   }
-
-  /** Whether the container init (crun) or sandbox process (runsc) is alive and not a zombie. */
-  private async initAlive(layout: SandboxLayout): Promise<boolean> {
-    let pid: number;
-    try {
-      pid = Number((await readFile(layout.pidFile, 'utf8')).trim());
-    } catch {
-      return false;
-    }
-    if (!Number.isInteger(pid) || pid <= 0) return false;
-    try {
-      const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-      const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-      return state !== 'Z' && state !== 'X';
-    } catch {
-      return false;
-    }
-  }
-}
-
-async function deathNote(layout: SandboxLayout): Promise<string> {
-  const tail = await logTail(layout.log);
-  return tail ? `log tail:\n${tail}` : 'the log is empty';
-}
-
-function withLog(error: unknown, tail: string): unknown {
-  return tail ? withNote(error, `log tail:\n${tail}`) : error;
-}
-
-/** A new error with a note appended: thrown values may be frozen (DOMException's message is a getter). */
-function withNote(error: unknown, note: string): Error {
-  const message = error instanceof Error ? error.message : String(error);
-  return new Error(`${message}\n${note}`, { cause: error });
 }
