@@ -24,6 +24,8 @@ export interface ChaosCase {
   op: (sbx: Sandbox | undefined, conn: Conn) => Promise<unknown>;
   /** What the operation is, for the report. */
   what: string;
+  /** Set-up of this operation beyond `setup`, before the server is armed. */
+  prepare?: (conn: Conn) => Promise<void>;
   /** Invariants of this operation, after the generic ones. */
   check?: (conn: Conn, sbx: Sandbox | undefined) => Promise<void>;
 }
@@ -100,6 +102,28 @@ export const CHAOS_CASES: ChaosCase[] = (['container', 'gvisor'] as const).flatM
         await Volume.delete(name, conn);
       },
     });
+    const attached = `chaos-att-${process.pid.toString(36)}`;
+    cases.push({
+      point: 'create.booted',
+      isolation,
+      setup: 'none',
+      what: 'create with a volume',
+      prepare: async (conn) => {
+        await Volume.create({ ...conn, name: attached, sizeMiB: 32 });
+        const writer = await Sandbox.create({ ...conn, isolation, volumes: [{ name: attached, path: '/mnt/v' }] });
+        await writer.files.write('/mnt/v/kept.txt', 'volume data');
+        await writer.kill();
+      },
+      op: (_s, conn) =>
+        Sandbox.create({ ...conn, isolation, metadata: label, volumes: [{ name: attached, path: '/mnt/v' }] }),
+      check: async (conn) => {
+        // The volume and its data outlive the cut-short create, and it attaches again.
+        const reader = await Sandbox.create({ ...conn, isolation, volumes: [{ name: attached, path: '/mnt/v' }] });
+        assert.equal(await reader.files.read('/mnt/v/kept.txt'), 'volume data');
+        await reader.kill();
+        await Volume.delete(attached, conn);
+      },
+    });
   }
   if (gvisor) {
     cases.push(
@@ -144,6 +168,7 @@ export async function runCase(server: ServerProcess, c: ChaosCase): Promise<stri
     if (c.setup === 'hibernated') await hibernateIn(c.isolation)(sbx);
   }
   const memoryKept = c.setup !== 'hibernated' || keepMemory(c.isolation);
+  await c.prepare?.(conn);
 
   // The operation, with the server armed to die at the point.
   await server.stop('SIGTERM');
