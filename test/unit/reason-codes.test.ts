@@ -123,7 +123,8 @@ describe('reasonCode: every path that stops a sandbox says why with a stable cod
     assert.deepEqual(why(store, b.id), {
       state: 'hibernated',
       code: 'agent_lost',
-      reason: 'the sandbox stopped unexpectedly (stopped); its disk is kept: resume it to start it again (its processes restart)',
+      reason:
+        'the sandbox stopped unexpectedly (stopped); its disk is kept: resume it to start it again (its processes restart)',
     });
     assert.throws(
       () => service.requireRunning(a.id),
