@@ -25,13 +25,15 @@ for (const loop of loops.loopdevices ?? []) {
   if (loop['back-file']?.startsWith(TEST_ROOT)) leaks.push(`loop device ${loop.name} on ${loop['back-file']}`);
 }
 
-for (const controller of readdirSync('/sys/fs/cgroup')) {
-  const parent = join('/sys/fs/cgroup', controller, TEST_CGROUP_PARENT);
-  if (!existsSync(parent)) continue;
-  for (const entry of readdirSync(parent, { withFileTypes: true })) {
-    if (entry.isDirectory()) leaks.push(`cgroup ${join(parent, entry.name)}`);
+// The servers' sandboxes, and the runtime conformance suite's (its own parent).
+for (const controller of readdirSync('/sys/fs/cgroup'))
+  for (const name of [TEST_CGROUP_PARENT, `${TEST_CGROUP_PARENT}-runtime`]) {
+    const parent = join('/sys/fs/cgroup', controller, name);
+    if (!existsSync(parent)) continue;
+    for (const entry of readdirSync(parent, { withFileTypes: true })) {
+      if (entry.isDirectory()) leaks.push(`cgroup ${join(parent, entry.name)}`);
+    }
   }
-}
 
 const sandboxesDir = join(TEST_DATA_DIR, 'sandboxes');
 if (existsSync(sandboxesDir))

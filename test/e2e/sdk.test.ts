@@ -35,6 +35,9 @@ before(async () => {
 
 after(async () => {
   await Promise.allSettled(made.map((s) => s.kill()));
+  // Whatever is still live on this server (a kill above that failed, a create whose answer was
+  // lost) is this suite's: the next server would otherwise keep it.
+  for (const s of await Sandbox.list(conn)) await Sandbox.kill(s.id, conn);
   await server.close();
 });
 

@@ -21,7 +21,9 @@ import { TEST_ROOT, testRootfs } from './fixtures/test-rootfs.js';
 
 const run = promisify(execFile);
 const AGENT = new URL('./fixtures/stand-in-agent.mjs', import.meta.url).pathname;
-const CGROUP_PARENT = process.env.PADDOCK_TEST_CGROUP_PARENT ?? 'paddock-test';
+// Its own cgroup parent: the suite destroys whatever its runtime lists, and a runtime lists
+// the sandboxes under its cgroup parent too, which must never be other suites' sandboxes.
+const CGROUP_PARENT = `${process.env.PADDOCK_TEST_CGROUP_PARENT ?? 'paddock-test'}-runtime`;
 const HOST_SECRET = join(TEST_ROOT, 'HOST_SECRET');
 
 const drivers: { name: string; gvisor: boolean; make: (o: OciRuntimeOptions) => Runtime }[] = [
