@@ -1,33 +1,14 @@
 // A sandbox whose agent dies keeps the user's files (it becomes hibernated with its disk, and a
 // resume starts it again), and a sandbox at its memory limit loses a command, not its agent.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Sandbox } from '@paddock/sdk';
-import type { RunningServer } from '@paddock/server';
-import { startTestServer, type TestConnection, waitFor } from '../support/server.js';
+import { describe, it } from 'node:test';
+import { useTestServer, waitFor } from '../support/server.js';
 
-let server: RunningServer;
-let conn: TestConnection;
-const made: Sandbox[] = [];
-
-before(async () => {
-  ({ server, conn } = await startTestServer());
-});
-
-after(async () => {
-  await Promise.allSettled(made.map((s) => s.kill()));
-  await server.close();
-});
+const { sandbox } = useTestServer({ metadata: { suite: 'agent-loss' } });
 
 /** The agent's exact command line (pgrep -x: the shell running pgrep does not match). */
 const AGENT =
   "pgrep -xf '/opt/paddock/lib/ld-linux-x86-64.so.2 --library-path /opt/paddock/lib /opt/paddock/bin/node /opt/paddock/agent.js'";
-
-async function sandbox(opts: Parameters<typeof Sandbox.create>[0]): Promise<Sandbox> {
-  const sbx = await Sandbox.create({ ...conn, metadata: { suite: 'agent-loss' }, ...opts });
-  made.push(sbx);
-  return sbx;
-}
 
 describe('a sandbox whose agent dies', () => {
   for (const isolation of ['container', 'gvisor'] as const) {

@@ -4,31 +4,18 @@
 import assert from 'node:assert/strict';
 import { lstat, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { ConflictError, PermissionDeniedError, Sandbox } from '@paddock/sdk';
-import type { RunningServer } from '@paddock/server';
+import { describe, test } from 'node:test';
+import { ConflictError, PermissionDeniedError, type Sandbox } from '@paddock/sdk';
 import { createMarkerFile } from '../../packages/server/src/runtime/sandbox-writable.js';
 import { TEST_DATA_DIR, TEST_ROOT } from '../support/env.js';
-import { startTestServer, type TestConnection, waitFor } from '../support/server.js';
+import { useTestServer, waitFor } from '../support/server.js';
 
-let server: RunningServer;
-let conn: TestConnection;
-const made: Sandbox[] = [];
-
-before(async () => {
-  ({ server, conn } = await startTestServer());
-});
-
-after(async () => {
-  await Promise.allSettled(made.map((s) => s.kill()));
-  await server.close();
-});
+const fixture = useTestServer({ metadata: { suite: 'security-agent-socket' } });
 
 const hostSocketOf = (id: string) => join(TEST_DATA_DIR, 'sandboxes', id, 'run', 'agent.sock');
 
 async function sandbox(isolation: 'container' | 'gvisor', name: string): Promise<Sandbox> {
-  const sbx = await Sandbox.create({ ...conn, isolation, metadata: { suite: 'security-agent-socket' } });
-  made.push(sbx);
+  const sbx = await fixture.sandbox({ isolation });
   await sbx.files.write('/tmp/who', name);
   return sbx;
 }

@@ -1,30 +1,17 @@
 // Threat table: what a sandbox learns about its host. Kernel addresses (a KASLR bypass for a
 // kernel exploit) are hidden, and a template built elsewhere does not name its build machine.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
-import { Sandbox } from '@paddock/sdk';
-import type { RunningServer } from '@paddock/server';
-import { startTestServer, type TestConnection } from '../support/server.js';
+import { before, describe, test } from 'node:test';
+import type { Sandbox } from '@paddock/sdk';
+import { useTestServer } from '../support/server.js';
 
-let server: RunningServer;
-let conn: TestConnection;
-const made: Sandbox[] = [];
-
-before(async () => {
-  ({ server, conn } = await startTestServer());
-});
-
-after(async () => {
-  await Promise.allSettled(made.map((s) => s.kill()));
-  await server.close();
-});
+const fixture = useTestServer({ metadata: { suite: 'security-host-hiding' } });
 
 for (const isolation of ['container', 'gvisor'] as const) {
   describe(`host hiding (${isolation})`, () => {
     let sbx: Sandbox;
     before(async () => {
-      sbx = await Sandbox.create({ ...conn, isolation, metadata: { suite: 'security-host-hiding' } });
-      made.push(sbx);
+      sbx = await fixture.sandbox({ isolation });
     });
 
     test('each sandbox has its own hostname, in uname and /etc/hostname, not the build host', async () => {

@@ -1,3 +1,5 @@
+import { after, before } from 'node:test';
+import { Sandbox } from '@paddock/sdk';
 import { type ConfigOverrides, type RunningServer, startServer } from '@paddock/server';
 import { TEST_API_KEY, TEST_CGROUP_PARENT, TEST_DATA_DIR, TEST_SUBNET } from './env.js';
 
@@ -54,4 +56,39 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, delay));
   }
+}
+
+/**
+ * One in-process server for a test file: started before its tests, closed after them, with
+ * every sandbox made through `sandbox()` killed first.
+ */
+export function useTestServer(defaults: Parameters<typeof Sandbox.create>[0] = {}): {
+  readonly conn: TestConnection;
+  sandbox(opts?: Parameters<typeof Sandbox.create>[0]): Promise<Sandbox>;
+} {
+  let server: RunningServer | undefined;
+  let conn: TestConnection | undefined;
+  const made: Sandbox[] = [];
+  before(async () => {
+    ({ server, conn } = await startTestServer());
+  });
+  after(async () => {
+    await Promise.allSettled(made.map((s) => s.kill()));
+    await server?.close();
+  });
+  const started = (): TestConnection => {
+    if (!conn) throw new Error('the test server starts in before(): use conn inside tests');
+    return conn;
+  };
+  return {
+    get conn() {
+      return started();
+    },
+    // An arrow, not a method: it may be destructured.
+    sandbox: async (opts = {}) => {
+      const sbx = await Sandbox.create({ ...started(), ...defaults, ...opts });
+      made.push(sbx);
+      return sbx;
+    },
+  };
 }
