@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
-import type { SecretRule } from '../../packages/server/src/network/egress-contract.js';
 import { parseClientHello } from '../../packages/server/src/network/egress-proxy/client-hello.js';
 import { matchesHostPattern } from '../../packages/server/src/network/egress-proxy/host-pattern.js';
 import { parseHostHeader, sniffHttp } from '../../packages/server/src/network/egress-proxy/http-head.js';
@@ -10,6 +9,7 @@ import {
   secretsFor,
   substituteHeaders,
 } from '../../packages/server/src/network/egress-proxy/placeholder-substitution.js';
+import type { SecretRule } from '../../packages/server/src/store/store.js';
 
 /** Captures the first flight a real node TLS client sends (its ClientHello). */
 describe('TLS ClientHello parsing (real ClientHellos from node)', () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { sandboxTargetOf } from '../../packages/server/src/api/sandbox-traffic.js';
+import { sandboxTargetOf } from '../../packages/server/src/ports/sandbox-traffic.js';
 
 describe('sandbox traffic routing', () => {
   it('routes by a {port}-{id}.{domain} Host', () => {

@@ -1,4 +1,5 @@
 import { mkdirSync, writeSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { availableParallelism } from 'node:os';
 import type { Isolation } from '@paddock/protocol';
 import type { FastifyInstance } from 'fastify';
@@ -6,7 +7,6 @@ import { pino } from 'pino';
 import { AgentClient } from './agent-client/agent-client.js';
 import { ensureApiKey, hashApiKey } from './api/auth.js';
 import { buildHttpServer } from './api/http-server.js';
-import { SandboxTrafficRouter } from './api/sandbox-traffic.js';
 import { type ConfigOverrides, loadConfig, type ServerConfig } from './config.js';
 import { systemClock } from './core/clock.js';
 import { newSandboxId } from './core/ids.js';
@@ -14,6 +14,7 @@ import type { Logger } from './core/logger.js';
 import { reconcile } from './core/reconcile.js';
 import { LIVE_STATES, SandboxService } from './core/sandbox-service.js';
 import { WarmPool } from './core/warm-pool.js';
+import { e2bUnauthenticatedReply, installE2bFacade } from './e2b/index.js';
 import { armFailpoints } from './failpoints.js';
 import { hostBoot } from './host-boot.js';
 import { buildEgress } from './network/egress-proxy/egress-setup.js';
@@ -21,6 +22,7 @@ import { SandboxNetworkService } from './network/sandbox-networks.js';
 import { dataPaths } from './paths.js';
 import { ExposedPorts } from './ports/exposed-ports.js';
 import { PortProxy } from './ports/port-proxy.js';
+import { SandboxTrafficRouter } from './ports/sandbox-traffic.js';
 import { SandboxCgroups } from './runtime/cgroups.js';
 import { CrunRuntime } from './runtime/crun-driver.js';
 import { RunscRuntime } from './runtime/runsc-driver.js';
@@ -154,7 +156,7 @@ export async function startServer(
     },
   });
   let ready = false;
-  // Exposed ports and the E2B facade register their handlers here (see api/sandbox-traffic.ts).
+  // Exposed ports and the E2B facade register their handlers here (see ports/sandbox-traffic.ts).
   const sandboxTraffic = new SandboxTrafficRouter();
   // Read-only use of the sandboxes' cgroups (CPU time for the E2B facade's metrics).
   const cgroups = new SandboxCgroups(config.cgroupParent);
@@ -181,22 +183,19 @@ export async function startServer(
   });
   const portProxy = new PortProxy(ports, logger, (key) => store.hasApiKeyHash(hashApiKey(key)));
   sandboxTraffic.setDefault(portProxy);
+  const ctx = { service, templates, logger, stateful, agentOf, ports, networks, secrets: egress.secrets };
+  // Signed E2B file URLs name no sandbox and carry no key: taken before the API, once the facade is in.
+  const signedFiles = { route: (_req: IncomingMessage, _res: ServerResponse): boolean => false };
   const http = buildHttpServer({
     store,
     isReady: () => ready,
-    sandboxTraffic,
-    cpuUsageNs: (id) => cgroups.cpuUsageNs(id),
-    ctx: {
-      service,
-      templates,
-      logger,
-      stateful,
-      agentOf,
-      ports,
-      networks,
-      secrets: egress.secrets,
-    },
+    ctx,
+    rawRoutes: [sandboxTraffic, { route: (req, res) => signedFiles.route(req, res) }],
+    unauthenticatedReply: e2bUnauthenticatedReply,
   });
+  // The E2B facade is a client of the API and the core, installed beside our own routes.
+  const e2b = installE2bFacade({ app: http, ctx, store, sandboxTraffic, cpuUsageNs: (id) => cgroups.cpuUsageNs(id) });
+  signedFiles.route = (req, res) => e2b.routeSignedFiles(req, res);
   const address = await http.listen({ host: config.host, port: config.port });
   ports.listeningOn(Number(new URL(address).port));
   // Half-finished template builds of a crashed server are garbage; finished ones are atomic.

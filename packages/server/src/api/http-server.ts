@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { ERROR_CODES } from '@paddock/protocol';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { E2B_CONTROL_PATH, installE2bFacade } from '../e2b/index.js';
 import type { Store } from '../store/store.js';
 import { apiKeyOf, hashApiKey } from './auth.js';
 import type { ApiContext } from './context.js';
@@ -19,17 +19,25 @@ import { stateRoutes } from './routes/state.js';
 import { templateRoutes } from './routes/templates.js';
 import { volumeRoutes } from './routes/volumes.js';
 import { watchRoutes } from './routes/watch.js';
-import type { SandboxTrafficRouter } from './sandbox-traffic.js';
 
 export interface HttpServerOptions {
   ctx: ApiContext;
   store: Store;
   /** Answers `/health` with 503 until this returns true. */
   isReady: () => boolean;
-  /** Takes over requests addressed to a sandbox's port (by Host or headers) before the API sees them. */
-  sandboxTraffic?: SandboxTrafficRouter;
-  /** CPU time of a sandbox in ns (its cgroup), for the E2B facade's metrics. */
-  cpuUsageNs?: (sandboxId: string) => Promise<number>;
+  /**
+   * Take requests before fastify parses them (sandbox ports, signed file URLs): each answers
+   * true when it handled the request. Proxied requests and WebSocket upgrades stream untouched.
+   */
+  rawRoutes?: RawRouter[];
+  /** A request without a valid key on a path of another dialect (the E2B facade) gets its error shape. */
+  unauthenticatedReply?: (url: string) => { status: number; body: unknown } | undefined;
+}
+
+/** A taker of raw requests and upgrades, ahead of the API (see {@link HttpServerOptions.rawRoutes}). */
+export interface RawRouter {
+  route(req: IncomingMessage, res: ServerResponse): boolean;
+  routeUpgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
 }
 
 /** The HTTP API: auth, routes and error mapping. The only module that knows HTTP. */
@@ -37,20 +45,18 @@ export function buildHttpServer({
   ctx,
   store,
   isReady,
-  sandboxTraffic,
-  cpuUsageNs,
+  rawRoutes = [],
+  unauthenticatedReply,
 }: HttpServerOptions): FastifyInstance {
-  // Signed E2B file URLs name no sandbox and carry no key: taken before the API (set below).
-  let routeSignedFiles: ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
   const app = Fastify({
     // Sandbox traffic (exposed ports, the E2B facade) is routed on the raw request, before
     // fastify parses bodies: proxied requests and WebSocket upgrades must stream untouched.
     serverFactory: (handler) => {
       const server = createServer((req, res) => {
-        if (!sandboxTraffic?.route(req, res) && !routeSignedFiles?.(req, res)) handler(req, res);
+        if (!rawRoutes.some((router) => router.route(req, res))) handler(req, res);
       });
       server.on('upgrade', (req, socket, head) => {
-        if (!sandboxTraffic?.routeUpgrade(req, socket, head)) socket.destroy();
+        if (!rawRoutes.some((router) => router.routeUpgrade?.(req, socket, head))) socket.destroy();
       });
       return server;
     },
@@ -74,10 +80,8 @@ export function buildHttpServer({
     if (request.url === '/health') return;
     const key = apiKeyOf(request.headers);
     if (!key || !store.hasApiKeyHash(hashApiKey(key))) {
-      if (E2B_CONTROL_PATH.test(request.url)) {
-        // E2B SDKs read `{code: <status>, message}` (see e2b/control-plane/e2b-errors.ts).
-        return reply.status(401).send({ code: 401, message: 'the API key is missing or not valid: check E2B_API_KEY' });
-      }
+      const foreign = unauthenticatedReply?.(request.url);
+      if (foreign) return reply.status(foreign.status).send(foreign.body);
       return reply.status(ERROR_CODES.UNAUTHENTICATED.status).send({
         code: 'UNAUTHENTICATED',
         message: key
@@ -102,6 +106,5 @@ export function buildHttpServer({
   watchRoutes(app, ctx);
   templateRoutes(app, ctx);
   portRoutes(app, ctx);
-  routeSignedFiles = installE2bFacade({ app, ctx, store, sandboxTraffic, cpuUsageNs }).routeSignedFiles;
   return app;
 }

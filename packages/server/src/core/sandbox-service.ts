@@ -8,9 +8,8 @@ import {
   type VolumeMount,
 } from '@paddock/protocol';
 import { failpoint } from '../failpoints.js';
-import type { SecretRule } from '../network/egress-contract.js';
 import type { Runtime, SandboxLaunch } from '../runtime/runtime.js';
-import type { PoolKey, SandboxFilter, SandboxRecord, Store } from '../store/store.js';
+import type { PoolKey, SandboxFilter, SandboxRecord, SecretRule, Store } from '../store/store.js';
 import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
 import type { NetworkPlan, SandboxNetworks } from './network-plan.js';

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../api/context.js';
-import type { SandboxTrafficRouter } from '../api/sandbox-traffic.js';
+import type { SandboxTrafficRouter } from '../ports/sandbox-traffic.js';
 import type { Store } from '../store/store.js';
 import { EnvdAccessTokens } from './access-token.js';
 import { registerE2bCodeInterpreter } from './code-interpreter/index.js';
@@ -10,7 +10,7 @@ import type { CpuUsageNs } from './control-plane/metrics.js';
 import { ENVD_PORT, EnvdHandler } from './envd/envd-handler.js';
 
 export { EnvdAccessTokens } from './access-token.js';
-export { E2B_CONTROL_PATH } from './control-plane/index.js';
+export { e2bUnauthenticatedReply } from './control-plane/index.js';
 
 /** What the facade gives back to the HTTP server. */
 export interface E2bFacade {
@@ -25,7 +25,7 @@ export interface E2bFacadeOptions {
   ctx: ApiContext;
   store: Store;
   /** Sandbox traffic router: envd (port 49983) is registered on it. */
-  sandboxTraffic: SandboxTrafficRouter | undefined;
+  sandboxTraffic: SandboxTrafficRouter;
   /** CPU time of a sandbox, for metrics (optional). */
   cpuUsageNs?: CpuUsageNs | undefined;
 }
@@ -42,9 +42,7 @@ export function installE2bFacade(options: E2bFacadeOptions): E2bFacade {
     envd.close();
     done();
   });
-  if (options.sandboxTraffic) {
-    options.sandboxTraffic.registerPort(ENVD_PORT, envd);
-    registerE2bCodeInterpreter(options.sandboxTraffic, { ctx: options.ctx, accessTokens: tokens });
-  }
+  options.sandboxTraffic.registerPort(ENVD_PORT, envd);
+  registerE2bCodeInterpreter(options.sandboxTraffic, { ctx: options.ctx, accessTokens: tokens });
   return { tokens, routeSignedFiles: (req, res) => envd.routeSignedFiles(req, res) };
 }

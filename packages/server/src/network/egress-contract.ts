@@ -1,3 +1,5 @@
+import type { SecretRule } from '../store/store.js';
+
 /**
  * The seam between a sandbox's network (namespace, addresses, nftables, DNS: `sandbox-network`)
  * and the host's egress proxy (SNI/Host matching, secrets: `egress-proxy/`).
@@ -38,21 +40,6 @@ export interface EgressPolicyOracle {
   /** May it reach this resolved address? (never private/link-local/host ranges unless the operator allowed them) */
   checkAddress(sandboxId: string, address: string, port: number): EgressVerdict;
   recordDenied(sandboxId: string, attempt: DeniedAttempt): void;
-}
-
-/** A secret as the proxy holds it: only on the host, never inside the sandbox. */
-export interface SecretRule {
-  /** Env var name the sandbox sees, e.g. OPENAI_API_KEY. */
-  name: string;
-  /** The value the sandbox sees instead of the secret. */
-  placeholder: string;
-  value: string;
-  /** Lowercase host names (exact or `*.suffix`) towards which the placeholder is replaced. */
-  hosts: string[];
-  /** Lowercase request header names the placeholder is replaced in; undefined: any header. */
-  headers?: string[] | undefined;
-  /** Replaced over plain HTTP too; otherwise only in requests the proxy received over TLS. */
-  allowInsecureHttp?: boolean | undefined;
 }
 
 /** Implemented by the egress proxy. */

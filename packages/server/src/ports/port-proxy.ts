@@ -1,11 +1,11 @@
 import { type IncomingMessage, request, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { PaddockError } from '@paddock/protocol';
-import type { SandboxPortHandler, SandboxTarget } from '../api/sandbox-traffic.js';
 import type { Logger } from '../core/logger.js';
 import { type ExposedPorts, TOKEN_PARAM } from './exposed-ports.js';
 import { forwardHeaders, requestHead, responseHeaders, takeToken } from './forwarded-request.js';
 import type { PortGrant } from './port-tokens.js';
+import type { SandboxPortHandler, SandboxTarget } from './sandbox-traffic.js';
 import { TunnelAgents } from './tunnel-agents.js';
 
 /**

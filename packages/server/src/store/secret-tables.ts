@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import type { SecretRule } from '../network/egress-contract.js';
+import type { SecretRule } from './store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS sandbox_secrets (

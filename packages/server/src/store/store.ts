@@ -33,6 +33,21 @@ export interface SandboxRecord {
   processesRestarted: boolean;
 }
 
+/** A sandbox's secret as stored and as the egress proxy holds it: only on the host, never inside the sandbox. */
+export interface SecretRule {
+  /** Env var name the sandbox sees, e.g. OPENAI_API_KEY. */
+  name: string;
+  /** The value the sandbox sees instead of the secret. */
+  placeholder: string;
+  value: string;
+  /** Lowercase host names (exact or `*.suffix`) towards which the placeholder is replaced. */
+  hosts: string[];
+  /** Lowercase request header names the placeholder is replaced in; undefined: any header. */
+  headers?: string[] | undefined;
+  /** Replaced over plain HTTP too; otherwise only in requests the proxy received over TLS. */
+  allowInsecureHttp?: boolean | undefined;
+}
+
 /** A named volume: a size-capped ext4 image under the data dir. */
 export interface VolumeRecord {
   name: string;

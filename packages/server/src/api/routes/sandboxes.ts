@@ -7,9 +7,8 @@ import {
   SetTimeoutRequest,
 } from '@paddock/protocol';
 import type { FastifyInstance } from 'fastify';
-import type { SecretRule } from '../../network/egress-contract.js';
 import type { PreparedSecrets } from '../../network/egress-proxy/sandbox-secrets.js';
-import type { SandboxRecord } from '../../store/store.js';
+import type { SandboxRecord, SecretRule } from '../../store/store.js';
 import type { ApiContext } from '../context.js';
 import { parseOrThrow } from '../validate.js';
 

@@ -1,4 +1,4 @@
-import type { SandboxTrafficRouter } from '../../api/sandbox-traffic.js';
+import type { SandboxTrafficRouter } from '../../ports/sandbox-traffic.js';
 import { CODE_INTERPRETER_PORT, type CodeInterpreterDeps, E2bCodeInterpreter } from './code-interpreter-handler.js';
 
 export { CODE_INTERPRETER_PORT } from './code-interpreter-handler.js';

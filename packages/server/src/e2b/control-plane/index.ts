@@ -9,6 +9,12 @@ import { e2bSnapshotRoutes } from './snapshot-routes.js';
 /** Paths of the E2B control plane (for the auth hook's error shape). */
 export const E2B_CONTROL_PATH = /^\/(?:v2\/)?(?:sandboxes|snapshots|templates\/)/;
 
+/** The auth hook's answer on an E2B control path: E2B SDKs read `{code: <status>, message}` (e2b-errors.ts). */
+export function e2bUnauthenticatedReply(url: string): { status: number; body: unknown } | undefined {
+  if (!E2B_CONTROL_PATH.test(url)) return undefined;
+  return { status: 401, body: { code: 401, message: 'the API key is missing or not valid: check E2B_API_KEY' } };
+}
+
 /**
  * The E2B control plane as an encapsulated fastify plugin on our own port: its own error
  * shape (`{code: status, message}`), the same service, stateful layer and auth as /v1.

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ApiContext } from '../../api/context.js';
-import type { SandboxPortHandler, SandboxTarget } from '../../api/sandbox-traffic.js';
 import { PAUSED_STATES } from '../../core/sandbox-service.js';
+import type { SandboxPortHandler, SandboxTarget } from '../../ports/sandbox-traffic.js';
 import type { SandboxRecord } from '../../store/store.js';
 import { type EnvdAccessTokens, type FileSignature, signatureValid } from '../access-token.js';
 import {

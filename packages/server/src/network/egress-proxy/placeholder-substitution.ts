@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import type { SecretRule } from '../egress-contract.js';
+import type { SecretRule } from '../../store/store.js';
 import { matchesAnyHost } from './host-pattern.js';
 
 /** How the request reached the proxy. */
