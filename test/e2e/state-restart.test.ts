@@ -27,7 +27,7 @@ after(async () => {
 
 const STABLE = ['running', 'paused', 'hibernated'];
 
-describe('stateful sandboxes across a server restart', () => {
+describe('pauseAndFork sandboxes across a server restart', () => {
   it('keeps volume data through sandbox kill and kill -9 of the server', async () => {
     await server.start();
     await Volume.create({ ...conn, name: volumeName, sizeMiB: 32 });

@@ -3,10 +3,10 @@ import { chmod, link, lstat, mkdir, mkdtemp, rm, symlink, writeFile } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { shiftTree } from '../../packages/server/src/runtime/shift-ownership.js';
 import { throttleLines } from '../../packages/server/src/templates/log-throttle.js';
 import { mmdebstrapArgs } from '../../packages/server/src/templates/mmdebstrap.js';
 import { parseMissingPackages } from '../../packages/server/src/templates/package-check.js';
-import { shiftTree } from '../../packages/server/src/templates/shift-ownership.js';
 
 describe('mmdebstrapArgs', () => {
   it('builds minbase without recommends from the host sources', () => {

@@ -5,10 +5,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { parseClientHello } from '../../packages/server/src/network/egress-proxy/client-hello.js';
 import { matchesHostPattern } from '../../packages/server/src/network/egress-proxy/host-pattern.js';
 import { parseHostHeader, sniffHttp } from '../../packages/server/src/network/egress-proxy/http-head.js';
-import {
-  secretsFor,
-  substituteHeaders,
-} from '../../packages/server/src/network/egress-proxy/placeholder-substitution.js';
+import { secretsFor, substituteHeaders } from '../../packages/server/src/secrets/placeholder-substitution.js';
 import type { SecretRule } from '../../packages/server/src/store/store.js';
 
 /** Captures the first flight a real node TLS client sends (its ClientHello). */

@@ -6,10 +6,10 @@ import { describe, it } from 'node:test';
 import { PaddockError, ReasonCode } from '@paddock/protocol';
 import Database from 'better-sqlite3';
 import { silentLogger } from '../../packages/server/src/core/logger.js';
+import { PauseResume } from '../../packages/server/src/core/pause/pause-resume.js';
 import { lostReason } from '../../packages/server/src/core/reasons.js';
 import { reconcile } from '../../packages/server/src/core/reconcile.js';
 import { SandboxService } from '../../packages/server/src/core/sandbox-service.js';
-import { SandboxStates } from '../../packages/server/src/core/sandbox-states.js';
 import type { ResolvedTemplate, TemplateCatalog } from '../../packages/server/src/core/templates.js';
 import { hostBoot } from '../../packages/server/src/host-boot.js';
 import { FakeRuntime } from '../../packages/server/src/runtime/fake/fake-runtime.js';
@@ -37,11 +37,11 @@ function setup(store: Store = new SqliteStore(':memory:')) {
   let n = 0;
   const newId = () => `sbx${String(n++).padStart(17, '0')}`;
   const service = new SandboxService({ store, runtimes, templates: catalog, clock, logger: silentLogger, newId });
-  const states = new SandboxStates({ service, store, clock, logger: silentLogger });
+  const states = new PauseResume({ service, store, clock, logger: silentLogger });
   /** A new server on the same store and runtimes: what a restart sees. */
   const restart = (hostRebooted = false) => {
     const fresh = new SandboxService({ store, runtimes, templates: catalog, clock, logger: silentLogger, newId });
-    new SandboxStates({ service: fresh, store, clock, logger: silentLogger });
+    new PauseResume({ service: fresh, store, clock, logger: silentLogger });
     return reconcile({ store, runtimes, service: fresh, logger: silentLogger, clock, hostRebooted });
   };
   return { store, clock, runtimes, service, states, restart };
@@ -71,7 +71,7 @@ describe('reasonCode: every path that stops a sandbox says why with a stable cod
     assert.deepEqual(why(store, sbx.id), { state: 'killed', code: 'timeout', reason: 'timeout expired' });
   });
 
-  it('timeout: without the stateful layer the default expiry says `timeout` too', async () => {
+  it('timeout: without the pause layer the default expiry says `timeout` too', async () => {
     const { service, store, clock } = setup();
     const sbx = await service.create({ timeoutMs: 1_000 });
     clock.advance(1_000);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { CommandEvent, RunCommandRequest } from '@paddock/protocol';
-import { SandboxSecrets, TRUST_ENV } from '../../packages/server/src/network/egress-proxy/sandbox-secrets.js';
+import { SandboxSecrets, TRUST_ENV } from '../../packages/server/src/secrets/sandbox-secrets.js';
 import { SecretTables } from '../../packages/server/src/store/secret-tables.js';
 
 describe('sandbox secrets (placeholders, host-side store, CA install)', () => {

@@ -11,10 +11,7 @@ import { CommandEnv, CreateSandboxRequest, EnvVars, SecretsRequest, TemplateSpec
 import Database from 'better-sqlite3';
 import { ACCESS, permits } from '../../packages/agent/src/file-access.js';
 import { applySecretFlags, collectSecretHeaders } from '../../packages/sdk/src/cli/secret-option.js';
-import {
-  secretsFor,
-  substituteHeaders,
-} from '../../packages/server/src/network/egress-proxy/placeholder-substitution.js';
+import { secretsFor, substituteHeaders } from '../../packages/server/src/secrets/placeholder-substitution.js';
 import { SecretTables } from '../../packages/server/src/store/secret-tables.js';
 import type { SecretRule } from '../../packages/server/src/store/store.js';
 

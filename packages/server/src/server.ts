@@ -20,6 +20,7 @@ import { hostBoot } from './host-boot.js';
 import { buildEgress } from './network/egress-proxy/egress-setup.js';
 import { SandboxNetworkService } from './network/sandbox-networks.js';
 import { dataPaths } from './paths.js';
+import { buildPauseAndFork } from './pause-and-fork.js';
 import { ExposedPorts } from './ports/exposed-ports.js';
 import { PortProxy } from './ports/port-proxy.js';
 import { SandboxTrafficRouter } from './ports/sandbox-traffic.js';
@@ -27,7 +28,6 @@ import { SandboxCgroups } from './runtime/cgroups.js';
 import { CrunRuntime } from './runtime/crun-driver.js';
 import { RunscRuntime } from './runtime/runsc-driver.js';
 import type { Runtime } from './runtime/runtime.js';
-import { buildStateful } from './stateful.js';
 import { PortTables } from './store/port-tables.js';
 import { serverSecretBytes } from './store/server-secret.js';
 import { SqliteStore } from './store/sqlite-store.js';
@@ -95,13 +95,13 @@ export async function startServer(
     () =>
       new Set([
         ...store.listSandboxes({ states: LIVE_STATES }).map((r) => r.templateHash),
-        ...stateful.snapshots.baseHashes(),
+        ...pauseAndFork.snapshots.baseHashes(),
       ]),
   );
-  // Snapshots are templates too: the service resolves names through them (see stateful.ts).
+  // Snapshots are templates too: the service resolves names through them (see pause-and-fork.ts).
   const catalog = {
-    resolve: (n: string) => stateful.snapshots.resolve(n),
-    resolveHash: (h: string) => stateful.snapshots.resolveHash(h),
+    resolve: (n: string) => pauseAndFork.snapshots.resolve(n),
+    resolveHash: (h: string) => pauseAndFork.snapshots.resolveHash(h),
   };
   // The egress proxy (SNI/Host policy, secrets); its policy oracle is the network service below.
   const egress = buildEgress({
@@ -127,7 +127,7 @@ export async function startServer(
     store,
     runtimes,
     templates: catalog,
-    volumeBinds: (mounts) => stateful.volumes.binds(mounts),
+    volumeBinds: (mounts) => pauseAndFork.volumes.binds(mounts),
     clock: systemClock,
     logger,
     newId: newSandboxId,
@@ -136,7 +136,7 @@ export async function startServer(
     maxConcurrentBoots: Math.max(2, availableParallelism()),
   });
   const agents = new Map<string, AgentClient>();
-  const stateful = buildStateful({
+  const pauseAndFork = buildPauseAndFork({
     dataDir: config.dataDir,
     store,
     service,
@@ -173,7 +173,7 @@ export async function startServer(
   const portTables = new PortTables(paths.db);
   const ports = new ExposedPorts({
     service,
-    states: stateful.states,
+    pause: pauseAndFork.pause,
     tables: portTables,
     tokenSecret: serverSecretBytes(store, 'port-token-hmac'),
     clock: systemClock,
@@ -183,7 +183,7 @@ export async function startServer(
   });
   const portProxy = new PortProxy(ports, logger, (key) => store.hasApiKeyHash(hashApiKey(key)));
   sandboxTraffic.setDefault(portProxy);
-  const ctx = { service, templates, logger, stateful, agentOf, ports, networks, secrets: egress.secrets };
+  const ctx = { service, templates, logger, pauseAndFork, agentOf, ports, networks, secrets: egress.secrets };
   // Signed E2B file URLs name no sandbox and carry no key: taken before the API, once the facade is in.
   const signedFiles = { route: (_req: IncomingMessage, _res: ServerResponse): boolean => false };
   const http = buildHttpServer({
@@ -201,9 +201,9 @@ export async function startServer(
   // Half-finished template builds of a crashed server are garbage; finished ones are atomic.
   await removeStaleBuilds(paths, buildsInProgress());
   await ensureBuiltinTemplates({ templates, store, paths, logger });
-  const volumeLeftovers = await stateful.volumes.mountAll();
+  const volumeLeftovers = await pauseAndFork.volumes.mountAll();
   if (volumeLeftovers.length > 0) logger.info({ volumeLeftovers }, 'removed volume disks a crash left unrecorded');
-  const leftovers = await stateful.snapshots.removeLeftovers();
+  const leftovers = await pauseAndFork.snapshots.removeLeftovers();
   if (leftovers.length > 0) logger.info({ leftovers }, 'removed snapshot copies a crash cut short');
   const boot = hostBoot(paths.bootId);
   const outcome = await reconcile({

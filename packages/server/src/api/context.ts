@@ -1,10 +1,10 @@
 import type { AgentClient } from '../agent-client/agent-client.js';
 import type { Logger } from '../core/logger.js';
 import type { SandboxService } from '../core/sandbox-service.js';
-import type { SandboxSecrets } from '../network/egress-proxy/sandbox-secrets.js';
 import type { SandboxNetworkService } from '../network/sandbox-networks.js';
+import type { PauseAndFork } from '../pause-and-fork.js';
 import type { ExposedPorts } from '../ports/exposed-ports.js';
-import type { Stateful } from '../stateful.js';
+import type { SandboxSecrets } from '../secrets/sandbox-secrets.js';
 import type { TemplateRegistry } from '../templates/registry.js';
 
 /** What route handlers get: the core service and the adapters, never globals. */
@@ -15,7 +15,7 @@ export interface ApiContext {
   agentOf(sandboxId: string): AgentClient;
   logger: Logger;
   /** Pause/resume/hibernate, snapshots, forks, volumes. */
-  stateful: Stateful;
+  pauseAndFork: PauseAndFork;
   /** Exposed ports: preview URLs, tokens, the public flag (see ports/exposed-ports.ts). */
   ports: ExposedPorts;
   /** Create `secrets`: placeholders, host-side values, the egress CA (absent: secrets are refused). */

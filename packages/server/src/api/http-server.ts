@@ -11,11 +11,11 @@ import { codeRoutes } from './routes/code.js';
 import { commandRoutes } from './routes/commands.js';
 import { fileRoutes } from './routes/files.js';
 import { networkRoutes } from './routes/network.js';
+import { pauseForkRoutes } from './routes/pause-fork.js';
 import { portRoutes } from './routes/ports.js';
 import { processRoutes } from './routes/processes.js';
 import { ptyRoutes } from './routes/pty.js';
 import { sandboxRoutes } from './routes/sandboxes.js';
-import { stateRoutes } from './routes/state.js';
 import { templateRoutes } from './routes/templates.js';
 import { volumeRoutes } from './routes/volumes.js';
 import { watchRoutes } from './routes/watch.js';
@@ -96,7 +96,7 @@ export function buildHttpServer({
 
   sandboxRoutes(app, ctx);
   networkRoutes(app, ctx);
-  stateRoutes(app, ctx);
+  pauseForkRoutes(app, ctx);
   volumeRoutes(app, ctx);
   commandRoutes(app, ctx);
   codeRoutes(app, ctx);

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import { ndjsonLine, PaddockError } from '@paddock/protocol';
 import type { FastifyReply } from 'fastify';
 import { OpenStreams } from './open-streams.js';
+import { requestSignal } from './request-signal.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -19,11 +20,9 @@ export function sendNdjson(
   reply: FastifyReply,
   produce: (signal: AbortSignal) => AsyncIterable<unknown>,
 ): FastifyReply {
+  // The producer stops when the client goes, or when a server stop ends the stream (below).
   const controller = new AbortController();
-  reply.raw.on('close', () => {
-    if (!reply.raw.writableFinished) controller.abort(new Error('client disconnected'));
-  });
-  const events = produce(controller.signal);
+  const events = produce(AbortSignal.any([requestSignal(reply), controller.signal]));
   const streams = reply.server.openStreams ?? new OpenStreams();
   const lines = Readable.from(
     (async function* () {

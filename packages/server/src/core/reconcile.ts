@@ -3,8 +3,8 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { Store } from '../store/store.js';
 import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
+import { adoptRunning, keepDisk, reconcilePaused, restartReason } from './pause/reconcile-paused.js';
 import { reasonPatch } from './reasons.js';
-import { adoptRunning, keepDisk, reconcileStateful, restartReason } from './reconcile-stateful.js';
 import { LIVE_STATES, type SandboxService } from './sandbox-service.js';
 
 /**
@@ -62,7 +62,7 @@ export async function reconcile(deps: {
       lost++;
     }
   }
-  if (deps.clock) adopted += await reconcileStateful({ ...deps, clock: deps.clock });
+  if (deps.clock) adopted += await reconcilePaused({ ...deps, clock: deps.clock });
   // Paused and hibernated sandboxes own their disk (and checkpoint) too: not leftovers.
   const known = new Set(store.listSandboxes({ states: LIVE_STATES }).map((r) => r.id));
   for (const runtime of Object.values(runtimes)) {

@@ -72,7 +72,7 @@ export class SandboxService {
   private readonly killing = new Map<string, Promise<void>>();
   /** Called after a pooled sandbox is claimed, so the pool can refill. */
   onClaim: (key: PoolKey) => void = () => {};
-  /** What expiry does; the stateful layer (`sandbox-states.ts`) replaces it with onTimeout/retention. */
+  /** What expiry does; the pause layer (`core/pause/pause-resume.ts`) replaces it with onTimeout/retention. */
   onExpire: (id: string) => Promise<void> = (id) => this.kill(id, { code: 'timeout', message: 'timeout expired' });
 
   /** Boots in flight at once; more wait their turn (see Semaphore). */

@@ -3,8 +3,8 @@ import { PaddockError, PORT_LIMITS, type PortAccess, type PortInfo, type PortSet
 import type { AgentClient } from '../agent-client/agent-client.js';
 import { listListeningPorts } from '../agent-client/tunnel-client.js';
 import type { Clock } from '../core/clock.js';
+import type { PauseResume } from '../core/pause/pause-resume.js';
 import type { SandboxService } from '../core/sandbox-service.js';
-import type { SandboxStates } from '../core/sandbox-states.js';
 import { ALL_PORTS, type PortTables } from '../store/port-tables.js';
 import { type PortGrant, PortTokens } from './port-tokens.js';
 
@@ -17,7 +17,7 @@ export const TOKEN_PARAM = 'paddock_token';
 
 export interface ExposedPortsDeps {
   service: SandboxService;
-  states: SandboxStates;
+  pause: PauseResume;
   tables: PortTables;
   /** Key that signs port tokens; kept by the server so tokens survive a restart. */
   tokenSecret: Buffer;
@@ -137,7 +137,7 @@ export class ExposedPorts {
 
   /** Resumes a paused or hibernated sandbox created with autoResume; SANDBOX_PAUSED otherwise. */
   async ensureRunning(target: { sandboxId: string }, signal: AbortSignal): Promise<void> {
-    await this.deps.states.ensureRunning(target.sandboxId, signal);
+    await this.deps.pause.ensureRunning(target.sandboxId, signal);
   }
 
   /** A byte stream to the port of a running sandbox; PORT_NOT_OPEN when nothing listens there. */

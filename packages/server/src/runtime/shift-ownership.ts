@@ -1,48 +1,33 @@
-import { access, chmod, lchown, lstat, opendir, writeFile } from 'node:fs/promises';
+import { chmod, lchown, lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { UID_BASE, UID_COUNT } from './uid-map.js';
-
-const MARKER = '.paddock-uid-shifted';
+import { UID_COUNT as ID_COUNT, UID_BASE } from './uid-map.js';
 
 /**
- * Shifts every entry under `dir` (the dir itself included, symlinks not followed) from
- * owner u:g to UID_BASE+u:UID_BASE+g, so that the tree appears root-owned inside a
- * sandbox's user namespace. Idempotent: a marker file records a finished shift, and ids
- * already in the shifted range are left alone, so an interrupted run can simply rerun.
- * lchown clears setuid/setgid bits, so modes are restored after each chown.
+ * Adds `base` to the owner and group of every entry under `dir` (itself included), without
+ * following symlinks, so that a tree built as host root becomes the tree that root in a user
+ * namespace mapped at `base` owns. `lchown` clears setuid/setgid bits, so those modes are put
+ * back. Hardlinked files are shifted once. Ids that are already ≥ 65536 mean the tree was
+ * shifted before (or holds ids a sandbox cannot map) and fail the call rather than shifting twice.
+ * The one shift of the codebase: templates, snapshots' layers and test trees all use it.
  */
-export async function shiftOwnership(dir: string): Promise<void> {
-  const marker = join(dir, MARKER);
-  if (await exists(marker)) return;
-  await shiftEntry(dir);
-  await writeFile(marker, `${UID_BASE}\n`);
+export async function shiftTree(dir: string, base: number = UID_BASE): Promise<void> {
+  const seen = new Set<string>();
+  await shiftEntry(dir, base, seen);
 }
 
-async function shiftEntry(path: string): Promise<void> {
+async function shiftEntry(path: string, base: number, seen: Set<string>): Promise<void> {
   const st = await lstat(path);
-  const uid = shifted(st.uid);
-  const gid = shifted(st.gid);
-  if (uid !== st.uid || gid !== st.gid) {
-    await lchown(path, uid, gid);
-    // chown drops S_ISUID/S_ISGID on regular files; put them back (not for symlinks).
-    if (!st.isSymbolicLink() && (st.mode & 0o6000) !== 0) {
-      await chmod(path, st.mode & 0o7777);
-    }
+  if (st.nlink > 1 && !st.isDirectory()) {
+    const key = `${st.dev}:${st.ino}`;
+    if (seen.has(key)) return;
+    seen.add(key);
   }
-  if (!st.isDirectory()) return;
-  const entries = await opendir(path);
-  for await (const entry of entries) await shiftEntry(join(path, entry.name));
-}
-
-function shifted(id: number): number {
-  return id >= UID_BASE && id < UID_BASE + UID_COUNT ? id : id + UID_BASE;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
+  if (st.uid >= ID_COUNT || st.gid >= ID_COUNT) {
+    throw new Error(`${path}: owner ${st.uid}:${st.gid} is outside 0..${ID_COUNT - 1}; was the tree already shifted?`);
+  }
+  await lchown(path, st.uid + base, st.gid + base);
+  if (!st.isSymbolicLink() && (st.mode & 0o7000) !== 0) await chmod(path, st.mode & 0o7777);
+  if (st.isDirectory()) {
+    for (const name of await readdir(path)) await shiftEntry(join(path, name), base, seen);
   }
 }

@@ -2,6 +2,7 @@ import { mkdir, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PaddockError, type TemplateBuildEvent, type TemplateSpec } from '@paddock/protocol';
 import type { DataPaths } from '../paths.js';
+import { shiftTree } from '../runtime/shift-ownership.js';
 import { UID_BASE } from '../runtime/uid-map.js';
 import { type BuiltTemplate, readBuiltTemplate, removeTree, scratchDir, templateDir, writeMeta } from './layout.js';
 import { throttleLines } from './log-throttle.js';
@@ -9,7 +10,6 @@ import { ALWAYS_PACKAGES, runMmdebstrap } from './mmdebstrap.js';
 import { findUnknownPackages } from './package-check.js';
 import { runProcess } from './process.js';
 import { runInRootfs } from './sandbox-exec.js';
-import { shiftTree } from './shift-ownership.js';
 import { type ContextFiles, contextFile } from './spec.js';
 
 /** PATH of templates whose spec sets none (Debian's default for root and users alike). */

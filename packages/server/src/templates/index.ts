@@ -1,3 +1,4 @@
+export { shiftTree } from '../runtime/shift-ownership.js';
 export { type BuildTemplateOptions, type BuildTemplateResult, buildTemplate } from './builder.js';
 export {
   BuiltTemplate,
@@ -7,5 +8,4 @@ export {
   removeTemplateFiles,
   templateRootfs,
 } from './layout.js';
-export { shiftTree } from './shift-ownership.js';
 export { BUILDER_VERSION, type ContextFiles, parseTemplateSpec, specHash, validateTemplateSpec } from './spec.js';

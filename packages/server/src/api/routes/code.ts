@@ -5,11 +5,12 @@ import {
   PaddockError,
   RunCodeRequest,
 } from '@paddock/protocol';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { CodeClient } from '../../agent-client/code-client.js';
 import { lostError, lostReason } from '../../core/reasons.js';
 import type { ApiContext } from '../context.js';
 import { sendNdjson } from '../ndjson-reply.js';
+import { requestSignal } from '../request-signal.js';
 import { parseOrThrow } from '../validate.js';
 
 /** Relays a run's events; an agent that vanishes mid-cell becomes an `error` event naming why. */
@@ -48,15 +49,6 @@ async function* relay(
   }
 }
 
-/** Aborts when the client goes away before the answer is complete (the agent then interrupts the cell). */
-function replySignal(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort(new Error('client disconnected'));
-  });
-  return controller.signal;
-}
-
 function contextIdOf(raw: string): string {
   return parseOrThrow(CodeContextRef, { contextId: raw }, 'context id').contextId;
 }
@@ -75,7 +67,7 @@ export function codeRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const req = parseOrThrow(RunCodeRequest, request.body ?? {}, 'code request');
     const record = ctx.service.requireRunning(request.params.id);
     const code = client(request.params.id);
-    const signal = replySignal(reply);
+    const signal = requestSignal(reply);
     // The sandbox's env (create env, secret placeholders, CA trust) under the run's, as for commands.
     const run: RunCodeRequest = { ...req, env: { ...record.env, ...req.env } };
     // Accepted by the agent before the 200: an unknown context answers with its status code.

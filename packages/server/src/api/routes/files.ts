@@ -2,6 +2,7 @@ import { MkdirRequest, PaddockError, RemoveRequest, RenameRequest, SandboxPath }
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { failpoint, failpointArmed } from '../../failpoints.js';
 import type { ApiContext } from '../context.js';
+import { requestSignal } from '../request-signal.js';
 import { parseOrThrow } from '../validate.js';
 
 type FileQuery = { path?: string; user?: string; mode?: string; depth?: string };
@@ -13,15 +14,6 @@ function pathOf(request: FastifyRequest): string {
 
 function optional<T>(value: T | undefined): T | undefined {
   return value === undefined || value === '' ? undefined : value;
-}
-
-/** Aborts when the client goes away, so a half-done transfer to the agent is cancelled. */
-function clientSignal(request: FastifyRequest): AbortSignal {
-  const controller = new AbortController();
-  request.raw.once('close', () => {
-    if (!request.raw.complete) controller.abort(new Error('client disconnected'));
-  });
-  return controller.signal;
 }
 
 /**
@@ -38,14 +30,14 @@ export function fileRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const user = optional(q.user);
     const file = await ctx
       .agentOf(request.params.id)
-      .readFile(path, { ...(user ? { user } : {}), signal: clientSignal(request) });
+      .readFile(path, { ...(user ? { user } : {}), signal: requestSignal(reply) });
     reply.type('application/octet-stream');
     // Devices and /proc files have no length up front; those go out chunked.
     if (file.sizeBytes !== undefined) reply.header('content-length', String(file.sizeBytes));
     return reply.send(file.stream);
   });
 
-  app.put<{ Params: { id: string } }>('/v1/sandboxes/:id/files', async (request) => {
+  app.put<{ Params: { id: string } }>('/v1/sandboxes/:id/files', async (request, reply) => {
     const path = pathOf(request);
     const q = request.query as FileQuery;
     const user = optional(q.user);
@@ -70,7 +62,7 @@ export function fileRoutes(app: FastifyInstance, ctx: ApiContext): void {
       return await ctx.agentOf(request.params.id).writeFile(path, body as NodeJS.ReadableStream, {
         ...(user ? { user } : {}),
         ...(mode !== undefined ? { mode } : {}),
-        signal: clientSignal(request),
+        signal: requestSignal(reply),
       });
     } catch (err) {
       // Read the rest of the upload and drop it: clients that only read the answer once

@@ -1,18 +1,10 @@
 import { PaddockError, PortNumber, PortSettingsRequest, PortUrlRequest } from '@paddock/protocol';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context.js';
+import { requestSignal } from '../request-signal.js';
 import { parseOrThrow } from '../validate.js';
 
 type PortParams = { Params: { id: string; port: string } };
-
-/** Aborts when the client goes away before the answer is sent. */
-function clientSignal(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableEnded) controller.abort(new Error('client disconnected'));
-  });
-  return controller.signal;
-}
 
 /**
  * Exposed ports (docs/api.md, "Exposed ports"): preview URLs with tokens scoped to one port,
@@ -41,6 +33,6 @@ export function portRoutes(app: FastifyInstance, ctx: ApiContext): void {
   });
 
   app.get<{ Params: { id: string } }>('/v1/sandboxes/:id/ports', async (request, reply) => ({
-    ports: await ctx.ports.list(request.params.id, clientSignal(reply)),
+    ports: await ctx.ports.list(request.params.id, requestSignal(reply)),
   }));
 }

@@ -9,22 +9,14 @@ import {
   SignalProcessRequest,
   StartProcessRequest,
 } from '@paddock/protocol';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { readJsonBody } from '../../agent-client/transport.js';
 import type { ApiContext } from '../context.js';
 import { sendNdjson } from '../ndjson-reply.js';
+import { requestSignal } from '../request-signal.js';
 import { parseOrThrow } from '../validate.js';
 
 type ProcessParams = { Params: { id: string; pid: string } };
-
-/** Aborts when the client goes away before the reply finished. */
-function replySignal(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  reply.raw.on('close', () => {
-    if (!reply.raw.writableFinished) controller.abort(new Error('client disconnected'));
-  });
-  return controller.signal;
-}
 
 /** Relays an agent's event stream, parsed at the boundary; a broken one ends with an `error` event. */
 async function* relay(res: IncomingMessage, signal: AbortSignal): AsyncGenerator<ProcessEvent> {
@@ -53,7 +45,7 @@ export function processRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const record = ctx.service.requireRunning(request.params.id);
     // The sandbox's env goes under the command's, as for `POST …/commands`.
     const merged: StartProcessRequest = { ...req, env: { ...record.env, ...req.env } };
-    const signal = replySignal(reply);
+    const signal = requestSignal(reply);
     // A background process's stream is a follower: a pause leaves it open (AgentClient.interrupt).
     const res = await ctx.agentOf(request.params.id).raw({
       method: 'POST',
@@ -85,7 +77,7 @@ export function processRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get<ProcessParams & { Querystring: { fromOffset?: string } }>(`${base}/:pid/events`, async (request, reply) => {
     ctx.service.requireRunning(request.params.id);
     const { fromOffset } = request.query;
-    const signal = replySignal(reply);
+    const signal = requestSignal(reply);
     const res = await ctx.agentOf(request.params.id).raw({
       method: 'GET',
       path: agentPath(request.params.pid, '/events'),

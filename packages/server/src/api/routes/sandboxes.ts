@@ -7,9 +7,10 @@ import {
   SetTimeoutRequest,
 } from '@paddock/protocol';
 import type { FastifyInstance } from 'fastify';
-import type { PreparedSecrets } from '../../network/egress-proxy/sandbox-secrets.js';
+import type { PreparedSecrets } from '../../secrets/sandbox-secrets.js';
 import type { SandboxRecord, SecretRule } from '../../store/store.js';
 import type { ApiContext } from '../context.js';
+import { requestSignal } from '../request-signal.js';
 import { parseOrThrow } from '../validate.js';
 
 export function toSandboxInfo(r: SandboxRecord, capabilities?: SandboxCapabilities): SandboxInfo {
@@ -111,21 +112,15 @@ export function sandboxRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const toSandboxInfo = (r: SandboxRecord) => sandboxInfo(ctx, r);
   app.post('/v1/sandboxes', async (request, reply) => {
     const req = parseOrThrow(CreateSandboxRequest, request.body ?? {}, 'sandbox create request');
-    const controller = new AbortController();
-    const onClose = () => controller.abort(new Error('client disconnected'));
-    request.raw.socket.once('close', onClose);
-    try {
-      const secrets = prepareSecrets(ctx, req);
-      const env = secrets ? { ...req.env, ...secrets.env } : req.env;
-      const { secrets: _values, ...rest } = req;
-      const record = await ctx.service.create({ ...rest, ...(env ? { env } : {}) }, controller.signal, {
-        ...(secrets ? { secrets: secrets.rules } : {}),
-      });
-      if (secrets) await commitSecrets(ctx, record.id, secrets.rules, controller.signal);
-      return reply.status(201).send(toSandboxInfo(record));
-    } finally {
-      request.raw.socket.off('close', onClose);
-    }
+    const signal = requestSignal(reply);
+    const secrets = prepareSecrets(ctx, req);
+    const env = secrets ? { ...req.env, ...secrets.env } : req.env;
+    const { secrets: _values, ...rest } = req;
+    const record = await ctx.service.create({ ...rest, ...(env ? { env } : {}) }, signal, {
+      ...(secrets ? { secrets: secrets.rules } : {}),
+    });
+    if (secrets) await commitSecrets(ctx, record.id, secrets.rules, signal);
+    return reply.status(201).send(toSandboxInfo(record));
   });
 
   app.get('/v1/sandboxes', async (request) => {

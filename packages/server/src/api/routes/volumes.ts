@@ -6,7 +6,7 @@ import { parseOrThrow } from '../validate.js';
 
 /** Named persistent volumes: `POST/GET /v1/volumes`, `GET/DELETE /v1/volumes/:name`. */
 export function volumeRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  const { volumes } = ctx.stateful;
+  const { volumes } = ctx.pauseAndFork;
   const info = (v: VolumeRecord): VolumeInfo => ({
     name: v.name,
     sizeMiB: v.sizeMiB,

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { openWatch } from '../../agent-client/watch-stream.js';
 import type { ApiContext } from '../context.js';
 import { sendNdjson } from '../ndjson-reply.js';
+import { requestSignal } from '../request-signal.js';
 import { parseOrThrow } from '../validate.js';
 
 /**
@@ -13,9 +14,7 @@ import { parseOrThrow } from '../validate.js';
 export function watchRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get<{ Params: { id: string } }>('/v1/sandboxes/:id/files/watch', async (request, reply) => {
     const query = parseOrThrow(WatchQuery, request.query ?? {}, 'watch query');
-    const controller = new AbortController();
-    reply.raw.once('close', () => controller.abort(new Error('client disconnected')));
-    const lines = await openWatch(ctx.agentOf(request.params.id), query, controller.signal);
+    const lines = await openWatch(ctx.agentOf(request.params.id), query, requestSignal(reply));
     return sendNdjson(reply, (signal) => relay(ctx, lines, signal));
   });
 }

@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import { type CodeContext, type CodeEvent, type CodeLanguage, PaddockError } from '@paddock/protocol';
 import { CodeClient } from '../../agent-client/code-client.js';
 import type { ApiContext } from '../../api/context.js';
+import { requestSignal } from '../../api/request-signal.js';
 import { FINAL_STATES } from '../../core/sandbox-service.js';
 import type { SandboxPortHandler, SandboxTarget } from '../../ports/sandbox-traffic.js';
 import type { SandboxRecord } from '../../store/store.js';
@@ -53,15 +54,6 @@ function e2bContext(context: CodeContext): { id: string; language: string; cwd: 
   return { id: context.id, language: context.language, cwd: context.cwd };
 }
 
-/** Aborts when the client goes away before the answer is complete. */
-function responseSignal(res: ServerResponse): AbortSignal {
-  const controller = new AbortController();
-  res.once('close', () => {
-    if (!res.writableFinished) controller.abort(new Error('client disconnected'));
-  });
-  return controller.signal;
-}
-
 /**
  * E2B's code interpreter (`@e2b/code-interpreter`'s port 49999: `/execute`, `/contexts…`)
  * over Paddock's own: the same agent routes and kernels as `/v1/sandboxes/:id/code`.
@@ -74,7 +66,7 @@ export class E2bCodeInterpreter implements SandboxPortHandler {
   constructor(private readonly deps: CodeInterpreterDeps) {}
 
   handleRequest(req: IncomingMessage, res: ServerResponse, target: SandboxTarget): void {
-    const signal = responseSignal(res);
+    const signal = requestSignal(res);
     this.dispatch(req, res, target, signal).catch((err: unknown) => this.fail(res, target, err, signal));
   }
 
@@ -157,7 +149,7 @@ export class E2bCodeInterpreter implements SandboxPortHandler {
 
   private async running(sandboxId: string, signal: AbortSignal): Promise<SandboxRecord> {
     try {
-      return await this.deps.ctx.stateful.states.ensureRunning(sandboxId, signal);
+      return await this.deps.ctx.pauseAndFork.pause.ensureRunning(sandboxId, signal);
     } catch (err) {
       if (err instanceof PaddockError) throw new SandboxGone(err.message);
       throw err;

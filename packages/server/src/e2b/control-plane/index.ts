@@ -17,7 +17,7 @@ export function e2bUnauthenticatedReply(url: string): { status: number; body: un
 
 /**
  * The E2B control plane as an encapsulated fastify plugin on our own port: its own error
- * shape (`{code: status, message}`), the same service, stateful layer and auth as /v1.
+ * shape (`{code: status, message}`), the same service, pause layer and auth as /v1.
  */
 export function e2bControlPlane(
   app: FastifyInstance,

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiContext } from '../../api/context.js';
+import { requestSignal } from '../../api/request-signal.js';
 import { PAUSED_STATES } from '../../core/sandbox-service.js';
 import type { EnvdAccessTokens } from '../access-token.js';
 import { type E2bView, liveSandbox, toE2bDetail, toE2bSandbox } from './e2b-sandbox.js';
@@ -20,15 +21,6 @@ import {
 
 type IdParams = { Params: { id: string } };
 
-/** Aborts when the client goes away before the answer is sent. */
-function clientSignal(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableEnded) controller.abort(new Error('client disconnected'));
-  });
-  return controller.signal;
-}
-
 /** The control-plane sandbox routes of e2b-protocol.md §2.2, over the same core as /v1. */
 export function e2bSandboxRoutes(
   app: FastifyInstance,
@@ -36,13 +28,13 @@ export function e2bSandboxRoutes(
 ): void {
   const { ctx, tokens, metrics } = deps;
   const { service } = ctx;
-  const { states } = ctx.stateful;
+  const { pause: states } = ctx.pauseAndFork;
   // One domain for both APIs: getHost(port) gives the exposed-port proxy's `{port}-{id}.{domain}`.
   const view = (): E2bView => ({ tokens, domain: ctx.ports.domain });
 
   const create = async (request: FastifyRequest, reply: FastifyReply) => {
     const body = parseE2b(E2bNewSandbox, request.body, 'sandbox create');
-    const record = await service.create(toCreateRequest(body), clientSignal(reply));
+    const record = await service.create(toCreateRequest(body), requestSignal(reply));
     // E2B serves every sandbox port without a token unless `allowPublicTraffic: false`.
     if (body.network?.allowPublicTraffic !== false) ctx.ports.setAllPublic(record.id, true);
     return reply.status(201).send(toE2bSandbox(record, view()));
@@ -55,7 +47,7 @@ export function e2bSandboxRoutes(
     const { timeout } = parseE2b(E2bConnect, request.body, 'connect');
     const record = liveSandbox(service, request.params.id);
     const wasPaused = PAUSED_STATES.includes(record.state);
-    let current = wasPaused ? await states.resume(record.id, clientSignal(reply)) : record;
+    let current = wasPaused ? await states.resume(record.id, requestSignal(reply)) : record;
     if (timeout !== undefined && current.state === 'running') {
       const wantedMs = timeoutMsOf(timeout);
       if (Date.now() + wantedMs > (current.expiresAtMs ?? 0) || wasPaused) {
@@ -74,7 +66,7 @@ export function e2bSandboxRoutes(
     if (!PAUSED_STATES.includes(record.state)) {
       return reply.status(409).send({ code: 409, message: `sandbox '${record.id}' is not paused` });
     }
-    let current = await states.resume(record.id, clientSignal(reply));
+    let current = await states.resume(record.id, requestSignal(reply));
     if (timeout !== undefined) current = service.setTimeout(record.id, timeoutMsOf(timeout));
     return reply.status(201).send(toE2bSandbox(current, view()));
   });
@@ -121,8 +113,8 @@ export function e2bSandboxRoutes(
     if (PAUSED_STATES.includes(record.state)) {
       return reply.status(409).send({ code: 409, message: `sandbox '${record.id}' is already paused` });
     }
-    if (memory === false) await states.hibernate(record.id, false, clientSignal(reply));
-    else await states.pause(record.id, clientSignal(reply));
+    if (memory === false) await states.hibernate(record.id, false, requestSignal(reply));
+    else await states.pause(record.id, requestSignal(reply));
     return reply.status(204).send();
   });
 
@@ -136,7 +128,7 @@ export function e2bSandboxRoutes(
         .status(400)
         .send({ code: 400, message: 'network: this Paddock server runs sandboxes without networking' });
     }
-    await ctx.networks.update(service.requireRunning(record.id).id, change, clientSignal(reply));
+    await ctx.networks.update(service.requireRunning(record.id).id, change, requestSignal(reply));
     return reply.status(204).send();
   });
 

@@ -13,10 +13,10 @@ function toE2bSnapshot(s: SnapshotRecord) {
   return { snapshotID: s.name, names: [s.name] };
 }
 
-/** Fork and snapshots (gVisor forks; snapshots on both runtimes), mapped onto the stateful core. */
+/** Fork and snapshots (gVisor forks; snapshots on both runtimes), mapped onto the pause and fork core. */
 export function e2bSnapshotRoutes(app: FastifyInstance, deps: { ctx: ApiContext; tokens: EnvdAccessTokens }): void {
   const { ctx, tokens } = deps;
-  const { forks, snapshots } = ctx.stateful;
+  const { forks, snapshots } = ctx.pauseAndFork;
 
   // One result per child; Paddock forks all or none, so a failure is the whole call's error.
   app.post<IdParams>('/sandboxes/:id/fork', async (request, reply) => {

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { ApiContext } from '../../api/context.js';
+import { requestSignal } from '../../api/request-signal.js';
 import { PAUSED_STATES } from '../../core/sandbox-service.js';
 import type { SandboxPortHandler, SandboxTarget } from '../../ports/sandbox-traffic.js';
 import type { SandboxRecord } from '../../store/store.js';
@@ -254,14 +255,11 @@ export class EnvdHandler implements SandboxPortHandler {
     if (!PAUSED_STATES.includes(record.state)) return record;
     if (!record.autoResume)
       throw new SandboxGone('The sandbox is paused: connect to it (Sandbox.connect) to resume it');
-    return this.ctx.stateful.states.ensureRunning(record.id);
+    return this.ctx.pauseAndFork.pause.ensureRunning(record.id);
   }
 
   private callOf(req: IncomingMessage, res: ServerResponse, record: SandboxRecord, url: URL): EnvdCall {
-    const controller = new AbortController();
-    res.once('close', () => {
-      if (!res.writableFinished) controller.abort(new Error('client disconnected'));
-    });
+    const signal = requestSignal(res);
     const timeout = Number(header(req, 'connect-timeout-ms'));
     const keepaliveS = Number(header(req, 'keepalive-ping-interval'));
     const user = basicUserOf(header(req, 'authorization')) ?? (url.searchParams.get('username') || undefined);
@@ -269,7 +267,7 @@ export class EnvdHandler implements SandboxPortHandler {
       record,
       agent: this.ctx.agentOf(record.id),
       user,
-      signal: controller.signal,
+      signal,
       timeoutMs: Number.isFinite(timeout) && timeout > 0 ? timeout : undefined,
       keepaliveMs: Number.isFinite(keepaliveS) && keepaliveS > 0 ? keepaliveS * 1000 : DEFAULT_KEEPALIVE_MS,
     };

@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandEvent, RunCommandRequest } from '@paddock/protocol';
 import type { Logger } from '../../core/logger.js';
+import { SandboxSecrets } from '../../secrets/sandbox-secrets.js';
 import { SecretTables } from '../../store/secret-tables.js';
 import type { DeniedAttempt, EgressPolicyOracle } from '../egress-contract.js';
 import { HostEgressProxy } from './host-egress-proxy.js';
-import { SandboxSecrets } from './sandbox-secrets.js';
 
 /** Settings of the egress proxy (upstream DNS is the network's `PADDOCK_EGRESS_DNS`). */
 export interface EgressProxyConfig {

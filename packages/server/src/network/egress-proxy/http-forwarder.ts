@@ -4,10 +4,10 @@ import { connect as netConnect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { type SecureContext, connect as tlsConnect } from 'node:tls';
 import type { Logger } from '../../core/logger.js';
+import { secretsFor, substituteHeaders } from '../../secrets/placeholder-substitution.js';
 import type { SecretRule } from '../../store/store.js';
 import type { EgressPolicyOracle } from '../egress-contract.js';
 import { parseHostHeader } from './http-head.js';
-import { secretsFor, substituteHeaders } from './placeholder-substitution.js';
 import { allowedAddresses, checkedLookup, EgressRefused, type ResolveHost } from './upstream-resolve.js';
 
 /** How a sandbox connection reached the forwarder. */

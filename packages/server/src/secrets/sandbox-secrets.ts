@@ -7,8 +7,8 @@ import {
   type RunCommandRequest,
   type SecretInfo,
 } from '@paddock/protocol';
-import type { SecretTables } from '../../store/secret-tables.js';
-import type { SecretRule } from '../../store/store.js';
+import type { SecretTables } from '../store/secret-tables.js';
+import type { SecretRule } from '../store/store.js';
 
 /** Where the sandbox finds the egress CA, and the bundle it is appended to. */
 export const SANDBOX_CA_FILE = '/usr/local/share/ca-certificates/paddock-egress.crt';

@@ -1,15 +1,15 @@
 import { PaddockError } from '@paddock/protocol';
-import { failpoint } from '../failpoints.js';
-import type { SandboxRecord, Store } from '../store/store.js';
-import type { Clock } from './clock.js';
-import { launchOf } from './launch.js';
-import type { SandboxService } from './sandbox-service.js';
-import { type SandboxStates, stoppedServing } from './sandbox-states.js';
-import type { TemplateCatalog } from './templates.js';
+import { failpoint } from '../../failpoints.js';
+import type { SandboxRecord, Store } from '../../store/store.js';
+import type { Clock } from '../clock.js';
+import { launchOf } from '../launch.js';
+import { type PauseResume, stoppedServing } from '../pause/pause-resume.js';
+import type { SandboxService } from '../sandbox-service.js';
+import type { TemplateCatalog } from '../templates.js';
 
 export interface ForksDeps {
   service: SandboxService;
-  states: SandboxStates;
+  pause: PauseResume;
   store: Store;
   templates: TemplateCatalog;
   clock: Clock;
@@ -42,7 +42,7 @@ export class Forks {
         { field: 'count' },
       );
     }
-    const parent = await this.deps.states.ensureRunning(parentId, signal);
+    const parent = await this.deps.pause.ensureRunning(parentId, signal);
     const runtime = service.runtimeFor(parent.isolation);
     service.requireCheckpointable(parent, 'fork');
     if (!runtime.capabilities().fork) {

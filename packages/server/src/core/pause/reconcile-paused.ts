@@ -1,10 +1,10 @@
 import type { Isolation } from '@paddock/protocol';
-import type { Runtime } from '../runtime/runtime.js';
-import type { SandboxRecord, Store } from '../store/store.js';
-import type { Clock } from './clock.js';
-import type { Logger } from './logger.js';
-import { CLEARED_REASON, DISK_KEPT, type Reason, reasonPatch } from './reasons.js';
-import { PAUSED_STATES, type SandboxService } from './sandbox-service.js';
+import type { Runtime } from '../../runtime/runtime.js';
+import type { SandboxRecord, Store } from '../../store/store.js';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../logger.js';
+import { CLEARED_REASON, DISK_KEPT, type Reason, reasonPatch } from '../reasons.js';
+import { PAUSED_STATES, type SandboxService } from '../sandbox-service.js';
 
 /**
  * After a restart, settles sandboxes that were paused, hibernated or between those states
@@ -17,7 +17,7 @@ import { PAUSED_STATES, type SandboxService } from './sandbox-service.js';
  * - resuming: running if the runtime runs it, else hibernated again (the resume is retried).
  * Whatever becomes `running` must answer first (see `adoptRunning`).
  */
-export async function reconcileStateful(deps: {
+export async function reconcilePaused(deps: {
   store: Store;
   runtimes: Partial<Record<Isolation, Runtime>>;
   service: SandboxService;

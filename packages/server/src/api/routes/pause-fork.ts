@@ -1,7 +1,8 @@
 import { ForkRequest, HibernateRequest, PaddockError, type SnapshotInfo, SnapshotRequest } from '@paddock/protocol';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { SnapshotRecord } from '../../store/store.js';
 import type { ApiContext } from '../context.js';
+import { requestSignal } from '../request-signal.js';
 import { parseOrThrow } from '../validate.js';
 import { sandboxInfo } from './sandboxes.js';
 
@@ -19,52 +20,43 @@ function toSnapshotInfo(s: SnapshotRecord): SnapshotInfo {
   };
 }
 
-/** Aborts when the client goes away before the answer is sent (one listener per response, not per socket). */
-function clientSignal(reply: FastifyReply): AbortSignal {
-  const controller = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableEnded) controller.abort(new Error('client disconnected'));
-  });
-  return controller.signal;
-}
-
 /**
  * Pause, resume, hibernate, snapshot and fork. A hook before every other sandbox sub-route
  * (commands, files, processes, …) resumes a paused or hibernated sandbox created with
  * `autoResume`, or fails with SANDBOX_PAUSED, before the route reaches the agent.
  */
-export function stateRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  const { states, snapshots, forks } = ctx.stateful;
+export function pauseForkRoutes(app: FastifyInstance, ctx: ApiContext): void {
+  const { pause: states, snapshots, forks } = ctx.pauseAndFork;
 
   app.addHook('preHandler', async (request, reply) => {
     const sub = SANDBOX_SUBROUTE.exec(request.routeOptions.url ?? '')?.[1];
     if (sub === undefined || STATE_ROUTES.has(sub)) return;
     const id = (request.params as { id?: string }).id;
-    if (id !== undefined) await states.ensureRunning(id, clientSignal(reply));
+    if (id !== undefined) await states.ensureRunning(id, requestSignal(reply));
   });
 
   app.post<{ Params: { id: string } }>('/v1/sandboxes/:id/pause', async (request, reply) =>
-    sandboxInfo(ctx, await states.pause(request.params.id, clientSignal(reply))),
+    sandboxInfo(ctx, await states.pause(request.params.id, requestSignal(reply))),
   );
 
   app.post<{ Params: { id: string } }>('/v1/sandboxes/:id/resume', async (request, reply) =>
-    sandboxInfo(ctx, await states.resume(request.params.id, clientSignal(reply))),
+    sandboxInfo(ctx, await states.resume(request.params.id, requestSignal(reply))),
   );
 
   app.post<{ Params: { id: string } }>('/v1/sandboxes/:id/hibernate', async (request, reply) => {
     const { keepMemory } = parseOrThrow(HibernateRequest, request.body ?? {}, 'hibernate request');
-    return sandboxInfo(ctx, await states.hibernate(request.params.id, keepMemory, clientSignal(reply)));
+    return sandboxInfo(ctx, await states.hibernate(request.params.id, keepMemory, requestSignal(reply)));
   });
 
   app.post<{ Params: { id: string } }>('/v1/sandboxes/:id/snapshot', async (request, reply) => {
     const { name } = parseOrThrow(SnapshotRequest, request.body ?? {}, 'snapshot request');
-    const snapshot = await snapshots.create(request.params.id, name, clientSignal(reply));
+    const snapshot = await snapshots.create(request.params.id, name, requestSignal(reply));
     return reply.status(201).send(toSnapshotInfo(snapshot));
   });
 
   app.post<{ Params: { id: string } }>('/v1/sandboxes/:id/fork', async (request, reply) => {
     const req = parseOrThrow(ForkRequest, request.body ?? {}, 'fork request');
-    const children = await forks.fork(request.params.id, req, clientSignal(reply));
+    const children = await forks.fork(request.params.id, req, requestSignal(reply));
     return reply.status(201).send({ sandboxes: children.map((c) => sandboxInfo(ctx, c)) });
   });
 

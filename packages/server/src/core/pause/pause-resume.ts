@@ -1,13 +1,13 @@
 import { PaddockError } from '@paddock/protocol';
-import { failpoint } from '../failpoints.js';
-import type { SandboxRecord, Store } from '../store/store.js';
-import type { Clock } from './clock.js';
-import { KeyedQueue } from './keyed-queue.js';
-import type { Logger } from './logger.js';
-import { CLEARED_REASON, type Reason, reasonPatch } from './reasons.js';
-import { PAUSED_STATES, type SandboxService } from './sandbox-service.js';
+import { failpoint } from '../../failpoints.js';
+import type { SandboxRecord, Store } from '../../store/store.js';
+import type { Clock } from '../clock.js';
+import { KeyedQueue } from '../keyed-queue.js';
+import type { Logger } from '../logger.js';
+import { CLEARED_REASON, type Reason, reasonPatch } from '../reasons.js';
+import { PAUSED_STATES, type SandboxService } from '../sandbox-service.js';
 
-export interface SandboxStatesDeps {
+export interface PauseResumeDeps {
   service: SandboxService;
   store: Store;
   clock: Clock;
@@ -35,11 +35,11 @@ export interface SandboxStatesDeps {
  * autoResume racing a pause cannot interleave. Expiry follows `onTimeout`; a paused or
  * hibernated sandbox expires `retentionMs` after it stopped running, and is then deleted.
  */
-export class SandboxStates {
+export class PauseResume {
   /** One state change at a time per sandbox. */
   private readonly queue = new KeyedQueue();
 
-  constructor(private readonly deps: SandboxStatesDeps) {
+  constructor(private readonly deps: PauseResumeDeps) {
     deps.service.onExpire = (id) => this.expire(id);
   }
 

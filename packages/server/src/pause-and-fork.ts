@@ -2,11 +2,11 @@ import { readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Isolation, PaddockError } from '@paddock/protocol';
 import type { Clock } from './core/clock.js';
-import { Forks } from './core/forks.js';
+import { Forks } from './core/fork/forks.js';
+import { Snapshots } from './core/fork/snapshots.js';
 import type { Logger } from './core/logger.js';
+import { PauseResume } from './core/pause/pause-resume.js';
 import type { SandboxService } from './core/sandbox-service.js';
-import { SandboxStates } from './core/sandbox-states.js';
-import { Snapshots } from './core/snapshots.js';
 import type { TemplateCatalog } from './core/templates.js';
 import { Volumes } from './core/volumes.js';
 import { hostCommand } from './runtime/host-command.js';
@@ -15,15 +15,15 @@ import { VolumeDisks } from './runtime/volume-disk.js';
 import type { Store } from './store/store.js';
 
 /** Pause/resume/hibernate, snapshots, forks and volumes, as the API sees them. */
-export interface Stateful {
-  states: SandboxStates;
+export interface PauseAndFork {
+  pause: PauseResume;
   snapshots: Snapshots;
   forks: Forks;
   volumes: Volumes;
 }
 
-/** Assembles the stateful-sandbox services over the server's store, runtimes and data dir. */
-export function buildStateful(deps: {
+/** Assembles pause/resume/hibernate, snapshots, forks and volumes over the server's store, runtimes and data dir. */
+export function buildPauseAndFork(deps: {
   dataDir: string;
   store: Store;
   service: SandboxService;
@@ -35,9 +35,9 @@ export function buildStateful(deps: {
   maxForkCount: number;
   onAgentGone: (id: string, reason: PaddockError) => void;
   onPause: (id: string, reason: PaddockError) => void;
-}): Stateful {
+}): PauseAndFork {
   const { store, service, clock } = deps;
-  const states = new SandboxStates({
+  const pause = new PauseResume({
     service,
     store,
     clock,
@@ -62,7 +62,7 @@ export function buildStateful(deps: {
   });
   const forks = new Forks({
     service,
-    states,
+    pause,
     store,
     templates: snapshots,
     clock,
@@ -71,5 +71,5 @@ export function buildStateful(deps: {
     volumeBinds: (record) => volumes.binds(record.volumes),
     onAgentGone: deps.onAgentGone,
   });
-  return { states, snapshots, forks, volumes };
+  return { pause, snapshots, forks, volumes };
 }

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { LIMITS, PaddockError } from '@paddock/protocol';
-import { Forks } from '../../packages/server/src/core/forks.js';
+import { Forks } from '../../packages/server/src/core/fork/forks.js';
 import { silentLogger } from '../../packages/server/src/core/logger.js';
+import { PauseResume } from '../../packages/server/src/core/pause/pause-resume.js';
 import { reconcile } from '../../packages/server/src/core/reconcile.js';
 import { SandboxService } from '../../packages/server/src/core/sandbox-service.js';
-import { SandboxStates } from '../../packages/server/src/core/sandbox-states.js';
 import type { ResolvedTemplate, TemplateCatalog } from '../../packages/server/src/core/templates.js';
 import { FakeRuntime } from '../../packages/server/src/runtime/fake/fake-runtime.js';
 import { SqliteStore } from '../../packages/server/src/store/sqlite-store.js';
@@ -31,10 +31,10 @@ function setup() {
   let n = 0;
   const newId = () => `sbx${String(n++).padStart(17, '0')}`;
   const service = new SandboxService({ store, runtimes, templates: catalog, clock, logger: silentLogger, newId });
-  const states = new SandboxStates({ service, store, clock, logger: silentLogger });
+  const states = new PauseResume({ service, store, clock, logger: silentLogger });
   const forks = new Forks({
     service,
-    states,
+    pause: states,
     store,
     templates: catalog,
     clock,
@@ -48,7 +48,7 @@ function setup() {
 const code = (c: string) => (err: unknown) => err instanceof PaddockError && err.code === c;
 const HOUR = 3_600_000;
 
-describe('SandboxStates (fake runtime, fake clock)', () => {
+describe('PauseResume (fake runtime, fake clock)', () => {
   it('pauses and resumes idempotently, with the retention as expiry while paused', async () => {
     const { service, states, runtimes, clock } = setup();
     const sbx = await service.create({ timeoutMs: HOUR });
@@ -139,7 +139,7 @@ describe('SandboxStates (fake runtime, fake clock)', () => {
     await reconcile({ store, runtimes, service: fresh, logger: silentLogger, clock });
     assert.equal(store.getSandbox(sbx.id)?.state, 'hibernated');
     assert.equal(await runtimes.gvisor.checkpointOf(sbx.id), 'partial');
-    const states2 = new SandboxStates({ service: fresh, store, clock, logger: silentLogger });
+    const states2 = new PauseResume({ service: fresh, store, clock, logger: silentLogger });
     assert.equal((await states2.resume(sbx.id)).state, 'running');
     release();
     await inFlight.catch(() => undefined);
