@@ -34,7 +34,7 @@ after(async () => {
   await server?.close();
 });
 
-describe(`E2B SDK ${PINNED.e2b}: conformance sequence (e2b-protocol.md §5)`, () => {
+describe(`E2B SDK ${PINNED.e2b}: conformance sequence (docs/e2b-protocol.md §5)`, () => {
   let sbx: Sandbox;
 
   it('creates a sandbox with metadata, envs and a timeout', { timeout: 60_000 }, async () => {

@@ -44,7 +44,7 @@ function sameSecret(given: string, expected: string): boolean {
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** What a signed `/files` URL asks for (e2b-protocol.md §3.6). */
+/** What a signed `/files` URL asks for (docs/e2b-protocol.md §3.6). */
 export interface FileSignature {
   path: string;
   operation: 'read' | 'write';

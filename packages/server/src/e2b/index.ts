@@ -31,7 +31,7 @@ export interface E2bFacadeOptions {
 }
 
 /**
- * The E2B-compatible facade (issue 8, e2b-protocol.md): the control plane as routes of our
+ * The E2B-compatible facade (issue 8, docs/e2b-protocol.md): the control plane as routes of our
  * API and envd as the handler of in-sandbox port 49983, both over the same core.
  */
 export function installE2bFacade(options: E2bFacadeOptions): E2bFacade {

@@ -2,7 +2,7 @@ import type { Chart, CodeEvent, CodeResult } from '@paddock/protocol';
 
 /**
  * One line of the E2B code interpreter's `/execute` NDJSON stream, as both E2B SDKs parse it
- * (e2b-protocol.md §4). The Python SDK builds its `Result` dataclass from the result line's
+ * (docs/e2b-protocol.md §4). The Python SDK builds its `Result` dataclass from the result line's
  * keys, so a result line carries only the keys that class knows.
  */
 export type E2bExecutionLine =

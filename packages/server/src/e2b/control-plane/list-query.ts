@@ -4,7 +4,7 @@ import { e2bStateOf } from './e2b-sandbox.js';
 
 const MAX_PAGE = 100;
 
-/** `GET /v2/sandboxes` query, as the SDKs send it (e2b-protocol.md §2.2). */
+/** `GET /v2/sandboxes` query, as the SDKs send it (docs/e2b-protocol.md §2.2). */
 export interface E2bListQuery {
   metadata?: string;
   state?: string;

@@ -21,7 +21,7 @@ import {
 
 type IdParams = { Params: { id: string } };
 
-/** The control-plane sandbox routes of e2b-protocol.md §2.2, over the same core as /v1. */
+/** The control-plane sandbox routes of docs/e2b-protocol.md §2.2, over the same core as /v1. */
 export function e2bSandboxRoutes(
   app: FastifyInstance,
   deps: { ctx: ApiContext; tokens: EnvdAccessTokens; metrics: E2bMetrics },

@@ -22,7 +22,7 @@ interface Watcher {
 }
 
 /**
- * `filesystem.Filesystem` (e2b-protocol.md §3.3) over the agent's file routes. Paths are
+ * `filesystem.Filesystem` (docs/e2b-protocol.md §3.3) over the agent's file routes. Paths are
  * resolved like envd does: relative ones against the acting user's home.
  */
 export class FilesystemService {

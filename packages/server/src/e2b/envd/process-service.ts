@@ -54,7 +54,7 @@ function shellQuote(s: string): string {
 }
 
 /**
- * `process.Process` (e2b-protocol.md §3.2) over the agent's durable processes and PTYs. Every
+ * `process.Process` (docs/e2b-protocol.md §3.2) over the agent's durable processes and PTYs. Every
  * process is started in the background on the agent, so that it outlives the Start stream
  * (envd ties a process to `Connect-Timeout-Ms`, never to the request).
  */
