@@ -13,6 +13,7 @@ import { silentLogger } from '../packages/server/src/core/logger.js';
 import { loadNetworkConfig } from '../packages/server/src/network/network-config.js';
 import { NoopEgressProxy } from '../packages/server/src/network/noop-egress-proxy.js';
 import { SandboxNetworkService } from '../packages/server/src/network/sandbox-networks.js';
+import { SqliteStore } from '../packages/server/src/store/sqlite-store.js';
 import {
   BENCH_API_KEY as API_KEY,
   BENCH_CGROUP_PARENT as CGROUP_PARENT,
@@ -33,10 +34,11 @@ const record = (name: string, runtime: string, times: number[]) => {
 };
 
 // 1. The network layer alone, on its own table (the server below makes its own).
+const benchStore = new SqliteStore(join(DATA_DIR, 'network-bench.db'));
 const networks = new SandboxNetworkService({
   config: loadNetworkConfig(network),
   dataDir: join(DATA_DIR, 'network-bench'),
-  dbFile: join(DATA_DIR, 'network-bench.db'),
+  store: benchStore.networks,
   cgroupParent: `${CGROUP_PARENT}-netonly`,
   proxy: new NoopEgressProxy(),
   logger: silentLogger,
@@ -52,6 +54,7 @@ try {
   }
 } finally {
   await networks.close();
+  benchStore.close();
 }
 record('network up (nft + netns + veth + resolver)', 'crun', up);
 record('network down', 'crun', down);

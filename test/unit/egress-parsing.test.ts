@@ -3,8 +3,8 @@ import { createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { parseClientHello } from '../../packages/server/src/network/egress-proxy/client-hello.js';
-import { matchesHostPattern } from '../../packages/server/src/network/egress-proxy/host-pattern.js';
 import { parseHostHeader, sniffHttp } from '../../packages/server/src/network/egress-proxy/http-head.js';
+import { matchesHostPattern } from '../../packages/server/src/secrets/host-pattern.js';
 import { secretsFor, substituteHeaders } from '../../packages/server/src/secrets/placeholder-substitution.js';
 import type { SecretRule } from '../../packages/server/src/store/store.js';
 

@@ -5,11 +5,12 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { CommandEvent, RunCommandRequest } from '@paddock/protocol';
 import { SandboxSecrets, TRUST_ENV } from '../../packages/server/src/secrets/sandbox-secrets.js';
-import { SecretTables } from '../../packages/server/src/store/secret-tables.js';
+import { SqliteStore } from '../../packages/server/src/store/sqlite-store.js';
 
 describe('sandbox secrets (placeholders, host-side store, CA install)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'secrets-unit-'));
-  const tables = new SecretTables(join(dir, 'db.sqlite'));
+  const store = new SqliteStore(join(dir, 'db.sqlite'));
+  const tables = store.sandboxSecrets;
   const ran: RunCommandRequest[] = [];
   let exitCode = 0;
   const secrets = new SandboxSecrets({
@@ -21,7 +22,7 @@ describe('sandbox secrets (placeholders, host-side store, CA install)', () => {
     },
   });
   after(() => {
-    tables.close();
+    store.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import { ACCESS, permits } from '../../packages/agent/src/file-access.js';
 import { applySecretFlags, collectSecretHeaders } from '../../packages/sdk/src/cli/secret-option.js';
 import { secretsFor, substituteHeaders } from '../../packages/server/src/secrets/placeholder-substitution.js';
-import { SecretTables } from '../../packages/server/src/store/secret-tables.js';
+import { SqliteStore } from '../../packages/server/src/store/sqlite-store.js';
 import type { SecretRule } from '../../packages/server/src/store/store.js';
 
 const issuesOf = (result: { success: boolean; error?: { issues: { path: PropertyKey[]; message: string }[] } }) =>
@@ -119,14 +119,15 @@ describe('secrets: the host-side store', () => {
       );
       old.prepare('INSERT INTO sandbox_secrets VALUES (?, ?, ?, ?, ?)').run('s1', 'OLD', 'p', 'v', '["a.test"]');
       old.close();
-      const tables = new SecretTables(file);
+      const store = new SqliteStore(file);
+      const tables = store.sandboxSecrets;
       try {
         assert.deepEqual(tables.get('s1'), [{ name: 'OLD', placeholder: 'p', value: 'v', hosts: ['a.test'] }]);
         const rule = { name: 'NEW', placeholder: 'q', value: 'w', hosts: ['b.test'] };
         tables.put('s2', [{ ...rule, headers: ['authorization'], allowInsecureHttp: true }]);
         assert.deepEqual(tables.get('s2'), [{ ...rule, headers: ['authorization'], allowInsecureHttp: true }]);
       } finally {
-        tables.close();
+        store.close();
       }
     } finally {
       rmSync(dir, { recursive: true, force: true });

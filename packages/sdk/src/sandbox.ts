@@ -81,7 +81,7 @@ export interface SandboxCreateOptions extends ConnectionOptions {
 export interface SandboxListOptions extends ConnectionOptions {
   /** Only sandboxes whose metadata has all these pairs. */
   metadata?: Record<string, string>;
-  /** Only these states; default the live ones (starting, running, stopping). */
+  /** Only these states; default the live ones (every state but `killed` and `error`, paused and hibernated included). */
   state?: SandboxState[];
 }
 

@@ -1,6 +1,7 @@
 import { readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Isolation, PaddockError } from '@paddock/protocol';
+import type { PauseAndFork } from './api/context.js';
 import type { Clock } from './core/clock.js';
 import { Forks } from './core/fork/forks.js';
 import { Snapshots } from './core/fork/snapshots.js';
@@ -13,14 +14,6 @@ import { hostCommand } from './runtime/host-command.js';
 import type { Runtime } from './runtime/runtime.js';
 import { VolumeDisks } from './runtime/volume-disk.js';
 import type { Store } from './store/store.js';
-
-/** Pause/resume/hibernate, snapshots, forks and volumes, as the API sees them. */
-export interface PauseAndFork {
-  pause: PauseResume;
-  snapshots: Snapshots;
-  forks: Forks;
-  volumes: Volumes;
-}
 
 /** Assembles pause/resume/hibernate, snapshots, forks and volumes over the server's store, runtimes and data dir. */
 export function buildPauseAndFork(deps: {

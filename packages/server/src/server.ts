@@ -28,7 +28,6 @@ import { SandboxCgroups } from './runtime/cgroups.js';
 import { CrunRuntime } from './runtime/crun-driver.js';
 import { RunscRuntime } from './runtime/runsc-driver.js';
 import type { Runtime } from './runtime/runtime.js';
-import { PortTables } from './store/port-tables.js';
 import { serverSecretBytes } from './store/server-secret.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import { buildsInProgress } from './templates/builder.js';
@@ -108,7 +107,7 @@ export async function startServer(
     config: config.egressProxy,
     dnsServers: config.network.dnsUpstreams,
     sandboxesDir: paths.sandboxes,
-    dbFile: paths.db,
+    secretStore: store.sandboxSecrets,
     logger,
     oracle: () => networks,
     exec: (id, request, signal) => agentOf(id).exec(request, signal),
@@ -117,7 +116,7 @@ export async function startServer(
   const networks = new SandboxNetworkService({
     config: config.network,
     dataDir: config.dataDir,
-    dbFile: paths.db,
+    store: store.networks,
     cgroupParent: config.cgroupParent,
     proxy: egress.proxy,
     logger,
@@ -170,11 +169,10 @@ export async function startServer(
     return client;
   };
   // Exposed ports: the proxy takes every sandbox port that no other handler claimed.
-  const portTables = new PortTables(paths.db);
   const ports = new ExposedPorts({
     service,
     pause: pauseAndFork.pause,
-    tables: portTables,
+    tables: store.ports,
     tokenSecret: serverSecretBytes(store, 'port-token-hmac'),
     clock: systemClock,
     agentOf,
@@ -246,7 +244,6 @@ export async function startServer(
       await egress.close();
       for (const client of agents.values()) client.close();
       portProxy.close();
-      portTables.close();
       store.close();
     },
   };

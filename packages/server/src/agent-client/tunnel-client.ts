@@ -1,9 +1,22 @@
-import { request } from 'node:http';
+import { type IncomingMessage, request } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type ListeningPort, ListeningPorts, PaddockError } from '@paddock/protocol';
-import type { AgentClient, CallOptions } from './agent-client.js';
 import { agentSocketConnector } from './agent-socket.js';
-import { readJsonBody, transportError } from './transport.js';
+import { type AgentRequest, readJsonBody, transportError } from './transport.js';
+
+/**
+ * What tunnels and port listings need of the agent's client (`AgentClient` has it). Narrow, so
+ * that agent-client.ts builds on this file without an import circle.
+ */
+export interface TunnelAgent {
+  readonly socketPath: string;
+  raw(request: AgentRequest): Promise<IncomingMessage>;
+}
+
+/** Options every call takes (as `CallOptions` of agent-client.ts). */
+interface TunnelCallOptions {
+  signal?: AbortSignal | undefined;
+}
 
 /** The agent's `Upgrade` token for a raw tunnel (docs/agent-protocol.md, `GET /tunnel`). */
 const TUNNEL_PROTOCOL = 'paddock-tunnel';
@@ -15,7 +28,7 @@ const TUNNEL_PROTOCOL = 'paddock-tunnel';
  * PORT_NOT_OPEN when nothing listens, UNAVAILABLE when the agent is unreachable, or the
  * signal's reason. The caller owns the returned socket and must destroy it.
  */
-export function openTunnel(agent: AgentClient, port: number, options: CallOptions = {}): Promise<Duplex> {
+export function openTunnel(agent: TunnelAgent, port: number, options: TunnelCallOptions = {}): Promise<Duplex> {
   const { signal } = options;
   if (signal?.aborted) return Promise.reject(signal.reason);
   return new Promise((resolve, reject) => {
@@ -61,7 +74,10 @@ export function openTunnel(agent: AgentClient, port: number, options: CallOption
 }
 
 /** The TCP sockets listening inside the sandbox (`GET /ports` of the agent). */
-export async function listListeningPorts(agent: AgentClient, options: CallOptions = {}): Promise<ListeningPort[]> {
+export async function listListeningPorts(
+  agent: TunnelAgent,
+  options: TunnelCallOptions = {},
+): Promise<ListeningPort[]> {
   const res = await agent.raw({ method: 'GET', path: '/ports', signal: options.signal });
   return ListeningPorts.parse(await readJsonBody(res)).listening;
 }

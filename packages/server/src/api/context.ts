@@ -1,11 +1,22 @@
 import type { AgentClient } from '../agent-client/agent-client.js';
+import type { Forks } from '../core/fork/forks.js';
+import type { Snapshots } from '../core/fork/snapshots.js';
 import type { Logger } from '../core/logger.js';
+import type { PauseResume } from '../core/pause/pause-resume.js';
 import type { SandboxService } from '../core/sandbox-service.js';
+import type { Volumes } from '../core/volumes.js';
 import type { SandboxNetworkService } from '../network/sandbox-networks.js';
-import type { PauseAndFork } from '../pause-and-fork.js';
 import type { ExposedPorts } from '../ports/exposed-ports.js';
 import type { SandboxSecrets } from '../secrets/sandbox-secrets.js';
 import type { TemplateRegistry } from '../templates/registry.js';
+
+/** Pause/resume/hibernate, snapshots, forks and volumes, as the API sees them (assembled by pause-and-fork.ts). */
+export interface PauseAndFork {
+  pause: PauseResume;
+  snapshots: Snapshots;
+  forks: Forks;
+  volumes: Volumes;
+}
 
 /** What route handlers get: the core service and the adapters, never globals. */
 export interface ApiContext {

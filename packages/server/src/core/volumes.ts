@@ -1,9 +1,19 @@
 import { type CreateVolumeRequest, PaddockError, type VolumeMount } from '@paddock/protocol';
 import { failpoint } from '../failpoints.js';
-import type { VolumeDisks } from '../runtime/volume-disk.js';
 import type { Store, VolumeRecord } from '../store/store.js';
 import type { Clock } from './clock.js';
 import { FINAL_STATES } from './sandbox-service.js';
+
+/** The volumes' disks on the host, as the volume service drives them (runtime/volume-disk.ts). */
+export interface VolumeDisks {
+  /** Host dir of the volume's files, bound into the sandboxes that mount it. */
+  dataDir(name: string): string;
+  create(name: string, sizeMiB: number, signal?: AbortSignal): Promise<void>;
+  /** Names of the disks on the host, recorded or not. */
+  names(): Promise<string[]>;
+  mount(name: string, signal?: AbortSignal): Promise<void>;
+  remove(name: string, signal?: AbortSignal): Promise<void>;
+}
 
 /** Named persistent volumes: create, list, delete (not while mounted), and binds for a create. */
 export class Volumes {

@@ -14,7 +14,7 @@ import type { Logger } from '../core/logger.js';
 import type { NetworkPlan, SandboxNetworks } from '../core/network-plan.js';
 import { isMountPoint } from '../runtime/mounts.js';
 import type { NetworkAttachment } from '../runtime/runtime.js';
-import type { SecretRule } from '../store/store.js';
+import type { NetworkRecord, NetworkStore, SecretRule } from '../store/store.js';
 import { DeniedLog } from './denied-log.js';
 import { SandboxResolver } from './dns-resolver.js';
 import { DEFAULT_DOMAIN_PORTS, domainAllows, proxyPorts } from './domain-rules.js';
@@ -24,7 +24,6 @@ import { Firewall, type FirewallSandbox } from './firewall.js';
 import { ipv4ToNumber, numberToIpv4 } from './ipv4.js';
 import type { NetworkConfig } from './network-config.js';
 import { NetworkFiles } from './network-files.js';
-import { type NetworkRecord, NetworkStore } from './network-store.js';
 import { createInterface, removeInterface, setBandwidth, vethName } from './sandbox-interface.js';
 import { UplinkForwarding } from './uplink.js';
 
@@ -32,8 +31,8 @@ export interface SandboxNetworkDeps {
   config: NetworkConfig;
   /** Server data dir: per-sandbox files live in `<dataDir>/network/<id>/`. */
   dataDir: string;
-  /** The server's SQLite file (the network keeps its own table in it). */
-  dbFile: string;
+  /** The network records (the network layer is their only user). */
+  store: NetworkStore;
   /** Names the nftables table, so that servers with different parents never share one. */
   cgroupParent: string;
   proxy: EgressProxy;
@@ -73,7 +72,7 @@ export class SandboxNetworkService implements SandboxNetworks, EgressPolicyOracl
   private readonly queue = new KeyedQueue();
 
   constructor(private readonly deps: SandboxNetworkDeps) {
-    this.store = new NetworkStore(deps.dbFile);
+    this.store = deps.store;
     this.firewall = new Firewall(deps.cgroupParent, deps.config);
     this.files = new NetworkFiles(join(deps.dataDir, 'network'));
     this.uplink = new UplinkForwarding(deps.config.uplink, deps.logger);
@@ -127,7 +126,6 @@ export class SandboxNetworkService implements SandboxNetworks, EgressPolicyOracl
   async close(): Promise<void> {
     for (const live of this.live.values()) await live.resolver?.stop();
     if (this.store.list().length === 0) await this.firewall.drop();
-    this.store.close();
   }
 
   plan(request: NetworkRequest | undefined, isolation: Isolation): NetworkPlan {

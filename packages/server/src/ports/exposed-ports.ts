@@ -5,7 +5,7 @@ import { listListeningPorts } from '../agent-client/tunnel-client.js';
 import type { Clock } from '../core/clock.js';
 import type { PauseResume } from '../core/pause/pause-resume.js';
 import type { SandboxService } from '../core/sandbox-service.js';
-import { ALL_PORTS, type PortTables } from '../store/port-tables.js';
+import { ALL_PORTS, type PortStore } from '../store/store.js';
 import { type PortGrant, PortTokens } from './port-tokens.js';
 
 /** The headers that route a request to a sandbox's port without a wildcard Host. */
@@ -18,7 +18,7 @@ export const TOKEN_PARAM = 'paddock_token';
 export interface ExposedPortsDeps {
   service: SandboxService;
   pause: PauseResume;
-  tables: PortTables;
+  tables: PortStore;
   /** Key that signs port tokens; kept by the server so tokens survive a restart. */
   tokenSecret: Buffer;
   clock: Clock;

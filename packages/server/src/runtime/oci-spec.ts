@@ -119,7 +119,8 @@ export function ociSpec(input: OciSpecInput): Record<string, unknown> {
   const periodUs = 100_000;
   const memoryBytes = launch.memoryMiB * 1024 * 1024;
   const namespaces = ['pid', 'ipc', 'uts', 'mount', 'cgroup', 'user', 'network'];
-  // runsc runs inside a netns the driver made (`nsenter --net`, `--network=host`).
+  // runsc gets no network namespace in the spec: the driver runs it inside the sandbox's netns
+  // (`nsenter --net`), with `--network=none` or, on a host-made network, `--network=host`.
   const used = input.flavor === 'runsc' ? namespaces.filter((n) => n !== 'network') : namespaces;
   const idMap = [{ containerID: 0, hostID: UID_BASE, size: UID_COUNT }];
   const caps = { bounding: CAPABILITIES, effective: CAPABILITIES, permitted: CAPABILITIES };

@@ -13,12 +13,13 @@ import { exitOf } from './spawn-exit.js';
 /**
  * `isolation: 'gvisor'`: runsc (bookworm-backports 0.0~20240729) on the systrap platform.
  *
- * - Network: `--network=none` (gVisor's own netstack, loopback only) inside the sandbox's own
- *   empty network namespace, made here and bind-mounted at `<sandboxDir>/netns`; every runsc
- *   command that talks to the sandbox runs under `nsenter --net` (its control socket is an
- *   abstract socket of that netns). Not `--network=host`: runsc refuses to checkpoint a
- *   sandbox on hostinet ("checkpoint not supported when using hostinet"), and hibernate and
- *   fork need checkpoints. A sandbox that needs host networking would lose both.
+ * - Network: every runsc command that talks to the sandbox runs under `nsenter --net` in the
+ *   netns bind-mounted at `<sandboxDir>/netns` (its control socket is an abstract socket of
+ *   that netns). Egress `none`: an empty netns made here and `--network=none` (gVisor's own
+ *   netstack, loopback only). Egress `open`/`allowlist`: the netns the network service made
+ *   (veth, firewall) and `--network=host`, because gVisor's own netstack cannot run on this
+ *   kernel. runsc refuses to checkpoint a sandbox on hostinet ("checkpoint not supported when
+ *   using hostinet"), so only `none` sandboxes hibernate with memory and fork.
  * - `--overlay2=none`: rootfs writes go through the gofer into the host overlay upper, so the
  *   loop-image disk cap applies and the host sees the files.
  * - `--host-uds=create`: lets the agent create its socket in the /run/paddock bind mount as a

@@ -1,6 +1,6 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import { matchesAnyHost } from '../network/egress-proxy/host-pattern.js';
 import type { SecretRule } from '../store/store.js';
+import { matchesAnyHost } from './host-pattern.js';
 
 /** How the request reached the proxy. */
 export interface RequestChannel {

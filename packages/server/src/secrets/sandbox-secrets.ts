@@ -7,8 +7,7 @@ import {
   type RunCommandRequest,
   type SecretInfo,
 } from '@paddock/protocol';
-import type { SecretTables } from '../store/secret-tables.js';
-import type { SecretRule } from '../store/store.js';
+import type { SandboxSecretStore, SecretRule } from '../store/store.js';
 
 /** Where the sandbox finds the egress CA, and the bundle it is appended to. */
 export const SANDBOX_CA_FILE = '/usr/local/share/ca-certificates/paddock-egress.crt';
@@ -36,7 +35,7 @@ marker="$(sed -n 2p ${SANDBOX_CA_FILE})"
 if ! grep -qF "$marker" ${SANDBOX_CA_BUNDLE} 2>/dev/null; then cat ${SANDBOX_CA_FILE} >> ${SANDBOX_CA_BUNDLE}; fi`;
 
 export interface SandboxSecretsDeps {
-  tables: SecretTables;
+  tables: SandboxSecretStore;
   /** The sandbox's egress CA certificate (PEM), created on first call. */
   certificateAuthority: (sandboxId: string) => Promise<string>;
   /** Runs a command in the sandbox through its agent. */

@@ -1,4 +1,5 @@
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { ALL_PORTS, type PortStore } from './store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS public_ports (
@@ -8,21 +9,10 @@ CREATE TABLE IF NOT EXISTS public_ports (
 );
 `;
 
-/** Stored as the port of a sandbox-wide public flag (E2B's `allowPublicTraffic`, on by default there). */
-export const ALL_PORTS = 0;
-
-/**
- * The exposed ports' durable state: which ports are public (the key that signs port tokens
- * is a server secret, see server-secret.ts). Its own connection to the server's SQLite file (WAL
- * allows several), so the sandbox store's interface does not grow with each feature.
- */
-export class PortTables {
-  private readonly db: Database.Database;
-
-  constructor(file: string) {
-    this.db = new Database(file);
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
+/** The `public_ports` table: the exposed ports' durable state, on the store's connection. */
+export class PortTables implements PortStore {
+  constructor(private readonly db: Database.Database) {
+    db.exec(SCHEMA);
   }
 
   setPublic(sandboxId: string, port: number, isPublic: boolean): void {
@@ -33,7 +23,6 @@ export class PortTables {
     }
   }
 
-  /** True when this port, or every port of the sandbox (the row with port {@link ALL_PORTS}), is public. */
   isPublic(sandboxId: string, port: number): boolean {
     return (
       this.db
@@ -42,22 +31,14 @@ export class PortTables {
     );
   }
 
-  /** The ports made public one by one (not the sandbox-wide flag). */
   publicPorts(sandboxId: string): number[] {
-    const rows = this.db
-      .prepare('SELECT port FROM public_ports WHERE sandbox_id = ? AND port != 0 ORDER BY port')
-      .all(sandboxId) as {
-      port: number;
-    }[];
-    return rows.map((r) => r.port);
+    return this.db
+      .prepare('SELECT port FROM public_ports WHERE sandbox_id = ? AND port != ? ORDER BY port')
+      .pluck()
+      .all(sandboxId, ALL_PORTS) as number[];
   }
 
-  /** Forgets a sandbox's ports (once it is killed). */
   forget(sandboxId: string): void {
     this.db.prepare('DELETE FROM public_ports WHERE sandbox_id = ?').run(sandboxId);
-  }
-
-  close(): void {
-    this.db.close();
   }
 }

@@ -1,5 +1,5 @@
-import Database from 'better-sqlite3';
-import type { SecretRule } from './store.js';
+import type Database from 'better-sqlite3';
+import type { SandboxSecretStore, SecretRule } from './store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS sandbox_secrets (
@@ -25,21 +25,16 @@ interface Row {
 type RuleOptions = Pick<SecretRule, 'headers' | 'allowInsecureHttp'>;
 
 /**
- * Secrets of sandboxes, on the host only: the egress proxy needs the values again after a
- * server restart. Its own connection to the server's SQLite file (WAL allows several); rows
- * go when their sandbox is gone (see `keepOnly`).
+ * The `sandbox_secrets` table, on the store's connection. Values are stored as given (plain
+ * text, like the rest of the data dir, which only the server's user can read).
  */
-export class SecretTables {
-  private readonly db: Database.Database;
-
-  constructor(file: string) {
-    this.db = new Database(file);
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(SCHEMA);
+export class SecretTables implements SandboxSecretStore {
+  constructor(private readonly db: Database.Database) {
+    db.exec(SCHEMA);
     // Stores from before secret options: their rows get `{}` (TLS only, any header).
-    const columns = this.db.prepare('PRAGMA table_info(sandbox_secrets)').all() as { name: string }[];
+    const columns = db.prepare('PRAGMA table_info(sandbox_secrets)').all() as { name: string }[];
     if (!columns.some((c) => c.name === 'options')) {
-      this.db.exec(`ALTER TABLE sandbox_secrets ADD COLUMN options TEXT NOT NULL DEFAULT '{}'`);
+      db.exec(`ALTER TABLE sandbox_secrets ADD COLUMN options TEXT NOT NULL DEFAULT '{}'`);
     }
   }
 
@@ -81,12 +76,7 @@ export class SecretTables {
     this.db.prepare('DELETE FROM sandbox_secrets WHERE sandbox_id = ?').run(sandboxId);
   }
 
-  /** Ids that have secrets. */
   sandboxIds(): string[] {
     return this.db.prepare('SELECT DISTINCT sandbox_id FROM sandbox_secrets').pluck().all() as string[];
-  }
-
-  close(): void {
-    this.db.close();
   }
 }

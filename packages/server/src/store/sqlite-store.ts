@@ -1,11 +1,17 @@
 import type { ReasonCode } from '@paddock/protocol';
 import Database from 'better-sqlite3';
+import { NetworkTables } from './network-tables.js';
+import { PortTables } from './port-tables.js';
 import { migrateReasonCode } from './reason-column.js';
+import { SecretTables } from './secret-tables.js';
 import { migrateStateful, rowStateful, STATEFUL_COLUMNS, StatefulTables, statefulValue } from './stateful-tables.js';
 import type {
+  NetworkStore,
   PoolKey,
+  PortStore,
   SandboxFilter,
   SandboxRecord,
+  SandboxSecretStore,
   SnapshotRecord,
   Store,
   TemplateRecord,
@@ -113,10 +119,16 @@ function toColumnValue(key: keyof Omit<SandboxRecord, 'id'>, value: unknown): un
   return statefulValue(key, value);
 }
 
-/** The embedded default store: one SQLite file in the data dir, WAL mode. */
+/**
+ * The embedded default store: one SQLite file in the data dir, WAL mode, one connection for
+ * every table (the side tables of ports, secrets and networks included).
+ */
 export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly stateful: StatefulTables;
+  readonly ports: PortStore;
+  readonly sandboxSecrets: SandboxSecretStore;
+  readonly networks: NetworkStore;
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -128,6 +140,9 @@ export class SqliteStore implements Store {
     migrateStateful(this.db);
     migrateReasonCode(this.db);
     this.stateful = new StatefulTables(this.db);
+    this.ports = new PortTables(this.db);
+    this.sandboxSecrets = new SecretTables(this.db);
+    this.networks = new NetworkTables(this.db);
   }
 
   insertSandbox(r: SandboxRecord): void {

@@ -1,4 +1,4 @@
-import type { Isolation, OnTimeout, ReasonCode, SandboxState, VolumeMount } from '@paddock/protocol';
+import type { EgressMode, Isolation, OnTimeout, ReasonCode, SandboxState, VolumeMount } from '@paddock/protocol';
 
 /** A sandbox row as core sees it. Times are epoch milliseconds. */
 export interface SandboxRecord {
@@ -81,9 +81,59 @@ export interface SandboxFilter {
   pooled?: boolean;
 }
 
+/** One sandbox's network as stored, so that a restarted server rebuilds firewall and resolvers. */
+export interface NetworkRecord {
+  sandboxId: string;
+  /** Index of the sandbox's /30 in the server subnet; null when it has no interface (gVisor `none`). */
+  slot: number | null;
+  egress: EgressMode;
+  allow: string[];
+  bandwidthMbit: number;
+}
+
+/** Stored as the port of a sandbox-wide public flag (E2B's `allowPublicTraffic`, on by default there). */
+export const ALL_PORTS = 0;
+
+/** Which ports of which sandbox are public (the key that signs port tokens is a server secret). */
+export interface PortStore {
+  setPublic(sandboxId: string, port: number, isPublic: boolean): void;
+  /** True when this port, or every port of the sandbox (the row with port {@link ALL_PORTS}), is public. */
+  isPublic(sandboxId: string, port: number): boolean;
+  /** The ports made public one by one (not the sandbox-wide flag), ascending. */
+  publicPorts(sandboxId: string): number[];
+  /** Forgets a sandbox's ports (once it is killed). */
+  forget(sandboxId: string): void;
+}
+
 /**
- * Persistence as core needs it. Implemented on SQLite (`sqlite-store.ts`); a Kubernetes
- * deployment would implement it on PostgreSQL.
+ * Secrets of sandboxes, on the host only: the egress proxy needs the values again after a
+ * server restart. Rows go when their sandbox is gone (see `SandboxSecrets.keepOnly`).
+ */
+export interface SandboxSecretStore {
+  /** Adds or replaces the sandbox's rules by name, all or none. */
+  put(sandboxId: string, rules: readonly SecretRule[]): void;
+  /** The sandbox's rules, by name. */
+  get(sandboxId: string): SecretRule[];
+  remove(sandboxId: string): void;
+  /** Ids that have secrets. */
+  sandboxIds(): string[];
+}
+
+/** Every sandbox's network record. Slots are unique, so two sandboxes never share a /30. */
+export interface NetworkStore {
+  /** Stores the record with the lowest free slot below `slotCount` (or none); returns the slot. */
+  insert(record: Omit<NetworkRecord, 'slot'>, withSlot: boolean, slotCount: number): number | null;
+  get(sandboxId: string): NetworkRecord | undefined;
+  list(): NetworkRecord[];
+  updatePolicy(sandboxId: string, policy: Pick<NetworkRecord, 'egress' | 'allow' | 'bandwidthMbit'>): void;
+  delete(sandboxId: string): void;
+}
+
+/**
+ * Persistence as core and the adapters need it, on one connection. Implemented on SQLite
+ * (`sqlite-store.ts`); a Kubernetes deployment would implement it on PostgreSQL. The feature
+ * tables of the adapters (ports, secrets, networks) are small sub-stores, so this interface
+ * does not grow with each feature.
  */
 export interface Store {
   insertSandbox(record: SandboxRecord): void;
@@ -115,6 +165,10 @@ export interface Store {
 
   /** A named server secret, made by `make` on first use and kept from then on (survives restarts). */
   secret(name: string, make: () => string): string;
+
+  readonly ports: PortStore;
+  readonly sandboxSecrets: SandboxSecretStore;
+  readonly networks: NetworkStore;
 
   close(): void;
 }

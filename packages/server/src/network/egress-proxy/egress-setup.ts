@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { CommandEvent, RunCommandRequest } from '@paddock/protocol';
 import type { Logger } from '../../core/logger.js';
 import { SandboxSecrets } from '../../secrets/sandbox-secrets.js';
-import { SecretTables } from '../../store/secret-tables.js';
+import type { SandboxSecretStore } from '../../store/store.js';
 import type { DeniedAttempt, EgressPolicyOracle } from '../egress-contract.js';
 import { HostEgressProxy } from './host-egress-proxy.js';
 
@@ -33,7 +33,7 @@ export function loadEgressProxyConfig(
 export interface EgressSetup {
   proxy: HostEgressProxy;
   secrets: SandboxSecrets;
-  /** Stops the proxy's listeners and closes the secrets' tables (the values stay stored). */
+  /** Stops the proxy's listeners (the secrets' values stay stored). */
   close(): Promise<void>;
 }
 
@@ -46,7 +46,8 @@ export function buildEgress(deps: {
   config: EgressProxyConfig;
   dnsServers: readonly string[];
   sandboxesDir: string;
-  dbFile: string;
+  /** Where the secrets' values are kept for the proxy (they must survive a server restart). */
+  secretStore: SandboxSecretStore;
   logger: Logger;
   oracle: () => EgressPolicyOracle;
   exec: (sandboxId: string, request: RunCommandRequest, signal?: AbortSignal) => AsyncIterable<CommandEvent>;
@@ -56,7 +57,6 @@ export function buildEgress(deps: {
     checkAddress: (id, address, port) => deps.oracle().checkAddress(id, address, port),
     recordDenied: (id, attempt: DeniedAttempt) => deps.oracle().recordDenied(id, attempt),
   };
-  const tables = new SecretTables(deps.dbFile);
   let secrets: SandboxSecrets | undefined;
   const proxy = new HostEgressProxy({
     oracle,
@@ -71,7 +71,7 @@ export function buildEgress(deps: {
     onDetach: (id) => secrets?.forget(id),
   });
   secrets = new SandboxSecrets({
-    tables,
+    tables: deps.secretStore,
     certificateAuthority: (id) => proxy.certificateAuthority(id),
     exec: deps.exec,
   });
@@ -80,7 +80,6 @@ export function buildEgress(deps: {
     secrets,
     async close() {
       await proxy.close();
-      tables.close();
     },
   };
 }

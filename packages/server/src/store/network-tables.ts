@@ -1,15 +1,16 @@
 import type { EgressMode } from '@paddock/protocol';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import type { NetworkRecord, NetworkStore } from './store.js';
 
-/** One sandbox's network as stored, so that a restarted server rebuilds firewall and resolvers. */
-export interface NetworkRecord {
-  sandboxId: string;
-  /** Index of the sandbox's /30 in the server subnet; null when it has no interface (gVisor `none`). */
-  slot: number | null;
-  egress: EgressMode;
-  allow: string[];
-  bandwidthMbit: number;
-}
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS sandbox_networks (
+  sandbox_id TEXT PRIMARY KEY,
+  slot INTEGER UNIQUE,
+  egress TEXT NOT NULL,
+  allow TEXT NOT NULL,
+  bandwidth_mbit INTEGER NOT NULL
+);
+`;
 
 interface Row {
   sandbox_id: string;
@@ -19,28 +20,12 @@ interface Row {
   bandwidth_mbit: number;
 }
 
-/**
- * The `sandbox_networks` table, on its own connection to the server's SQLite file (WAL): the
- * network layer owns it and nothing else touches it. Slots are unique, so two sandboxes never
- * share a /30.
- */
-export class NetworkStore {
-  private readonly db: Database.Database;
-
-  constructor(file: string) {
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma('busy_timeout = 5000');
-    this.db.exec(`CREATE TABLE IF NOT EXISTS sandbox_networks (
-      sandbox_id TEXT PRIMARY KEY,
-      slot INTEGER UNIQUE,
-      egress TEXT NOT NULL,
-      allow TEXT NOT NULL,
-      bandwidth_mbit INTEGER NOT NULL
-    )`);
+/** The `sandbox_networks` table, on the store's connection; the network layer is its only user. */
+export class NetworkTables implements NetworkStore {
+  constructor(private readonly db: Database.Database) {
+    db.exec(SCHEMA);
   }
 
-  /** Stores the record with the lowest free slot below `slotCount` (or none); returns the slot. */
   insert(record: Omit<NetworkRecord, 'slot'>, withSlot: boolean, slotCount: number): number | null {
     return this.db.transaction((): number | null => {
       let slot: number | null = null;
@@ -84,10 +69,6 @@ export class NetworkStore {
 
   delete(sandboxId: string): void {
     this.db.prepare('DELETE FROM sandbox_networks WHERE sandbox_id = ?').run(sandboxId);
-  }
-
-  close(): void {
-    this.db.close();
   }
 }
 
