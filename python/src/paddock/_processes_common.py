@@ -12,10 +12,10 @@ import base64
 import codecs
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Dict, Literal, Optional, Union
+from typing import Any, Dict, List, Literal, Optional, Union
 
 from .errors import InternalError, error_from_body
-from .models import CommandExit, CommandOutput
+from .models import CommandExit, CommandOutput, parse_list
 
 SIGNAL_NAMES = (
     "SIGHUP", "SIGINT", "SIGQUIT", "SIGKILL", "SIGUSR1", "SIGUSR2",
@@ -153,3 +153,8 @@ def stdin_body(data: Union[str, bytes, bytearray], eof: bool) -> Dict[str, Any]:
 def signal_body(signal: str, scope: str) -> Dict[str, Any]:
     """The ``SignalProcessRequest`` body (checked by the server, which names ``signal``)."""
     return {"signal": signal, "scope": scope}
+
+
+def parse_processes(value: object) -> List[ProcessInfo]:
+    """``{processes: [...]}`` → ProcessInfo list."""
+    return parse_list(value, "processes", ProcessInfo.from_wire)

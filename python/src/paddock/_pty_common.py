@@ -10,13 +10,19 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, Awaitable, Callable, Dict, Mapping, Optional, Union
 
 from .errors import InternalError, UnavailableError, error_from_body
 from .models import _get, _mapping, _NUMBER, _opt, _time
 
 InputData = Union[str, bytes]
 """Keystrokes: text (sent as UTF-8, e.g. ``"ls\\r"``) or raw bytes."""
+
+DataCallback = Callable[[bytes], None]
+"""Called with each chunk of terminal output (raw bytes, escape sequences included)."""
+
+AsyncDataCallback = Callable[[bytes], Union[None, Awaitable[None]]]
+"""The async SDK's :data:`DataCallback`: it may also be a coroutine function."""
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,6 @@
-"""The code interpreter (async): ``sbx.run_code`` and ``sbx.code_contexts``."""
+"""The code interpreter: ``sbx.run_code`` and ``sbx.code_contexts``."""
 
 from __future__ import annotations
-
-import inspect
 
 from typing import Any, Callable, Dict, List, Optional, Union
 
@@ -15,16 +13,11 @@ from .._code_common import (
     run_code_body,
 )
 from .._command_run import stream_silence
+from .._callbacks import async_settle
 from .._transport import AsyncTransport, wait_for
 from .._wire import NdjsonSplitter
 
 ContextRef = Union[str, CodeContext]
-
-
-async def _settle(value: Any) -> None:
-    """Awaits what a callback returned when it is a coroutine (async callbacks)."""
-    if inspect.isawaitable(value):
-        await value
 
 
 def _id(context: ContextRef) -> str:
@@ -46,7 +39,7 @@ async def run_code(
     on_error: Optional[Callable[[Any], Any]] = None,
     request_timeout: Optional[float] = None,
 ) -> Execution:
-    """Runs one cell; see :meth:`paddock.AsyncSandbox.run_code`."""
+    """Runs one cell; see :meth:`AsyncSandbox.run_code`."""
     body = run_code_body(code, language, context, timeout, env)
     config = transport.config
     wait = wait_for(config, request_timeout, stream_silence(timeout, config, request_timeout))
@@ -55,9 +48,9 @@ async def run_code(
     splitter = NdjsonSplitter()
     async for chunk in transport.iter_body(response, wait):
         for raw in splitter.feed(chunk):
-            await _settle(collector.add(raw))
+            await async_settle(collector.add(raw))
     for raw in splitter.close():
-        await _settle(collector.add(raw))
+        await async_settle(collector.add(raw))
     return collector.finish()
 
 

@@ -1,4 +1,4 @@
-"""A sandbox's network (async): ``sbx.network``."""
+"""A sandbox's network: ``sbx.network``."""
 
 from __future__ import annotations
 

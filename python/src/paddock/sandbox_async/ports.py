@@ -1,4 +1,4 @@
-"""Exposed ports of a sandbox (async): ``sbx.ports``."""
+"""Exposed ports of a sandbox: ``sbx.ports``."""
 
 from __future__ import annotations
 

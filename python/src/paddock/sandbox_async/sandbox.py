@@ -1,4 +1,4 @@
-"""The async sandbox handle: ``AsyncSandbox``."""
+"""The sandbox handle: ``AsyncSandbox``."""
 
 from __future__ import annotations
 
@@ -32,19 +32,18 @@ async def _kill(transport: AsyncTransport, sandbox_id: str, request_timeout: Opt
 
 
 class AsyncSandbox(AsyncStateMixin):
-    """A live sandbox (async). Use it with ``async with``, or await :meth:`kill` when done.
-
-    The API is :class:`paddock.Sandbox`'s, with coroutines.
+    """A live sandbox. Use it as a context manager, or call :meth:`kill` when done.
 
     Example::
 
         from paddock import AsyncSandbox
-        async with await AsyncSandbox.create() as sbx:
-            r = await sbx.commands.run("echo hi")
+        async with await AsyncSandbox.create(template="base", memory_mib=512) as sbx:
+            r = await sbx.commands.run("python3 -c 'print(6*7)'")
+            print(r.stdout)  # 42
     """
 
     id: str
-    """The sandbox id."""
+    """The sandbox id (20 lowercase letters and digits)."""
     commands: AsyncCommands
     """Runs commands in the sandbox."""
     files: AsyncFiles
@@ -55,6 +54,8 @@ class AsyncSandbox(AsyncStateMixin):
     """Exposed ports: preview URLs with scoped, expiring tokens; public ports; what listens."""
     network: AsyncSandboxNetwork
     """Egress policy (live updates), address and refused attempts."""
+    code_contexts: AsyncCodeContexts
+    """Code contexts of the code interpreter (see :meth:`run_code`)."""
 
     def __init__(self, sandbox_id: str, transport: AsyncTransport) -> None:
         """Wraps an existing sandbox; use :meth:`create` or :meth:`connect` instead."""
@@ -69,7 +70,7 @@ class AsyncSandbox(AsyncStateMixin):
 
     @property
     def sandbox_id(self) -> str:
-        """The sandbox id (same as :attr:`id`)."""
+        """The sandbox id (same as :attr:`id`, the name E2B users know)."""
         return self.id
 
     def __repr__(self) -> str:
@@ -148,7 +149,40 @@ class AsyncSandbox(AsyncStateMixin):
         api_key: Optional[str] = None,
         request_timeout: Optional[float] = None,
     ) -> "AsyncSandbox":
-        """Creates a sandbox; the options are :meth:`paddock.Sandbox.create`'s."""
+        """Creates a sandbox (claimed from the warm pool when one of the same shape is ready).
+
+        Args:
+            template: template name; default ``base``.
+            timeout: seconds until the sandbox is killed unless extended with
+                :meth:`set_timeout`; default 300.
+            memory_mib: memory limit in MiB (default 512).
+            cpus: CPU limit (default 1).
+            disk_mib: cap of the writable disk in MiB (default 2048).
+            pids: maximum number of processes and threads.
+            isolation: ``container`` (default) or ``gvisor``.
+            env: environment of every command in the sandbox.
+            metadata: your labels; filter :meth:`list` by them.
+            on_timeout: ``kill`` (default), ``pause`` or ``hibernate`` (gVisor) at expiry.
+            auto_resume: calls that need a running sandbox resume a paused or hibernated one.
+            retention: seconds a paused or hibernated sandbox is kept (default 7 days).
+            volumes: ``[{"name": "cache", "path": "/mnt/cache", "read_only": False}]``.
+            secrets: ``{"NAME": {"value": "sk-…", "hosts": ["api.example.com", "*.example.org"]}}``:
+                the sandbox sees a placeholder in ``$NAME``; the host's egress proxy puts the
+                value in request headers sent to those hosts only, over TLS only. Never stored in
+                the sandbox. ``"headers": ["authorization"]`` pins it to those request headers;
+                ``"allow_insecure_http": True`` also sends it over plain HTTP.
+            network: ``{"egress": "none"|"open"|"allowlist", "allow": ["api.example.com",
+                "*.example.org", "203.0.113.0/24:443"], "bandwidth_mbit": 100}``; default egress
+                is the server's (``none`` unless configured).
+            api_url: server URL; default ``PADDOCK_URL`` or ``http://127.0.0.1:7070``.
+            api_key: API key; default ``PADDOCK_API_KEY``.
+            request_timeout: seconds to wait for each request to the server (default 30,
+                0 waits forever); separate from ``timeout``, the sandbox's lifetime.
+
+        Raises:
+            InvalidArgumentError: a limit is out of range; the message names the field.
+            NotFoundError: the template does not exist.
+        """
         transport = AsyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
         try:
             body = create_sandbox_body(
@@ -172,7 +206,11 @@ class AsyncSandbox(AsyncStateMixin):
         api_key: Optional[str] = None,
         request_timeout: Optional[float] = None,
     ) -> "AsyncSandbox":
-        """Attaches to an existing sandbox by id; raises ``NotFoundError`` for an unknown id."""
+        """Attaches to an existing sandbox by id.
+
+        Raises:
+            NotFoundError: no sandbox has this id.
+        """
         transport = AsyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
         sandbox = cls(sandbox_id, transport)
         try:
@@ -216,7 +254,13 @@ class AsyncSandbox(AsyncStateMixin):
         api_key: Optional[str] = None,
         request_timeout: Optional[float] = None,
     ) -> List[SandboxInfo]:
-        """Lists sandboxes by metadata and state; see :meth:`paddock.Sandbox.list`."""
+        """Lists sandboxes whose metadata has all the given pairs, in the given states
+        (default the live ones: starting, running, stopping).
+
+        Example::
+
+            mine = await AsyncSandbox.list(metadata={"agent": "a1"}, state=["running"])
+        """
         transport = AsyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
         try:
             query = list_sandboxes_query(metadata, state)
@@ -234,10 +278,11 @@ class AsyncSandbox(AsyncStateMixin):
         api_key: Optional[str] = None,
         request_timeout: Optional[float] = None,
     ) -> bool:
-        """Kills a sandbox: ``await AsyncSandbox.kill(id)`` or ``await sbx.kill()``.
+        """Kills a sandbox and frees its resources: ``await AsyncSandbox.kill(id)`` or ``await sbx.kill()``.
 
         Returns True when it was killed (or was already dead), False when no sandbox has
-        this id. Killing twice is fine.
+        this id. Killing twice is fine. Waits for the teardown unless ``request_timeout``
+        is given.
         """
         transport = AsyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
         try:
@@ -263,7 +308,12 @@ class AsyncSandbox(AsyncStateMixin):
         return (await self.get_info(request_timeout=request_timeout)).state == "running"
 
     async def set_timeout(self, timeout: float, *, request_timeout: Optional[float] = None) -> SandboxInfo:
-        """Makes the sandbox expire ``timeout`` seconds from now."""
+        """Makes the sandbox expire ``timeout`` seconds from now (extends or shortens its life).
+
+        Example::
+
+            await sbx.set_timeout(600)  # ten more minutes from now
+        """
         body = await self._transport.call(
             "POST",
             f"/v1/sandboxes/{self.id}/timeout",

@@ -1,4 +1,4 @@
-"""Pause, resume, hibernate, snapshot and fork of an ``AsyncSandbox`` (a mixin)."""
+"""Pause, resume, hibernate, snapshot and fork: a mixin of ``AsyncSandbox``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The code interpreter (sync): ``sbx.run_code`` and ``sbx.code_contexts``."""
+# Generated from sandbox_async/code_interpreter.py by python/tools/gen_sync.py — do not edit
+"""The code interpreter: ``sbx.run_code`` and ``sbx.code_contexts``."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from .._code_common import (
     run_code_body,
 )
 from .._command_run import stream_silence
+from .._callbacks import settle
 from .._transport import SyncTransport, wait_for
 from .._wire import NdjsonSplitter
 
@@ -38,7 +40,7 @@ def run_code(
     on_error: Optional[Callable[[Any], Any]] = None,
     request_timeout: Optional[float] = None,
 ) -> Execution:
-    """Runs one cell; see :meth:`paddock.Sandbox.run_code`."""
+    """Runs one cell; see :meth:`Sandbox.run_code`."""
     body = run_code_body(code, language, context, timeout, env)
     config = transport.config
     wait = wait_for(config, request_timeout, stream_silence(timeout, config, request_timeout))
@@ -47,9 +49,9 @@ def run_code(
     splitter = NdjsonSplitter()
     for chunk in transport.iter_body(response, wait):
         for raw in splitter.feed(chunk):
-            collector.add(raw)
+            settle(collector.add(raw))
     for raw in splitter.close():
-        collector.add(raw)
+        settle(collector.add(raw))
     return collector.finish()
 
 
@@ -59,7 +61,7 @@ class CodeContexts:
     Example::
 
         ctx = sbx.code_contexts.create(language="python", cwd="/tmp")
-        sbx.run_code("import os; os.getcwd()", context=ctx).text   # "'/tmp'"
+        sbx.run_code("import os; os.getcwd()", context=ctx).text  # "'/tmp'"
     """
 
     def __init__(self, transport: SyncTransport, sandbox_id: str) -> None:

@@ -1,4 +1,5 @@
-"""A sandbox's network (sync): ``sbx.network``."""
+# Generated from sandbox_async/network.py by python/tools/gen_sync.py — do not edit
+"""A sandbox's network: ``sbx.network``."""
 
 from __future__ import annotations
 

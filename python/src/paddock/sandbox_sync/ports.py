@@ -1,4 +1,5 @@
-"""Exposed ports of a sandbox (sync): ``sbx.ports``."""
+# Generated from sandbox_async/ports.py by python/tools/gen_sync.py — do not edit
+"""Exposed ports of a sandbox: ``sbx.ports``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The sync sandbox handle: ``Sandbox``."""
+# Generated from sandbox_async/sandbox.py by python/tools/gen_sync.py — do not edit
+"""The sandbox handle: ``Sandbox``."""
 
 from __future__ import annotations
 
@@ -109,7 +110,7 @@ class Sandbox(SyncStateMixin):
         Example::
 
             sbx.run_code("x = 41")
-            (sbx.run_code("x + 1")).text   # "42"
+            sbx.run_code("x + 1").text   # "42"
         """
         return _run_code(
             self._transport,
@@ -190,7 +191,8 @@ class Sandbox(SyncStateMixin):
                 on_timeout=on_timeout, auto_resume=auto_resume, retention=retention, volumes=volumes,
                 secrets=secrets, network=network,
             )
-            info = SandboxInfo.from_wire(transport.call("POST", "/v1/sandboxes", wait_for(transport.config, None), json=body))
+            raw = transport.call("POST", "/v1/sandboxes", wait_for(transport.config, None), json=body)
+            info = SandboxInfo.from_wire(raw)
         except BaseException:
             transport.close()
             raise
@@ -299,8 +301,8 @@ class Sandbox(SyncStateMixin):
 
     def get_info(self, *, request_timeout: Optional[float] = None) -> SandboxInfo:
         """The sandbox's current state, limits, metadata and expiry."""
-        body = self._transport.call("GET", f"/v1/sandboxes/{self.id}", wait_for(self._transport.config, request_timeout))
-        return SandboxInfo.from_wire(body)
+        wait = wait_for(self._transport.config, request_timeout)
+        return SandboxInfo.from_wire(self._transport.call("GET", f"/v1/sandboxes/{self.id}", wait))
 
     def is_running(self, *, request_timeout: Optional[float] = None) -> bool:
         """True while the sandbox is running."""

@@ -1,4 +1,5 @@
-"""Pause, resume, hibernate, snapshot and fork of a sync ``Sandbox`` (a mixin)."""
+# Generated from sandbox_async/state.py by python/tools/gen_sync.py — do not edit
+"""Pause, resume, hibernate, snapshot and fork: a mixin of ``Sandbox``."""
 
 from __future__ import annotations
 
