@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union, cast
 
+from ._protocol import CreateSandboxRequest, RunCommandRequest, SetTimeoutRequest
 from .connection_config import seconds_to_ms
 from .errors import InternalError
 
@@ -56,11 +57,12 @@ def create_sandbox_body(
     volumes: Optional[Sequence[Mapping[str, Any]]] = None,
     secrets: Optional[Mapping[str, Mapping[str, Any]]] = None,
     network: Optional[Mapping[str, Any]] = None,
-) -> Dict[str, Any]:
+) -> CreateSandboxRequest:
     """The ``CreateSandboxRequest`` body; ``timeout`` and ``retention`` (seconds) become milliseconds;
     ``volumes`` items are ``{"name", "path", "read_only"?}``; ``secrets`` maps a name to
-    ``{"value", "hosts", "headers"?, "allow_insecure_http"?}``."""
-    return _drop_none(
+    ``{"value", "hosts", "headers"?, "allow_insecure_http"?}``. The server validates the
+    values; tests/test_wire.py checks the keys against the generated schema."""
+    return cast(CreateSandboxRequest, _drop_none(
         {
             # ``{"egress", "allow", "bandwidth_mbit"}`` (snake_case) → the wire's ``bandwidthMbit``.
             "network": None
@@ -92,7 +94,7 @@ def create_sandbox_body(
             "env": None if env is None else dict(env),
             "metadata": None if metadata is None else dict(metadata),
         }
-    )
+    ))
 
 
 def list_sandboxes_query(
@@ -108,7 +110,7 @@ def list_sandboxes_query(
     return query
 
 
-def set_timeout_body(timeout: float) -> Dict[str, Any]:
+def set_timeout_body(timeout: float) -> SetTimeoutRequest:
     """The ``SetTimeoutRequest`` body for a lifetime of ``timeout`` seconds from now."""
     return {"timeoutMs": seconds_to_ms(timeout, "timeout")}
 
@@ -120,27 +122,25 @@ def run_command_body(
     user: Optional[str] = None,
     timeout: Optional[float] = None,
     stdin: Optional[StdinData] = None,
-) -> Dict[str, Any]:
+) -> RunCommandRequest:
     """The ``RunCommandRequest`` body: a string runs through the shell, a list directly.
 
     ``timeout`` is in seconds (0 = no limit) and ``stdin`` is sent base64-encoded.
     """
     if isinstance(cmd, (bytes, bytearray)):
         raise TypeError("cmd must be a str (a shell line) or a list of str (argv), not bytes")
-    body: Dict[str, Any] = {"cmd": cmd} if isinstance(cmd, str) else {"argv": [str(a) for a in cmd]}
+    body: RunCommandRequest = {"cmd": cmd} if isinstance(cmd, str) else {"argv": [str(a) for a in cmd]}
     if stdin is not None:
         raw = stdin.encode("utf-8") if isinstance(stdin, str) else bytes(stdin)
         body["stdinBase64"] = base64.b64encode(raw).decode("ascii")
-    body.update(
-        _drop_none(
-            {
-                "cwd": cwd,
-                "env": None if envs is None else dict(envs),
-                "user": user,
-                "timeoutMs": None if timeout is None else seconds_to_ms(timeout, "timeout"),
-            }
-        )
-    )
+    if cwd is not None:
+        body["cwd"] = cwd
+    if envs is not None:
+        body["env"] = dict(envs)
+    if user is not None:
+        body["user"] = user
+    if timeout is not None:
+        body["timeoutMs"] = seconds_to_ms(timeout, "timeout")
     return body
 
 

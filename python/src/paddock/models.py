@@ -1,8 +1,10 @@
 """What the API reports, as typed dataclasses with snake_case fields.
 
-Each ``from_wire`` parses one JSON object of the protocol (``packages/protocol/src``) and
-raises :class:`~paddock.errors.InternalError` when the server sent something else, so
-that a broken response fails at the boundary instead of deep in the caller's code.
+Each ``from_wire`` parses one JSON object of the protocol (its shape is the ``TypedDict`` of
+the same name in the generated :mod:`paddock._protocol`) and raises
+:class:`~paddock.errors.InternalError` when the server sent something else, so that a broken
+response fails at the boundary instead of deep in the caller's code. The literal types
+(states, isolation, reason codes) are the generated ones.
 """
 
 from __future__ import annotations
@@ -13,26 +15,28 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Type, TypeVar, Union
 
+from . import _protocol
 from .errors import InternalError
 
 
 T = TypeVar("T")
 
-SandboxState = Literal["starting", "running", "stopping", "killed", "error"]
-"""Lifecycle states of a sandbox; ``killed`` and ``error`` are final."""
+SandboxState = _protocol.SandboxState
+"""Lifecycle states of a sandbox (all of the protocol's); ``killed`` and ``error`` are final."""
 
-Isolation = Literal["container", "gvisor"]
+Isolation = _protocol.Isolation
 """``container`` (crun) or ``gvisor`` (runsc, hardened)."""
 
-FileType = Literal["file", "dir", "symlink", "other"]
+OnTimeout = _protocol.OnTimeout
+"""What expiry does: ``kill``, ``pause`` or ``hibernate``."""
+
+FileType = _protocol.FileType
 """Kinds of directory entries."""
 
-ReasonCode = Literal[
-    "api", "timeout", "retention", "oom", "agent_lost", "restart", "host_reboot", "start_failed", "internal"
-]
-"""Why a sandbox is in its state (``SandboxInfo.reason_code``), mirroring ``ReasonCode`` in
-``packages/protocol/src/sandbox.ts`` (``tests/test_wire.py`` checks they match); docs/api.md
-says when each is set. A newer server may add codes: ``reason_code`` is typed ``str``."""
+ReasonCode = _protocol.ReasonCode
+"""Why a sandbox is in its state (``SandboxInfo.reason_code``), generated from ``ReasonCode`` in
+``packages/protocol/src/sandbox.ts``; docs/api.md says when each is set. A newer server may
+add codes: ``reason_code`` is typed ``str``."""
 
 
 def _get(obj: Mapping[str, Any], key: str, kind: Union[Type[Any], tuple], what: str) -> Any:
@@ -81,7 +85,9 @@ class SandboxInfo:
     id: str
     template: str
     isolation: str
+    """See :data:`Isolation`."""
     state: str
+    """See :data:`SandboxState`; typed ``str`` so that a newer server's state still parses."""
     created_at: datetime
     expires_at: datetime
     """When the sandbox is killed unless its timeout is extended with ``set_timeout``."""
@@ -145,7 +151,7 @@ class FileInfo:
     name: str
     path: str
     type: str
-    """``file``, ``dir``, ``symlink`` or ``other``."""
+    """See :data:`FileType`: ``file``, ``dir``, ``symlink`` or ``other``."""
     size_bytes: int
     mode: int
     """Permission bits, e.g. ``0o644``."""

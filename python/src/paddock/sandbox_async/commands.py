@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, AsyncGenerator, Dict, List, Mapping, Optional
+from typing import Any, AsyncGenerator, List, Mapping, Optional
 from urllib.parse import quote
 
 import httpx
@@ -11,6 +11,7 @@ from .._callbacks import async_settle
 from .._command_run import OutputCallback, RunCollector, stream_silence
 from .._lazy_open import AsyncLazyOpen
 from .._processes_common import ProcessInfo, parse_processes
+from .._protocol import RunCommandRequest
 from .._transport import AsyncTransport, Wait, wait_for
 from .._wire import Cmd, NdjsonSplitter, StdinData, run_command_body
 from ..connection_config import DEFAULT_COMMAND_TIMEOUT
@@ -34,7 +35,7 @@ class AsyncCommandStream(AsyncLazyOpen):
                     print(ev.data, end="")
     """
 
-    def __init__(self, transport: AsyncTransport, path: str, body: Dict[str, Any], wait: Wait) -> None:
+    def __init__(self, transport: AsyncTransport, path: str, body: RunCommandRequest, wait: Wait) -> None:
         self._transport, self._path, self._body, self._wait = transport, path, body, wait
         self._response: Optional[httpx.Response] = None
         self._events: Optional[AsyncGenerator[CommandEvent, None]] = None

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Generator, Dict, List, Mapping, Optional
+from typing import Any, Generator, List, Mapping, Optional
 from urllib.parse import quote
 
 import httpx
@@ -12,6 +12,7 @@ from .._callbacks import settle
 from .._command_run import OutputCallback, RunCollector, stream_silence
 from .._lazy_open import LazyOpen
 from .._processes_common import ProcessInfo, parse_processes
+from .._protocol import RunCommandRequest
 from .._transport import SyncTransport, Wait, wait_for
 from .._wire import Cmd, NdjsonSplitter, StdinData, run_command_body
 from ..connection_config import DEFAULT_COMMAND_TIMEOUT
@@ -35,7 +36,7 @@ class CommandStream(LazyOpen):
                     print(ev.data, end="")
     """
 
-    def __init__(self, transport: SyncTransport, path: str, body: Dict[str, Any], wait: Wait) -> None:
+    def __init__(self, transport: SyncTransport, path: str, body: RunCommandRequest, wait: Wait) -> None:
         self._transport, self._path, self._body, self._wait = transport, path, body, wait
         self._response: Optional[httpx.Response] = None
         self._events: Optional[Generator[CommandEvent, None]] = None
