@@ -41,6 +41,9 @@ function jsonSchemas(): Record<string, Schema> {
   return schemas as Record<string, Schema>;
 }
 
+/** What the generated module may take from `typing` (it imports those it uses). */
+const TYPING_NAMES = ['Any', 'Literal', 'Optional', 'TypedDict', 'Union'];
+
 /** Wire keys that are Python keywords need TypedDict's functional form. */
 const PY_KEYWORDS = new Set(['from', 'class', 'def', 'import', 'global', 'lambda', 'pass', 'in', 'is', 'not', 'or']);
 
@@ -115,12 +118,12 @@ function pyType(s: Schema): string {
     case 'null':
       return 'None';
     case 'array':
-      return `List[${s.items === undefined ? 'Any' : pyType(s.items)}]`;
+      return `list[${s.items === undefined ? 'Any' : pyType(s.items)}]`;
     case 'object':
       if (s.properties === undefined && typeof s.additionalProperties === 'object') {
-        return `Dict[str, ${pyType(s.additionalProperties)}]`;
+        return `dict[str, ${pyType(s.additionalProperties)}]`;
       }
-      return 'Dict[str, Any]';
+      return 'dict[str, Any]';
     default:
       return 'Any';
   }
@@ -134,8 +137,8 @@ function typedDict(name: string, s: Schema, doc: string): string {
     const totalArg = total ? '' : ', total=False';
     if (keys.some(([key]) => !/^[A-Za-z_]\w*$/.test(key) || PY_KEYWORDS.has(key))) {
       // A key such as `from` is no Python name: the functional form, with types as strings.
-      const fields = keys.map(([key, value]) => `${pyString(key)}: ${pyString(pyType(value))}`).join(', ');
-      return `${partName} = TypedDict(${pyString(partName)}, {${fields}}${totalArg})\n`;
+      const fields = keys.map(([key, value]) => `        ${pyString(key)}: ${pyString(pyType(value))},\n`).join('');
+      return `${partName} = TypedDict(\n    ${pyString(partName)},\n    {\n${fields}    }${totalArg ? ',\n    total=False' : ''},\n)\n`;
     }
     const body =
       keys.length === 0 ? '    pass\n' : keys.map(([key, value]) => `    ${key}: ${pyType(value)}\n`).join('');
@@ -211,8 +214,9 @@ function generate(): string {
   );
   const errors = [
     `${bracketed('Literal', codes.map(pyString), 'ErrorCode = ')}\n${docstring(docOf('ERROR_CODES', sources).replace('registry:', 'registry (``ERROR_CODES``):'), '')}`,
-    `ERROR_HTTP_STATUS: Dict[ErrorCode, int] = {\n${statuses.join('\n')}\n}\n"""The HTTP status of each error code."""\n`,
+    `ERROR_HTTP_STATUS: dict[ErrorCode, int] = {\n${statuses.join('\n')}\n}\n"""The HTTP status of each error code."""\n`,
   ];
+  const body = [...enums, ...errors, ...dicts, ...ordered].join('\n\n');
   const intro = [
     HEADER,
     '"""The wire contract of the Paddock API, generated from the protocol\'s zod schemas.',
@@ -224,11 +228,10 @@ function generate(): string {
     '',
     'from __future__ import annotations',
     '',
-    'from typing import Any, Dict, List, Literal, Optional, TypedDict, Union',
+    `from typing import ${TYPING_NAMES.filter((n) => new RegExp(`\\b${n}\\b`).test(body)).join(', ')}`,
     '',
   ].join('\n');
-  const blocks = [...enums, ...errors, ...dicts, ...ordered];
-  return `${intro}\n${blocks.join('\n\n')}`;
+  return `${intro}\n${body}`;
 }
 
 function main(): void {

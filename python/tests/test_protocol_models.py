@@ -1,12 +1,12 @@
 """The hand-written parts of the SDK against the generated wire contract (paddock._protocol):
 request bodies use only the schema's keys, and each dataclass reads every key of its
-protocol object. No server needed; `npm run gen:python -- --check` keeps _protocol.py current."""
+protocol object. No server needed; `npm run lint:python` checks that _protocol.py is current."""
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any, Set, get_args
+from typing import Any, get_args
 
 import pytest
 
@@ -14,7 +14,7 @@ from paddock import _protocol, models
 from paddock._wire import create_sandbox_body, run_command_body
 
 
-def _keys(typed_dict: Any) -> Set[str]:
+def _keys(typed_dict: Any) -> set[str]:
     return set(typed_dict.__required_keys__) | set(typed_dict.__optional_keys__)
 
 
@@ -31,7 +31,8 @@ def test_create_body_uses_only_the_schema_keys() -> None:
         network={"egress": "allowlist", "allow": ["api.example.com"]},
     )  # fmt: skip
     assert set(body) == _keys(_protocol.CreateSandboxRequest)
-    assert set(body["volumes"][0]) <= _keys(_protocol.VolumeMount)
+    volumes = body.get("volumes") or []
+    assert volumes and set(volumes[0]) <= _keys(_protocol.VolumeMount)
 
 
 def test_command_body_uses_only_the_schema_keys() -> None:
@@ -48,7 +49,7 @@ def test_command_body_uses_only_the_schema_keys() -> None:
         (models.TemplateInfo, _protocol.TemplateInfo, set()),
     ],
 )
-def test_dataclasses_read_every_protocol_key(dataclass: Any, typed_dict: Any, not_read: Set[str]) -> None:
+def test_dataclasses_read_every_protocol_key(dataclass: Any, typed_dict: Any, not_read: set[str]) -> None:
     fields = {f.name for f in dataclasses.fields(dataclass)}
     wire = {_snake(key): key for key in _keys(typed_dict)}
     missing = sorted(wire[name] for name in set(wire) - fields if wire[name] not in not_read)

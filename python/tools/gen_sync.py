@@ -22,12 +22,12 @@ import re
 import sys
 import tokenize
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Optional
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "paddock"
 SOURCE, TARGET = PACKAGE / "sandbox_async", PACKAGE / "sandbox_sync"
 
-NAMES: Dict[str, str] = {
+NAMES: dict[str, str] = {
     # Protocols and builtins.
     "__aenter__": "__enter__",
     "__aexit__": "__exit__",
@@ -46,7 +46,7 @@ NAMES: Dict[str, str] = {
 }
 """Explicit renames; anything else named ``AsyncX`` becomes ``X`` and ``async_x`` becomes ``x``."""
 
-ASYNCIO_TWINS: Dict[str, str] = {"Lock": "threading.Lock"}
+ASYNCIO_TWINS: dict[str, str] = {"Lock": "threading.Lock"}
 """The asyncio primitives a generated module may use, and their threading twins. Anything
 else of asyncio belongs in a hand-written pair module (see ``_background.py``)."""
 
@@ -90,9 +90,9 @@ class _Source:
         self._line_starts = starts
         significant = (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER)
         self.tokens = [t for t in tokenize.generate_tokens(io.StringIO(text).readline) if t.type not in significant]
-        self.edits: List[Tuple[int, int, str]] = []
+        self.edits: list[tuple[int, int, str]] = []
 
-    def offset(self, position: Tuple[int, int]) -> int:
+    def offset(self, position: tuple[int, int]) -> int:
         return self._line_starts[position[0] - 1] + position[1]
 
     def replace(self, index: int, text: str) -> None:
@@ -113,7 +113,7 @@ class _Source:
         return out
 
 
-def _matching_close(tokens: List[tokenize.TokenInfo], open_index: int) -> int:
+def _matching_close(tokens: list[tokenize.TokenInfo], open_index: int) -> int:
     depth = 0
     for i in range(open_index, len(tokens)):
         if tokens[i].string in "([{" and tokens[i].type == tokenize.OP:
@@ -125,7 +125,7 @@ def _matching_close(tokens: List[tokenize.TokenInfo], open_index: int) -> int:
     raise GenerationError("unbalanced brackets")
 
 
-def _redundant_parens(tokens: List[tokenize.TokenInfo], await_index: int) -> Optional[Tuple[int, int]]:
+def _redundant_parens(tokens: list[tokenize.TokenInfo], await_index: int) -> Optional[tuple[int, int]]:
     """For ``(await x.y(z))``: the parens' indexes when, without ``await``, they group only a
     name with its attributes, calls and subscripts (so dropping them changes nothing)."""
     if await_index < 1 or tokens[await_index - 1].string != "(":
@@ -193,7 +193,7 @@ def unasync(text: str, where: str) -> str:
     return source.result()
 
 
-def generated() -> Dict[Path, str]:
+def generated() -> dict[Path, str]:
     """Each sync module's path and the text it must have."""
     out = {}
     for path in sorted(SOURCE.glob("*.py")):
@@ -202,7 +202,7 @@ def generated() -> Dict[Path, str]:
     return out
 
 
-def main(argv: List[str]) -> int:
+def main(argv: list[str]) -> int:
     check = "--check" in argv
     try:
         wanted = generated()

@@ -9,7 +9,8 @@ import asyncio
 import contextlib
 import socket
 import threading
-from typing import Awaitable, Callable, Generic, Optional, TypeVar, cast
+from collections.abc import Awaitable
+from typing import Callable, Generic, Optional, TypeVar, cast
 
 import httpx
 

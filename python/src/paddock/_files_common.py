@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import IO, Any, AsyncIterable, AsyncIterator, Dict, Iterable, Literal, Optional, Union
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from typing import IO, Any, Literal, Optional, Union
 
 from ._wire import iter_file_chunks
 
@@ -33,7 +34,9 @@ def upload_body(data: Any) -> Any:
         return iter_file_chunks(data, UPLOAD_CHUNK_BYTES)
     if isinstance(data, Iterable) and not isinstance(data, dict):
         return data
-    raise TypeError(f"files.write takes str, bytes, a binary file object or an iterable of bytes, not {type(data).__name__}")
+    raise TypeError(
+        f"files.write takes str, bytes, a binary file object or an iterable of bytes, not {type(data).__name__}"
+    )
 
 
 def check_format(fmt: str) -> None:
@@ -42,7 +45,7 @@ def check_format(fmt: str) -> None:
         raise ValueError(f"format must be 'text', 'bytes' or 'stream', not {fmt!r}")
 
 
-def with_user(body: Dict[str, Any], user: Optional[str]) -> Dict[str, Any]:
+def with_user(body: dict[str, Any], user: Optional[str]) -> dict[str, Any]:
     """Adds ``user`` to a JSON body when given."""
     if user is not None:
         body["user"] = user

@@ -5,7 +5,8 @@ first iteration step, or (async only, where a plain call cannot send anything) a
 
 from __future__ import annotations
 
-from typing import Any, Generator, TypeVar
+from collections.abc import Generator
+from typing import Any, TypeVar
 
 Self = TypeVar("Self", bound="AsyncLazyOpen")
 

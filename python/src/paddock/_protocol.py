@@ -8,7 +8,7 @@ union has one ``TypedDict`` per ``type``. Regenerate with ``npm run gen:python``
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Literal, Optional, TypedDict, Union
+from typing import Any, Literal, TypedDict, Union
 
 CodeLanguage = Literal["python", "javascript", "bash"]
 """Languages the code interpreter runs: Python on ipykernel, JavaScript on Node, bash.
@@ -139,7 +139,7 @@ const { status, retryable } = ERROR_CODES.NOT_FOUND;
 ``ERROR_CODES`` in packages/protocol/src/errors.ts."""
 
 
-ERROR_HTTP_STATUS: Dict[ErrorCode, int] = {
+ERROR_HTTP_STATUS: dict[ErrorCode, int] = {
     "INVALID_ARGUMENT": 400,
     "UNAUTHENTICATED": 401,
     "PERMISSION_DENIED": 403,
@@ -171,12 +171,12 @@ class BuildTemplateRequest(_BuildTemplateRequestRequired, total=False):
 
     ``BuildTemplateRequest`` in packages/protocol/src/templates.ts."""
 
-    contextFiles: Dict[str, str]
+    contextFiles: dict[str, str]
 
 
 class _ChartRequired(TypedDict):
     type: str
-    elements: List[Any]
+    elements: list[Any]
 
 
 class Chart(_ChartRequired, total=False):
@@ -206,7 +206,7 @@ class CodeContextList(TypedDict):
 
     ``CodeContextList`` in packages/protocol/src/code.ts."""
 
-    contexts: List[CodeContext]
+    contexts: list[CodeContext]
 
 
 class CodeContextRef(TypedDict):
@@ -268,7 +268,7 @@ class CodeEventError(TypedDict):
     """The ``error`` variant of :data:`CodeEvent`."""
 
     type: Literal["error"]
-    error: Dict[str, Any]
+    error: dict[str, Any]
 
 
 class _CodeResultRequired(TypedDict):
@@ -293,7 +293,7 @@ class CodeResult(_CodeResultRequired, total=False):
     javascript: str
     data: Any
     chart: Chart
-    extra: Dict[str, Any]
+    extra: dict[str, Any]
 
 
 class CommandEventStart(TypedDict):
@@ -336,7 +336,7 @@ class CommandEventError(TypedDict):
     """The ``error`` variant of :data:`CommandEvent`."""
 
     type: Literal["error"]
-    error: Dict[str, Any]
+    error: dict[str, Any]
 
 
 class CreateCodeContextRequest(TypedDict, total=False):
@@ -379,11 +379,11 @@ class CreateSandboxRequest(TypedDict, total=False):
     pids: int
     isolation: Isolation
     env: EnvVars
-    metadata: Dict[str, str]
+    metadata: dict[str, str]
     onTimeout: OnTimeout
     autoResume: bool
     retentionMs: int
-    volumes: List[VolumeMount]
+    volumes: list[VolumeMount]
     secrets: SecretsRequest
     network: NetworkRequest
 
@@ -446,7 +446,7 @@ class FileList(TypedDict):
 
     ``FileList`` in packages/protocol/src/files.ts."""
 
-    entries: List[FileInfo]
+    entries: list[FileInfo]
 
 
 class _ForkRequestRequired(TypedDict):
@@ -458,7 +458,7 @@ class ForkRequest(_ForkRequestRequired, total=False):
 
     ``ForkRequest`` in packages/protocol/src/state.ts."""
 
-    metadata: Dict[str, str]
+    metadata: dict[str, str]
 
 
 class ForkResult(TypedDict):
@@ -466,7 +466,7 @@ class ForkResult(TypedDict):
 
     ``ForkResult`` in packages/protocol/src/state.ts."""
 
-    sandboxes: List[SandboxInfo]
+    sandboxes: list[SandboxInfo]
 
 
 class HibernateRequest(TypedDict, total=False):
@@ -491,7 +491,7 @@ class ListeningPorts(TypedDict):
 
     ``ListeningPorts`` in packages/protocol/src/ports.ts."""
 
-    listening: List[ListeningPort]
+    listening: list[ListeningPort]
 
 
 class _MkdirRequestRequired(TypedDict):
@@ -508,7 +508,7 @@ class MkdirRequest(_MkdirRequestRequired, total=False):
 
 class _NetworkInfoRequired(TypedDict):
     egress: EgressMode
-    allow: List[str]
+    allow: list[str]
 
 
 class NetworkInfo(_NetworkInfoRequired, total=False):
@@ -536,10 +536,10 @@ class NetworkRequest(TypedDict, total=False):
 
 class _NetworkStatusRequired(TypedDict):
     egress: EgressMode
-    allow: List[str]
+    allow: list[str]
     bandwidthMbit: float
     deniedTotal: float
-    recentDenied: List[DeniedAttemptInfo]
+    recentDenied: list[DeniedAttemptInfo]
 
 
 class NetworkStatus(_NetworkStatusRequired, total=False):
@@ -566,7 +566,7 @@ class PortAccess(TypedDict):
     token: str
     expiresAt: str
     host: str
-    headers: Dict[str, str]
+    headers: dict[str, str]
 
 
 class PortInfo(TypedDict):
@@ -576,7 +576,7 @@ class PortInfo(TypedDict):
 
     port: float
     listening: bool
-    addresses: List[str]
+    addresses: list[str]
     public: bool
 
 
@@ -585,7 +585,7 @@ class PortList(TypedDict):
 
     ``PortList`` in packages/protocol/src/ports.ts."""
 
-    ports: List[PortInfo]
+    ports: list[PortInfo]
 
 
 class PortSettings(TypedDict):
@@ -663,7 +663,7 @@ class ProcessEventError(TypedDict):
     """The ``error`` variant of :data:`ProcessEvent`."""
 
     type: Literal["error"]
-    error: Dict[str, Any]
+    error: dict[str, Any]
 
 
 class _ProcessInfoRequired(TypedDict):
@@ -692,7 +692,7 @@ class ProcessInfo(_ProcessInfoRequired, total=False):
 class ProcessList(TypedDict):
     """``ProcessList`` in packages/protocol/src/processes.ts."""
 
-    processes: List[ProcessInfo]
+    processes: list[ProcessInfo]
 
 
 class ProcessStdinRequest(TypedDict, total=False):
@@ -744,7 +744,7 @@ class PtyEventError(TypedDict):
     """The ``error`` variant of :data:`PtyEvent`."""
 
     type: Literal["error"]
-    error: Dict[str, Any]
+    error: dict[str, Any]
 
 
 class _PtyInfoRequired(TypedDict):
@@ -771,7 +771,7 @@ class PtyList(TypedDict):
 
     ``PtyList`` in packages/protocol/src/pty.ts."""
 
-    sessions: List[PtyInfo]
+    sessions: list[PtyInfo]
 
 
 class PtyOutputQuery(TypedDict, total=False):
@@ -804,7 +804,13 @@ class RemoveRequest(_RemoveRequestRequired, total=False):
     user: str
 
 
-_RenameRequestRequired = TypedDict("_RenameRequestRequired", {"from": "SandboxPath", "to": "SandboxPath"})
+_RenameRequestRequired = TypedDict(
+    "_RenameRequestRequired",
+    {
+        "from": "SandboxPath",
+        "to": "SandboxPath",
+    },
+)
 
 
 class RenameRequest(_RenameRequestRequired, total=False):
@@ -838,7 +844,7 @@ class RunCommandRequest(TypedDict, total=False):
     ``RunCommandRequest`` in packages/protocol/src/commands.ts."""
 
     cmd: str
-    argv: List[str]
+    argv: list[str]
     cwd: str
     env: EnvVars
     user: str
@@ -868,7 +874,7 @@ class _SandboxInfoRequired(TypedDict):
     cpus: float
     diskMiB: float
     pids: float
-    metadata: Dict[str, str]
+    metadata: dict[str, str]
 
 
 class SandboxInfo(_SandboxInfoRequired, total=False):
@@ -883,8 +889,8 @@ class SandboxInfo(_SandboxInfoRequired, total=False):
     retentionMs: float
     capabilities: SandboxCapabilities
     processesRestarted: bool
-    volumes: List[VolumeMount]
-    secrets: List[SecretInfo]
+    volumes: list[VolumeMount]
+    secrets: list[SecretInfo]
     network: NetworkInfo
 
 
@@ -893,12 +899,12 @@ class SandboxList(TypedDict):
 
     ``SandboxList`` in packages/protocol/src/sandbox.ts."""
 
-    sandboxes: List[SandboxInfo]
+    sandboxes: list[SandboxInfo]
 
 
 class _SecretInfoRequired(TypedDict):
     name: str
-    hosts: List[str]
+    hosts: list[str]
 
 
 class SecretInfo(_SecretInfoRequired, total=False):
@@ -906,13 +912,13 @@ class SecretInfo(_SecretInfoRequired, total=False):
 
     ``SecretInfo`` in packages/protocol/src/secrets.ts."""
 
-    headers: List[str]
+    headers: list[str]
     allowInsecureHttp: bool
 
 
 class _SecretSpecRequired(TypedDict):
     value: str
-    hosts: List[str]
+    hosts: list[str]
 
 
 class SecretSpec(_SecretSpecRequired, total=False):
@@ -932,7 +938,7 @@ class SecretSpec(_SecretSpecRequired, total=False):
 
     ``SecretSpec`` in packages/protocol/src/secrets.ts."""
 
-    headers: List[str]
+    headers: list[str]
     allowInsecureHttp: bool
 
 
@@ -970,7 +976,7 @@ class SnapshotList(TypedDict):
 
     ``SnapshotList`` in packages/protocol/src/state.ts."""
 
-    snapshots: List[SnapshotInfo]
+    snapshots: list[SnapshotInfo]
 
 
 class SnapshotRequest(TypedDict):
@@ -991,7 +997,7 @@ class StartProcessRequest(TypedDict, total=False):
     ``StartProcessRequest`` in packages/protocol/src/processes.ts."""
 
     cmd: str
-    argv: List[str]
+    argv: list[str]
     cwd: str
     env: EnvVars
     user: str
@@ -1029,7 +1035,7 @@ class TemplateBuildEventError(TypedDict):
     """The ``error`` variant of :data:`TemplateBuildEvent`."""
 
     type: Literal["error"]
-    error: Dict[str, Any]
+    error: dict[str, Any]
 
 
 class _TemplateFileRequired(TypedDict):
@@ -1055,7 +1061,7 @@ class TemplateInfo(TypedDict):
     specHash: str
     sizeBytes: float
     createdAt: str
-    env: Dict[str, str]
+    env: dict[str, str]
     workdir: str
     user: str
 
@@ -1065,10 +1071,21 @@ class TemplateList(TypedDict):
 
     ``TemplateList`` in packages/protocol/src/templates.ts."""
 
-    templates: List[TemplateInfo]
+    templates: list[TemplateInfo]
 
 
-TemplateSpec = TypedDict("TemplateSpec", {"from": "Literal[\"debian:bookworm\"]", "packages": "List[str]", "run": "List[str]", "files": "List[TemplateFile]", "env": "EnvVars", "workdir": "str", "user": "str"})
+TemplateSpec = TypedDict(
+    "TemplateSpec",
+    {
+        "from": "Literal[\"debian:bookworm\"]",
+        "packages": "list[str]",
+        "run": "list[str]",
+        "files": "list[TemplateFile]",
+        "env": "EnvVars",
+        "workdir": "str",
+        "user": "str",
+    },
+)
 
 
 class UpdateNetworkRequest(TypedDict, total=False):
@@ -1088,7 +1105,7 @@ class VolumeInfo(TypedDict):
     name: str
     sizeMiB: float
     createdAt: str
-    usedBy: List[str]
+    usedBy: list[str]
 
 
 class VolumeList(TypedDict):
@@ -1096,7 +1113,7 @@ class VolumeList(TypedDict):
 
     ``VolumeList`` in packages/protocol/src/state.ts."""
 
-    volumes: List[VolumeInfo]
+    volumes: list[VolumeInfo]
 
 
 class _VolumeMountRequired(TypedDict):
@@ -1146,7 +1163,7 @@ class WatchLineError(TypedDict):
     """The ``error`` variant of :data:`WatchLine`."""
 
     type: Literal["error"]
-    error: Dict[str, Any]
+    error: dict[str, Any]
 
 
 class _WatchLineCreateRequired(TypedDict):
@@ -1211,7 +1228,7 @@ class WatchQuery(_WatchQueryRequired, total=False):
     filter: str
 
 
-AllowList = List[str]
+AllowList = list[str]
 """The ``allow`` list: each entry checked by ``parseAllowEntry``; the issue names ``allow[i]``.
 
 ``AllowList`` in packages/protocol/src/network.ts."""
@@ -1232,7 +1249,7 @@ results and at most one ``exception``, then exactly one ``end`` (or an API ``err
 ``CodeEvent`` in packages/protocol/src/code.ts."""
 
 
-CommandEnv = Dict[str, str]
+CommandEnv = dict[str, str]
 """The ``env`` of a command, PTY or code run: variables set for it, over the sandbox's.
 
 ``CommandEnv`` in packages/protocol/src/env.ts."""
@@ -1251,7 +1268,7 @@ any bytes survive; ``offset`` counts the bytes of that stream sent before this c
 ``CommandEvent`` in packages/protocol/src/commands.ts."""
 
 
-EnvVars = Dict[str, str]
+EnvVars = dict[str, str]
 """Environment variables, as every request that takes them accepts them (sandbox create, commands,
 processes, PTYs, code runs, the E2B facade): names by ``ENV_NAME``, values without NUL. A
 bad entry is an issue at its own key, whose message names the key.
@@ -1302,7 +1319,7 @@ SandboxPath = str
 ``SandboxPath`` in packages/protocol/src/files.ts."""
 
 
-SecretsRequest = Dict[str, SecretSpec]
+SecretsRequest = dict[str, SecretSpec]
 """The ``secrets`` field of a create request: env name → value and hosts.
 
 ``SecretsRequest`` in packages/protocol/src/secrets.ts."""

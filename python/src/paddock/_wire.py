@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union, cast
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Optional, Union, cast
 
 from ._protocol import CreateSandboxRequest, RunCommandRequest, SetTimeoutRequest
 from .connection_config import seconds_to_ms
@@ -21,11 +22,11 @@ StdinData = Union[str, bytes, bytearray, memoryview]
 """Bytes for a command's stdin (text is sent as UTF-8)."""
 
 
-def _drop_none(fields: Mapping[str, Any]) -> Dict[str, Any]:
+def _drop_none(fields: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
-def _secret_body(secret: Mapping[str, Any]) -> Dict[str, Any]:
+def _secret_body(secret: Mapping[str, Any]) -> dict[str, Any]:
     """One secret on the wire: ``headers`` pins it to those request headers; ``allow_insecure_http``
     also sends it over plain HTTP (by default the value leaves only over TLS)."""
     headers = secret.get("headers")
@@ -100,9 +101,9 @@ def create_sandbox_body(
 def list_sandboxes_query(
     metadata: Optional[Mapping[str, str]] = None,
     state: Union[str, Sequence[str], None] = None,
-) -> List[Tuple[str, str]]:
+) -> list[tuple[str, str]]:
     """Query of ``GET /v1/sandboxes``: ``state=a,b`` and ``metadata.KEY=VALUE`` pairs."""
-    query: List[Tuple[str, str]] = []
+    query: list[tuple[str, str]] = []
     if state:
         query.append(("state", state if isinstance(state, str) else ",".join(state)))
     for key, value in (metadata or {}).items():
@@ -144,7 +145,7 @@ def run_command_body(
     return body
 
 
-def file_query(path: str, **params: Any) -> Dict[str, str]:
+def file_query(path: str, **params: Any) -> dict[str, str]:
     """Query of the file routes: ``path`` plus the given params that are not None."""
     query = {"path": path}
     query.update({k: str(v) for k, v in params.items() if v is not None})
@@ -163,7 +164,7 @@ class NdjsonSplitter:
     def __init__(self) -> None:
         self._buffer = b""
 
-    def feed(self, chunk: bytes) -> List[Any]:
+    def feed(self, chunk: bytes) -> list[Any]:
         """Adds bytes and returns the values of every line they completed."""
         self._buffer += chunk
         if b"\n" not in chunk:
@@ -171,7 +172,7 @@ class NdjsonSplitter:
         *lines, self._buffer = self._buffer.split(b"\n")
         return [self._parse(line) for line in lines if line.strip()]
 
-    def close(self) -> List[Any]:
+    def close(self) -> list[Any]:
         """Returns the value of a last line that had no newline, if any."""
         rest, self._buffer = self._buffer, b""
         return [self._parse(rest)] if rest.strip() else []

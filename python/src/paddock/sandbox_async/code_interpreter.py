@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Union
+import builtins
+from typing import Any, Callable, Optional, Union
 
+from .._callbacks import async_settle
 from .._code_common import (
     DEFAULT_CODE_TIMEOUT,
     CodeContext,
@@ -13,7 +15,6 @@ from .._code_common import (
     run_code_body,
 )
 from .._command_run import stream_silence
-from .._callbacks import async_settle
 from .._transport import AsyncTransport, wait_for
 from .._wire import NdjsonSplitter
 
@@ -32,7 +33,7 @@ async def run_code(
     language: Optional[str] = None,
     context: Optional[ContextRef] = None,
     timeout: float = DEFAULT_CODE_TIMEOUT,
-    env: Optional[Dict[str, str]] = None,
+    env: Optional[dict[str, str]] = None,
     on_stdout: Optional[Callable[[str], Any]] = None,
     on_stderr: Optional[Callable[[str], Any]] = None,
     on_result: Optional[Callable[[Any], Any]] = None,
@@ -77,9 +78,10 @@ class AsyncCodeContexts:
     ) -> CodeContext:
         """A new context with its own kernel (started on first use)."""
         wait = wait_for(self._transport.config, request_timeout)
-        return CodeContext.from_wire(await self._transport.call("POST", self._base, wait, json=context_body(language, cwd, user)))
+        body = context_body(language, cwd, user)
+        return CodeContext.from_wire(await self._transport.call("POST", self._base, wait, json=body))
 
-    async def list(self, *, request_timeout: Optional[float] = None) -> List[CodeContext]:
+    async def list(self, *, request_timeout: Optional[float] = None) -> builtins.list[CodeContext]:
         """Every context, the default ones included (their ids are language names)."""
         wait = wait_for(self._transport.config, request_timeout)
         body = await self._transport.call("GET", self._base, wait)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import AsyncIterator, Optional, Union
+from collections.abc import AsyncIterator
+from typing import Optional, Union
 from urllib.parse import quote
 
 from .._callbacks import async_settle

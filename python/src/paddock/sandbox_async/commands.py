@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, AsyncGenerator, List, Mapping, Optional
+import builtins
+from collections.abc import AsyncGenerator, Mapping
+from typing import Any, Optional
 from urllib.parse import quote
 
 import httpx
@@ -53,7 +55,7 @@ class AsyncCommandStream(AsyncLazyOpen):
         for raw in splitter.close():
             yield decoder.decode(raw)
 
-    def __aiter__(self) -> "AsyncCommandStream":
+    def __aiter__(self) -> AsyncCommandStream:
         return self
 
     async def __anext__(self) -> CommandEvent:
@@ -68,7 +70,7 @@ class AsyncCommandStream(AsyncLazyOpen):
         if self._response is not None:
             await self._response.aclose()
 
-    async def __aenter__(self) -> "AsyncCommandStream":
+    async def __aenter__(self) -> AsyncCommandStream:
         await self._open()
         return self
 
@@ -172,7 +174,7 @@ class AsyncCommands:
         wait = wait_for(config, request_timeout, stream_silence(timeout, config, request_timeout))
         return AsyncCommandStream(self._transport, self._path, body, wait)
 
-    async def list(self) -> List[ProcessInfo]:
+    async def list(self) -> builtins.list[ProcessInfo]:
         """Every process of the sandbox: running ones and the recent finished ones (with exit codes)."""
         wait = wait_for(self._transport.config, None)
         return parse_processes(await self._transport.call("GET", self._processes, wait))

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import List, Literal, Optional, Union, overload
+import builtins
+from typing import Literal, Optional, Union, overload
 
 import httpx
 
@@ -48,7 +49,7 @@ class AsyncFileStream:
         """The file's size as the server announced it."""
         self._counter = None if on_progress is None else ProgressCounter(self.size_bytes, on_progress)
 
-    def __aiter__(self) -> "AsyncFileStream":
+    def __aiter__(self) -> AsyncFileStream:
         return self
 
     async def __anext__(self) -> bytes:
@@ -62,7 +63,7 @@ class AsyncFileStream:
         await self._chunks.aclose()
         await self._response.aclose()
 
-    async def __aenter__(self) -> "AsyncFileStream":
+    async def __aenter__(self) -> AsyncFileStream:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -179,7 +180,9 @@ class AsyncFiles:
         response = await self._transport.open("PUT", self._base, wait, params=params, content=body)
         return FileInfo.from_wire(await self._transport.read_json(response, wait))
 
-    async def list(self, path: str, *, depth: int = 1, request_timeout: Optional[float] = None) -> List[FileInfo]:
+    async def list(
+        self, path: str, *, depth: int = 1, request_timeout: Optional[float] = None
+    ) -> builtins.list[FileInfo]:
         """Entries of a directory, ``depth`` levels deep (1 to 10), sorted by path.
 
         Example::
@@ -206,7 +209,9 @@ class AsyncFiles:
         except NotFoundError:
             return False
 
-    async def mkdir(self, path: str, *, user: Optional[str] = None, request_timeout: Optional[float] = None) -> FileInfo:
+    async def mkdir(
+        self, path: str, *, user: Optional[str] = None, request_timeout: Optional[float] = None
+    ) -> FileInfo:
         """Creates a directory and its parents; an existing directory is fine."""
         body = await self._transport.call(
             "POST", self._base + "/mkdir", self._wait(request_timeout), json=with_user({"path": path}, user)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 from .._network_common import NetworkStatus, network_path, update_body
 from .._transport import AsyncTransport, wait_for

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterator, List, Mapping, Optional, Tuple
+import builtins
+from collections.abc import AsyncIterator, Mapping
+from typing import Optional
 
 import httpx
 
@@ -42,7 +44,7 @@ class AsyncPtyHandle:
 
     def __init__(
         self,
-        terminals: "AsyncPty",
+        terminals: AsyncPty,
         pty_id: str,
         pid: int,
         response: httpx.Response,
@@ -87,7 +89,8 @@ class AsyncPtyHandle:
                 ``await sbx.pty.connect(id, from_offset=handle.output_offset)`` resumes.
         """
         if not await self._worker.join(timeout):
-            raise TimeoutError("TIMEOUT", f"PTY session {self.id} still runs after {timeout:g} s; pass a larger timeout")
+            message = f"PTY session {self.id} still runs after {timeout:g} s; pass a larger timeout"
+            raise TimeoutError("TIMEOUT", message)
         return self._worker.result()
 
     async def disconnect(self) -> None:
@@ -187,11 +190,12 @@ class AsyncPty:
         """
         info = next((s for s in await self.list(request_timeout=request_timeout) if s.id == pty_id), None)
         if info is None:
-            raise NotFoundError("NOT_FOUND", f"no PTY session {pty_id!r} in sandbox {self._sandbox_id}; see sbx.pty.list()")
+            message = f"no PTY session {pty_id!r} in sandbox {self._sandbox_id}; see sbx.pty.list()"
+            raise NotFoundError("NOT_FOUND", message)
         response, chunks = await self._open_output(pty_id, from_offset, request_timeout)
         return AsyncPtyHandle(self, pty_id, info.pid, response, chunks, on_data, from_offset or 0)
 
-    async def list(self, *, request_timeout: Optional[float] = None) -> List[PtyInfo]:
+    async def list(self, *, request_timeout: Optional[float] = None) -> builtins.list[PtyInfo]:
         """The sandbox's terminal sessions, running and recently exited (with ``exit_code``)."""
         wait = wait_for(self._transport.config, request_timeout)
         value = await self._transport.call("GET", pty_path(self._sandbox_id), wait)
@@ -219,7 +223,7 @@ class AsyncPty:
 
     async def _open_output(
         self, pty_id: str, from_offset: Optional[int], request_timeout: Optional[float]
-    ) -> Tuple[httpx.Response, AsyncIterator[bytes]]:
+    ) -> tuple[httpx.Response, AsyncIterator[bytes]]:
         # A terminal may print nothing for hours: no read bound on the stream.
         wait = Wait(wait_for(self._transport.config, request_timeout).request, None)
         params = None if from_offset is None else {"fromOffset": str(from_offset)}

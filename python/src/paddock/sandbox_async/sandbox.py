@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+import builtins
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional, Union
 
+from .._code_common import DEFAULT_CODE_TIMEOUT, Execution
 from .._hybrid import class_or_instance_method
+from .._state_common import PAUSED_STATES
 from .._transport import AsyncTransport, wait_for
 from .._wire import create_sandbox_body, list_sandboxes_query, set_timeout_body
-from .._code_common import DEFAULT_CODE_TIMEOUT, Execution
 from ..connection_config import ConnectionConfig
 from ..errors import NotFoundError
-from .._state_common import PAUSED_STATES
 from ..models import SandboxInfo, parse_list
-from .code_interpreter import AsyncCodeContexts, run_code as _run_code
-from .state import AsyncStateMixin, fork_sandboxes
+from .code_interpreter import AsyncCodeContexts
+from .code_interpreter import run_code as _run_code
 from .commands import AsyncCommands
 from .files import AsyncFiles
 from .network import AsyncSandboxNetwork
 from .ports import AsyncPorts
 from .pty import AsyncPty
+from .state import AsyncStateMixin, fork_sandboxes
 
 
 async def _kill(transport: AsyncTransport, sandbox_id: str, request_timeout: Optional[float]) -> bool:
@@ -83,7 +86,7 @@ class AsyncSandbox(AsyncStateMixin):
         language: Optional[str] = None,
         context: Any = None,
         timeout: float = DEFAULT_CODE_TIMEOUT,
-        env: Optional[Dict[str, str]] = None,
+        env: Optional[dict[str, str]] = None,
         on_stdout: Any = None,
         on_stderr: Any = None,
         on_result: Any = None,
@@ -148,7 +151,7 @@ class AsyncSandbox(AsyncStateMixin):
         api_url: Optional[str] = None,
         api_key: Optional[str] = None,
         request_timeout: Optional[float] = None,
-    ) -> "AsyncSandbox":
+    ) -> AsyncSandbox:
         """Creates a sandbox (claimed from the warm pool when one of the same shape is ready).
 
         Args:
@@ -205,7 +208,7 @@ class AsyncSandbox(AsyncStateMixin):
         api_url: Optional[str] = None,
         api_key: Optional[str] = None,
         request_timeout: Optional[float] = None,
-    ) -> "AsyncSandbox":
+    ) -> AsyncSandbox:
         """Attaches to an existing sandbox by id.
 
         Raises:
@@ -232,7 +235,7 @@ class AsyncSandbox(AsyncStateMixin):
         api_url: Optional[str] = None,
         api_key: Optional[str] = None,
         request_timeout: Optional[float] = None,
-    ) -> List["AsyncSandbox"]:
+    ) -> builtins.list[AsyncSandbox]:
         """Starts ``count`` sandboxes from one checkpoint of a running gVisor sandbox: same memory,
         each with its own copy of the filesystem. Random generators are copied too: reseed them
         where forks must differ.
@@ -253,7 +256,7 @@ class AsyncSandbox(AsyncStateMixin):
         api_url: Optional[str] = None,
         api_key: Optional[str] = None,
         request_timeout: Optional[float] = None,
-    ) -> List[SandboxInfo]:
+    ) -> builtins.list[SandboxInfo]:
         """Lists sandboxes whose metadata has all the given pairs, in the given states
         (default the live ones: starting, running, stopping).
 
@@ -264,7 +267,7 @@ class AsyncSandbox(AsyncStateMixin):
         transport = AsyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
         try:
             query = list_sandboxes_query(metadata, state)
-            body = await transport.call("GET", "/v1/sandboxes", wait_for(transport.config, None), params=query)
+            body = await transport.call("GET", "/v1/sandboxes", wait_for(transport.config, None), params=tuple(query))
         finally:
             await transport.close()
         return parse_list(body, "sandboxes", SandboxInfo.from_wire)
@@ -326,7 +329,7 @@ class AsyncSandbox(AsyncStateMixin):
         """Closes this handle's connections; the sandbox keeps running (see :meth:`kill`)."""
         await self._transport.close()
 
-    async def __aenter__(self) -> "AsyncSandbox":
+    async def __aenter__(self) -> AsyncSandbox:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

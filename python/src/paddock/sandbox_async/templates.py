@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, AsyncIterator, List, Mapping, Optional
+import builtins
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Optional
 
 from .._callbacks import async_settle
 from .._templates_common import BuildEventCallback, build_body, template_path
@@ -75,7 +77,7 @@ class AsyncTemplate:
     @staticmethod
     async def list(
         *, api_url: Optional[str] = None, api_key: Optional[str] = None, request_timeout: Optional[float] = None
-    ) -> List[TemplateInfo]:
+    ) -> builtins.list[TemplateInfo]:
         """The templates on the server."""
         transport = AsyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
         try:

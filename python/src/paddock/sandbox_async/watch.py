@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import AsyncIterator, Optional
+from collections.abc import AsyncIterator
+from typing import Optional
 
 import httpx
 
@@ -40,7 +41,7 @@ class AsyncWatchHandle:
         self._stopped = False
         self._worker: Optional[AsyncWorker[None]] = None
 
-    async def _start(self) -> "AsyncWatchHandle":
+    async def _start(self) -> AsyncWatchHandle:
         """Waits for the server's ``ready``, then delivers events in the background."""
         try:
             first = await self._lines.__anext__()
@@ -78,7 +79,7 @@ class AsyncWatchHandle:
         if self._worker is not None:
             await self._worker.stop(timeout)
 
-    async def __aenter__(self) -> "AsyncWatchHandle":
+    async def __aenter__(self) -> AsyncWatchHandle:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

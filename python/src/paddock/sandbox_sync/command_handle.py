@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Iterator, Optional, Union
+from collections.abc import Iterator
+from typing import Optional, Union
 from urllib.parse import quote
 
 from .._callbacks import settle

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Generator, List, Mapping, Optional
+import builtins
+from collections.abc import Generator, Mapping
+from typing import Any, Optional
 from urllib.parse import quote
 
 import httpx
@@ -54,7 +56,7 @@ class CommandStream(LazyOpen):
         for raw in splitter.close():
             yield decoder.decode(raw)
 
-    def __iter__(self) -> "CommandStream":
+    def __iter__(self) -> CommandStream:
         return self
 
     def __next__(self) -> CommandEvent:
@@ -69,7 +71,7 @@ class CommandStream(LazyOpen):
         if self._response is not None:
             self._response.close()
 
-    def __enter__(self) -> "CommandStream":
+    def __enter__(self) -> CommandStream:
         self._open()
         return self
 
@@ -173,7 +175,7 @@ class Commands:
         wait = wait_for(config, request_timeout, stream_silence(timeout, config, request_timeout))
         return CommandStream(self._transport, self._path, body, wait)
 
-    def list(self) -> List[ProcessInfo]:
+    def list(self) -> builtins.list[ProcessInfo]:
         """Every process of the sandbox: running ones and the recent finished ones (with exit codes)."""
         wait = wait_for(self._transport.config, None)
         return parse_processes(self._transport.call("GET", self._processes, wait))

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from typing import List, Literal, Optional, Union, overload
+import builtins
+from typing import Literal, Optional, Union, overload
 
 import httpx
 
@@ -49,7 +50,7 @@ class FileStream:
         """The file's size as the server announced it."""
         self._counter = None if on_progress is None else ProgressCounter(self.size_bytes, on_progress)
 
-    def __iter__(self) -> "FileStream":
+    def __iter__(self) -> FileStream:
         return self
 
     def __next__(self) -> bytes:
@@ -63,7 +64,7 @@ class FileStream:
         self._chunks.close()
         self._response.close()
 
-    def __enter__(self) -> "FileStream":
+    def __enter__(self) -> FileStream:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -180,7 +181,9 @@ class Files:
         response = self._transport.open("PUT", self._base, wait, params=params, content=body)
         return FileInfo.from_wire(self._transport.read_json(response, wait))
 
-    def list(self, path: str, *, depth: int = 1, request_timeout: Optional[float] = None) -> List[FileInfo]:
+    def list(
+        self, path: str, *, depth: int = 1, request_timeout: Optional[float] = None
+    ) -> builtins.list[FileInfo]:
         """Entries of a directory, ``depth`` levels deep (1 to 10), sorted by path.
 
         Example::
@@ -207,7 +210,9 @@ class Files:
         except NotFoundError:
             return False
 
-    def mkdir(self, path: str, *, user: Optional[str] = None, request_timeout: Optional[float] = None) -> FileInfo:
+    def mkdir(
+        self, path: str, *, user: Optional[str] = None, request_timeout: Optional[float] = None
+    ) -> FileInfo:
         """Creates a directory and its parents; an existing directory is fine."""
         body = self._transport.call(
             "POST", self._base + "/mkdir", self._wait(request_timeout), json=with_user({"path": path}, user)

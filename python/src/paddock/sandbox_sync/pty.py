@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import threading
-from typing import Iterator, List, Mapping, Optional, Tuple
+import builtins
+from collections.abc import Iterator, Mapping
+from typing import Optional
 
 import httpx
 
@@ -43,7 +45,7 @@ class PtyHandle:
 
     def __init__(
         self,
-        terminals: "Pty",
+        terminals: Pty,
         pty_id: str,
         pid: int,
         response: httpx.Response,
@@ -88,7 +90,8 @@ class PtyHandle:
                 ``sbx.pty.connect(id, from_offset=handle.output_offset)`` resumes.
         """
         if not self._worker.join(timeout):
-            raise TimeoutError("TIMEOUT", f"PTY session {self.id} still runs after {timeout:g} s; pass a larger timeout")
+            message = f"PTY session {self.id} still runs after {timeout:g} s; pass a larger timeout"
+            raise TimeoutError("TIMEOUT", message)
         return self._worker.result()
 
     def disconnect(self) -> None:
@@ -188,11 +191,12 @@ class Pty:
         """
         info = next((s for s in self.list(request_timeout=request_timeout) if s.id == pty_id), None)
         if info is None:
-            raise NotFoundError("NOT_FOUND", f"no PTY session {pty_id!r} in sandbox {self._sandbox_id}; see sbx.pty.list()")
+            message = f"no PTY session {pty_id!r} in sandbox {self._sandbox_id}; see sbx.pty.list()"
+            raise NotFoundError("NOT_FOUND", message)
         response, chunks = self._open_output(pty_id, from_offset, request_timeout)
         return PtyHandle(self, pty_id, info.pid, response, chunks, on_data, from_offset or 0)
 
-    def list(self, *, request_timeout: Optional[float] = None) -> List[PtyInfo]:
+    def list(self, *, request_timeout: Optional[float] = None) -> builtins.list[PtyInfo]:
         """The sandbox's terminal sessions, running and recently exited (with ``exit_code``)."""
         wait = wait_for(self._transport.config, request_timeout)
         value = self._transport.call("GET", pty_path(self._sandbox_id), wait)
@@ -220,7 +224,7 @@ class Pty:
 
     def _open_output(
         self, pty_id: str, from_offset: Optional[int], request_timeout: Optional[float]
-    ) -> Tuple[httpx.Response, Iterator[bytes]]:
+    ) -> tuple[httpx.Response, Iterator[bytes]]:
         # A terminal may print nothing for hours: no read bound on the stream.
         wait = Wait(wait_for(self._transport.config, request_timeout).request, None)
         params = None if from_offset is None else {"fromOffset": str(from_offset)}

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterator, List, Mapping, Optional
+import builtins
+from collections.abc import Iterator, Mapping
+from typing import Any, Optional
 
 from .._callbacks import settle
 from .._templates_common import BuildEventCallback, build_body, template_path
@@ -76,7 +78,7 @@ class Template:
     @staticmethod
     def list(
         *, api_url: Optional[str] = None, api_key: Optional[str] = None, request_timeout: Optional[float] = None
-    ) -> List[TemplateInfo]:
+    ) -> builtins.list[TemplateInfo]:
         """The templates on the server."""
         transport = SyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
         try:

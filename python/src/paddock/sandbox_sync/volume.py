@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
+import builtins
+from typing import Optional
 
 from .._state_common import VolumeInfo
 from .._transport import SyncTransport, wait_for
@@ -64,7 +65,7 @@ class Volume:
     @staticmethod
     def list(
         *, api_url: Optional[str] = None, api_key: Optional[str] = None, request_timeout: Optional[float] = None
-    ) -> List[VolumeInfo]:
+    ) -> builtins.list[VolumeInfo]:
         """The volumes on the server."""
         body = Volume._call("GET", "/v1/volumes", None, api_url, api_key, request_timeout)
         return parse_list(body, "volumes", VolumeInfo.from_wire)

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Iterator, Optional
+from collections.abc import Iterator
+from typing import Optional
 
 import httpx
 
@@ -41,7 +42,7 @@ class WatchHandle:
         self._stopped = False
         self._worker: Optional[Worker[None]] = None
 
-    def _start(self) -> "WatchHandle":
+    def _start(self) -> WatchHandle:
         """Waits for the server's ``ready``, then delivers events in the background."""
         try:
             first = self._lines.__next__()
@@ -79,7 +80,7 @@ class WatchHandle:
         if self._worker is not None:
             self._worker.stop(timeout)
 
-    def __enter__(self) -> "WatchHandle":
+    def __enter__(self) -> WatchHandle:
         return self
 
     def __exit__(self, *exc: object) -> None:
