@@ -10,6 +10,15 @@ echo "test: lint and format check (biome), type check of tests and benchmarks"
 npx biome check .
 npx tsc -p tsconfig.tests.json
 
+echo "test: the sync Python SDK matches its generation from sandbox_async/ (python/tools/gen_sync.py)"
+/usr/bin/python3 python/tools/gen_sync.py --check
+echo "test: the Python models match their generation from the protocol (scripts/gen-python-models.ts)"
+node --import tsx scripts/gen-python-models.ts --check
+echo "test: Python lint (ruff, settings in python/pyproject.toml)"
+node --import tsx scripts/ruff.ts
+echo "test: Python type check (pyright, standard mode)"
+npx pyright -p python
+
 echo "test: TypeScript suites"
 node --import tsx --test --test-concurrency=1 --test-reporter=spec \
   test/unit/*.test.ts \

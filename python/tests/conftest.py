@@ -17,8 +17,9 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List
+from typing import Callable
 
 import pytest
 
@@ -31,7 +32,7 @@ RUN_ID = secrets.token_hex(4)
 """Metadata value that marks every sandbox of this run (``suite=python-<RUN_ID>``)."""
 
 
-def suite_metadata(**extra: str) -> Dict[str, str]:
+def suite_metadata(**extra: str) -> dict[str, str]:
     """Metadata for a sandbox made by this run."""
     return {"suite": f"python-{RUN_ID}", **extra}
 
@@ -53,12 +54,17 @@ def _health(url: str) -> int:
 
 
 @pytest.fixture(scope="session")
-def server() -> Iterator[Dict[str, str]]:
+def server() -> Iterator[dict[str, str]]:
     """A running server; sets ``PADDOCK_URL`` / ``PADDOCK_API_KEY`` for the SDK."""
     port, key = _free_port(), f"pdk_test_{secrets.token_hex(12)}"
     TEST_ROOT.mkdir(parents=True, exist_ok=True)
     log_path = TEST_ROOT / "python-e2e-server.log"
-    env = {**os.environ, "PADDOCK_CGROUP_PARENT": os.environ.get("PADDOCK_TEST_CGROUP_PARENT", "paddock-test"), "PADDOCK_GVISOR_POOL_SIZE": "0", "PADDOCK_CODE_POOL_SIZE": "0"}
+    env = {
+        **os.environ,
+        "PADDOCK_CGROUP_PARENT": os.environ.get("PADDOCK_TEST_CGROUP_PARENT", "paddock-test"),
+        "PADDOCK_GVISOR_POOL_SIZE": "0",
+        "PADDOCK_CODE_POOL_SIZE": "0",
+    }
     # Sandbox traffic never leaves the machine: no uplink, DNS asked of loopback only.
     env.setdefault("PADDOCK_EGRESS_UPLINK", "none")
     env.setdefault("PADDOCK_EGRESS_DNS", "127.0.0.1")
@@ -104,9 +110,9 @@ def server() -> Iterator[Dict[str, str]]:
 
 
 @pytest.fixture
-def make_sandbox(server: Dict[str, str], request: pytest.FixtureRequest) -> Iterator[Callable[..., Sandbox]]:
+def make_sandbox(server: dict[str, str], request: pytest.FixtureRequest) -> Iterator[Callable[..., Sandbox]]:
     """Creates sandboxes (tagged with this run's metadata) and kills them all afterwards."""
-    made: List[Sandbox] = []
+    made: list[Sandbox] = []
 
     def make(**options: object) -> Sandbox:
         metadata = suite_metadata(test=request.node.name[:200], **dict(options.pop("metadata", {}) or {}))  # type: ignore[arg-type]
@@ -123,7 +129,7 @@ def make_sandbox(server: Dict[str, str], request: pytest.FixtureRequest) -> Iter
 
 
 @pytest.fixture(scope="module")
-def shared_sandbox(server: Dict[str, str]) -> Iterator[Sandbox]:
+def shared_sandbox(server: dict[str, str]) -> Iterator[Sandbox]:
     """One sandbox for a module's tests that only run commands and touch files."""
     sbx = Sandbox.create(env={"FOO": "bar"}, metadata=suite_metadata(test="shared"), timeout=1800)
     with sbx:

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Callable, Dict, List
+from typing import Callable
 
 import pytest
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def code_template(server: Dict[str, str]) -> str:
+def code_template(server: dict[str, str]) -> str:
     try:
         Template.get("code-interpreter")
     except SandboxError as err:
@@ -31,7 +31,7 @@ def test_run_code_sync(code_template: str, make_sandbox: Callable[..., Sandbox])
     ex = sbx.run_code("x + 1")
     assert ex.text == "42" and ex.execution_count is not None
 
-    seen: List[str] = []
+    seen: list[str] = []
     ex = sbx.run_code(
         "import pandas as pd\nprint('hi')\npd.DataFrame({'a': [1, None]})",
         on_stdout=lambda t: seen.append(t),
@@ -72,11 +72,13 @@ def test_run_code_env(code_template: str, make_sandbox: Callable[..., Sandbox]) 
     assert sbx.run_code("str(os.environ.get('RUN_VAR'))").text == "'None'"
 
 
-def test_run_code_async(code_template: str, server: Dict[str, str]) -> None:
+def test_run_code_async(code_template: str, server: dict[str, str]) -> None:
     async def main() -> None:
-        sbx = await AsyncSandbox.create(template=code_template, memory_mib=1024, metadata=suite_metadata(test="code-async"))
+        sbx = await AsyncSandbox.create(
+            template=code_template, memory_mib=1024, metadata=suite_metadata(test="code-async")
+        )
         async with sbx:
-            results: List[Result] = []
+            results: list[Result] = []
 
             async def on_result(r: Result) -> None:
                 results.append(r)

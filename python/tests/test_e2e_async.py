@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import builtins
 import hashlib
+from collections.abc import AsyncIterator, Awaitable
 from datetime import datetime, timedelta, timezone
-from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List
+from typing import Any, Callable
 
 import pytest
 
@@ -31,13 +32,13 @@ async def create(test: str, **options: Any) -> AsyncSandbox:
     return await AsyncSandbox.create(metadata=metadata, **options)
 
 
-def test_commands(server: Dict[str, str]) -> None:
+def test_commands(server: dict[str, str]) -> None:
     async def body() -> None:
         async with await create("async-commands", env={"FOO": "bar"}) as sbx:
             r = await sbx.commands.run("python3 -c 'print(6*7)'")
             assert (r.exit_code, r.stdout) == (0, "42\n")
 
-            seen: List[str] = []
+            seen: list[str] = []
 
             async def on_stdout(data: str) -> None:  # a coroutine callback
                 seen.append(data)
@@ -71,8 +72,8 @@ def test_commands(server: Dict[str, str]) -> None:
     run(body)
 
 
-def test_files(server: Dict[str, str]) -> None:
-    async def big_upload(sink: "hashlib._Hash") -> AsyncIterator[bytes]:
+def test_files(server: dict[str, str]) -> None:
+    async def big_upload(sink: hashlib._Hash) -> AsyncIterator[bytes]:
         for chunk in pattern_chunks(64 * MiB, 3, sink):
             yield chunk
 
@@ -109,7 +110,7 @@ def test_files(server: Dict[str, str]) -> None:
     run(body)
 
 
-def test_disk_full_keeps_earlier_files(server: Dict[str, str]) -> None:
+def test_disk_full_keeps_earlier_files(server: dict[str, str]) -> None:
     async def body() -> None:
         async with await create("async-disk-full", disk_mib=64) as sbx:
             await sbx.files.write("/home/user/keep.txt", "kept")
@@ -123,7 +124,7 @@ def test_disk_full_keeps_earlier_files(server: Dict[str, str]) -> None:
     run(body)
 
 
-def test_lifecycle(server: Dict[str, str]) -> None:
+def test_lifecycle(server: dict[str, str]) -> None:
     async def body() -> None:
         sbx = await create("async-lifecycle", timeout=300, memory_mib=256, metadata={"agent": "a2"})
         try:
@@ -148,7 +149,7 @@ def test_lifecycle(server: Dict[str, str]) -> None:
     run(body)
 
 
-def test_templates_and_bad_input(server: Dict[str, str]) -> None:
+def test_templates_and_bad_input(server: dict[str, str]) -> None:
     async def body() -> None:
         assert "base" in [t.name for t in await AsyncTemplate.list()]
         with pytest.raises(paddock.NotFoundError, match="no-such-template"):
@@ -163,12 +164,12 @@ def test_templates_and_bad_input(server: Dict[str, str]) -> None:
     run(body)
 
 
-def test_template_build(server: Dict[str, str]) -> None:
+def test_template_build(server: dict[str, str]) -> None:
     from .test_e2e_sync import BASE_SPEC
 
     async def body() -> None:
         name = f"py-async-{suite_metadata()['suite'][-8:]}"
-        seen: List[Any] = []
+        seen: list[Any] = []
 
         async def on_event(event: Any) -> None:
             seen.append(event)

@@ -7,7 +7,7 @@ the resolver's answers for allow-listed names come from the host itself."""
 from __future__ import annotations
 
 import asyncio
-from typing import Callable, Dict
+from typing import Callable
 
 import pytest
 
@@ -18,15 +18,20 @@ from .conftest import suite_metadata
 
 pytestmark = pytest.mark.e2e
 
-LOOKUP = "import socket, sys\ntry: print(socket.gethostbyname(sys.argv[1]))\nexcept OSError as e: print('fail', type(e).__name__)"
+LOOKUP = (
+    "import socket, sys\n"
+    "try: print(socket.gethostbyname(sys.argv[1]))\n"
+    "except OSError as e: print('fail', type(e).__name__)"
+)
 
 
 def test_wire_body_carries_network() -> None:
-    body = create_sandbox_body(network={"egress": "allowlist", "allow": ("a.test", "1.2.3.0/24:443"), "bandwidth_mbit": 10})
+    network = {"egress": "allowlist", "allow": ("a.test", "1.2.3.0/24:443"), "bandwidth_mbit": 10}
+    body = create_sandbox_body(network=network)
     assert body == {"network": {"egress": "allowlist", "allow": ["a.test", "1.2.3.0/24:443"], "bandwidthMbit": 10}}
 
 
-def test_network_sync(server: Dict[str, str], make_sandbox: Callable[..., Sandbox]) -> None:
+def test_network_sync(server: dict[str, str], make_sandbox: Callable[..., Sandbox]) -> None:
     sbx = make_sandbox(network={"egress": "allowlist", "allow": ["allowed.test", "*.allowed.test"]})
     info = sbx.get_info()
     assert info.network is not None and info.network["egress"] == "allowlist"
@@ -47,7 +52,7 @@ def test_network_sync(server: Dict[str, str], make_sandbox: Callable[..., Sandbo
         sbx.network.update(allow=["10.0.0.0/40"])
 
 
-def test_bad_network_on_create(server: Dict[str, str]) -> None:
+def test_bad_network_on_create(server: dict[str, str]) -> None:
     with pytest.raises(InvalidArgumentError, match=r"network\.allow\.1.*IPv6 egress is not supported"):
         Sandbox.create(network={"egress": "allowlist", "allow": ["ok.test", "2001:db8::1"]}, metadata=suite_metadata())
     with pytest.raises(InvalidArgumentError, match=r"network\.egress"):
@@ -56,7 +61,7 @@ def test_bad_network_on_create(server: Dict[str, str]) -> None:
         Sandbox.create(network={"bandwidth_mbit": -5}, metadata=suite_metadata())
 
 
-def test_network_async(server: Dict[str, str]) -> None:
+def test_network_async(server: dict[str, str]) -> None:
     async def main() -> None:
         sbx = await AsyncSandbox.create(network={"egress": "none"}, metadata=suite_metadata(test="network-async"))
         try:

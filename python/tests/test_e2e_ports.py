@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Callable, Dict, Optional
+from typing import Callable, Optional
 from urllib.parse import urlsplit
 
 import httpx
@@ -28,13 +28,13 @@ def _wait_listening(sbx: Sandbox, port: int) -> None:
 
 
 def _get(
-    server: Dict[str, str], host: str, path: str = "/", headers: Optional[Dict[str, str]] = None
+    server: dict[str, str], host: str, path: str = "/", headers: Optional[dict[str, str]] = None
 ) -> httpx.Response:
     # Everything goes to the Paddock server on loopback; the Host picks the sandbox and port.
     return httpx.get(server["url"] + path, headers={"host": host, **(headers or {})})
 
 
-def test_ports_sync(server: Dict[str, str], make_sandbox: Callable[..., Sandbox]) -> None:
+def test_ports_sync(server: dict[str, str], make_sandbox: Callable[..., Sandbox]) -> None:
     sbx = make_sandbox()
     sbx.files.write("/tmp/hello.txt", "hi from the sandbox\n")
     sbx.commands.run(SERVE.format(port=3000, host="127.0.0.1"), background=True)
@@ -73,7 +73,7 @@ def test_ports_sync(server: Dict[str, str], make_sandbox: Callable[..., Sandbox]
     assert isinstance(paddock.error_from_body(not_open.json(), 502), paddock.PortNotOpenError)
 
 
-def test_ports_async(server: Dict[str, str]) -> None:
+def test_ports_async(server: dict[str, str]) -> None:
     async def main() -> None:
         sbx = await AsyncSandbox.create(metadata=suite_metadata(test="ports-async"))
         try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Callable, List
+from typing import Callable
 
 import pytest
 
@@ -22,7 +22,7 @@ def test_background_handle_stdin_reattach_and_list(make_sandbox: Callable[..., S
     p = sbx.commands.run("for i in $(seq 1 200); do echo line $i; done; read x; echo got $x", background=True)
     assert p.pid > 0
     p.send_stdin("yes\n")
-    seen: List[str] = []
+    seen: list[str] = []
     result = p.wait()
     assert result.stdout.endswith("line 200\ngot yes\n")
     # Another handle resumes from a mid offset with exact continuity.

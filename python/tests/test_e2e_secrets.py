@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Callable, Dict
+from typing import Callable
 
 import pytest
 
@@ -33,7 +33,7 @@ def test_wire_body_carries_secret_options() -> None:
     }
 
 
-def test_secrets_sync(server: Dict[str, str], make_sandbox: Callable[..., Sandbox]) -> None:
+def test_secrets_sync(server: dict[str, str], make_sandbox: Callable[..., Sandbox]) -> None:
     sbx = make_sandbox(secrets={"API_KEY": {"value": VALUE, "hosts": ["api.example.test"]}})
     seen = sbx.commands.run('printf %s "$API_KEY"').stdout
     assert PLACEHOLDER.match(seen), seen
@@ -43,10 +43,11 @@ def test_secrets_sync(server: Dict[str, str], make_sandbox: Callable[..., Sandbo
     assert VALUE not in repr(info)
 
 
-def test_secrets_async(server: Dict[str, str]) -> None:
+def test_secrets_async(server: dict[str, str]) -> None:
     async def main() -> None:
         sbx = await AsyncSandbox.create(
-            secrets={"TOKEN": {"value": VALUE, "hosts": ["*.example.test"]}}, metadata=suite_metadata(test="secrets-async")
+            secrets={"TOKEN": {"value": VALUE, "hosts": ["*.example.test"]}},
+            metadata=suite_metadata(test="secrets-async"),
         )
         try:
             seen = (await sbx.commands.run('printf %s "$TOKEN"')).stdout
@@ -67,7 +68,7 @@ def test_secrets_async(server: Dict[str, str]) -> None:
         ({"BAD-NAME": {"value": "v", "hosts": ["a.test"]}}, "secrets.BAD-NAME"),
     ],
 )
-def test_secrets_bad_input(server: Dict[str, str], secrets: Dict[str, Dict[str, object]], field: str) -> None:
+def test_secrets_bad_input(server: dict[str, str], secrets: dict[str, dict[str, object]], field: str) -> None:
     with pytest.raises(InvalidArgumentError) as caught:
         Sandbox.create(secrets=secrets, metadata=suite_metadata(test="secrets-bad"))
     assert field in str(caught.value)

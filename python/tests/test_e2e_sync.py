@@ -5,9 +5,10 @@ from __future__ import annotations
 import builtins
 import hashlib
 import io
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 import pytest
 
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.e2e
 
 MiB = 1024 * 1024
 
-def pattern_chunks(total: int, seed: int, sink: "hashlib._Hash") -> Iterator[bytes]:
+def pattern_chunks(total: int, seed: int, sink: hashlib._Hash) -> Iterator[bytes]:
     """Deterministic 1 MiB chunks, hashed as they are produced (never all in memory)."""
     block = hashlib.sha256(str(seed).encode()).digest() * (MiB // 32)
     for i in range(total // MiB):

@@ -7,7 +7,8 @@ import hashlib
 import io
 import threading
 import time
-from typing import Any, Callable, Dict, List, Set
+from collections.abc import AsyncIterator
+from typing import Callable
 
 import pytest
 
@@ -33,8 +34,8 @@ class Replay:
     """The paths a watcher believes exist, from its events (thread-safe)."""
 
     def __init__(self) -> None:
-        self.events: List[WatchEvent] = []
-        self.paths: Set[str] = set()
+        self.events: list[WatchEvent] = []
+        self.paths: set[str] = set()
         self._lock = threading.Lock()
 
     def __call__(self, ev: WatchEvent) -> None:
@@ -60,7 +61,10 @@ def test_watch_sync(make_sandbox: Callable[..., Sandbox]) -> None:
         sbx.commands.run("cd /home/user/w && mkdir d && touch $(seq -f 'd/f%g' 0 499) a.txt")
         wait_until("the burst", lambda: len(replay.paths) == 502)
         sbx.files.rename("/home/user/w/a.txt", "/home/user/w/b.txt")
-        wait_until("the rename", lambda: any(e.type == "rename" and e.path == "/home/user/w/b.txt" for e in replay.events))
+        def renamed_to_b() -> bool:
+            return any(e.type == "rename" and e.path == "/home/user/w/b.txt" for e in replay.events)
+
+        wait_until("the rename", renamed_to_b)
         renamed = next(e for e in replay.events if e.type == "rename")
         assert (renamed.old_path, renamed.file_type) == ("/home/user/w/a.txt", "file")
         sbx.commands.run("rm -r /home/user/w/d")
@@ -79,7 +83,7 @@ def test_watch_sync(make_sandbox: Callable[..., Sandbox]) -> None:
     with pytest.raises(paddock.InvalidArgumentError, match="filter"):
         sbx.files.watch("/home/user/w", lambda ev: None, filter="/etc")
 
-    gone: List[Exception] = []
+    gone: list[Exception] = []
     sbx.files.mkdir("/home/user/doomed")
     handle = sbx.files.watch("/home/user/doomed", lambda ev: None, on_error=gone.append)
     sbx.files.remove("/home/user/doomed")
@@ -90,12 +94,13 @@ def test_watch_sync(make_sandbox: Callable[..., Sandbox]) -> None:
 def test_progress_sync(make_sandbox: Callable[..., Sandbox]) -> None:
     sbx = make_sandbox()
     sent = hashlib.sha256()
-    up: List[TransferProgress] = []
-    info = sbx.files.write("/home/user/big.bin", pattern_chunks(64 * MiB, 7, sent), on_progress=up.append, size_bytes=64 * MiB)
+    up: list[TransferProgress] = []
+    chunks = pattern_chunks(64 * MiB, 7, sent)
+    info = sbx.files.write("/home/user/big.bin", chunks, on_progress=up.append, size_bytes=64 * MiB)
     assert info.size_bytes == 64 * MiB
     assert len(up) == 64 and up[-1] == TransferProgress(64 * MiB, 64 * MiB)
 
-    down: List[TransferProgress] = []
+    down: list[TransferProgress] = []
     got = hashlib.sha256()
     with sbx.files.read("/home/user/big.bin", format="stream", on_progress=down.append) as chunks:
         for chunk in chunks:
@@ -105,19 +110,19 @@ def test_progress_sync(make_sandbox: Callable[..., Sandbox]) -> None:
     assert all(a.bytes < b.bytes for a, b in zip(down, down[1:]))
 
     # In-memory data and file objects know their size by themselves.
-    small: List[TransferProgress] = []
+    small: list[TransferProgress] = []
     sbx.files.write("/home/user/small.bin", b"x" * (3 * MiB + 5), on_progress=small.append)
     assert [p.bytes for p in small] == [MiB, 2 * MiB, 3 * MiB, 3 * MiB + 5]
     assert small[-1].total_bytes == 3 * MiB + 5
-    from_file: List[TransferProgress] = []
+    from_file: list[TransferProgress] = []
     sbx.files.write("/home/user/f.bin", io.BytesIO(b"y" * 10), on_progress=from_file.append)
     assert from_file[-1].bytes == 10
-    text: List[TransferProgress] = []
+    text: list[TransferProgress] = []
     assert sbx.files.read("/home/user/f.bin", on_progress=text.append) == "y" * 10
     assert text[-1] == TransferProgress(10, 10)
 
 
-def test_watch_and_progress_async(server: Dict[str, str]) -> None:
+def test_watch_and_progress_async(server: dict[str, str]) -> None:
     async def body() -> None:
         async with await AsyncSandbox.create(metadata=suite_metadata(test="async-watch")) as sbx:
             await sbx.files.mkdir("/home/user/aw")
@@ -137,15 +142,15 @@ def test_watch_and_progress_async(server: Dict[str, str]) -> None:
             with pytest.raises(paddock.NotFoundError):
                 await sbx.files.watch("/home/user/nope", on_event)
 
-            up: List[TransferProgress] = []
+            up: list[TransferProgress] = []
 
-            async def chunks() -> Any:
+            async def chunks() -> AsyncIterator[bytes]:
                 for i in range(8):
                     yield bytes([i]) * MiB
 
             await sbx.files.write("/home/user/a.bin", chunks(), on_progress=up.append, size_bytes=8 * MiB)
             assert up[-1] == TransferProgress(8 * MiB, 8 * MiB)
-            down: List[TransferProgress] = []
+            down: list[TransferProgress] = []
 
             async def on_down(p: TransferProgress) -> None:
                 down.append(p)

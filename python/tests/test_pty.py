@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from typing import Any, Callable, Dict, List
+from typing import Callable
 
 import pytest
 
@@ -20,7 +20,7 @@ class Screen:
     """What a terminal showed, filled from the SDK's output thread or task."""
 
     def __init__(self) -> None:
-        self._chunks: List[bytes] = []
+        self._chunks: list[bytes] = []
         self._lock = threading.Lock()
 
     def on_data(self, data: bytes) -> None:
@@ -101,7 +101,7 @@ def test_sync_errors(make_sandbox: Callable[..., Sandbox]) -> None:
             call()
 
 
-def test_async_terminal(server: Dict[str, str]) -> None:
+def test_async_terminal(server: dict[str, str]) -> None:
     async def body() -> None:
         async with await AsyncSandbox.create(metadata=suite_metadata(test="async-pty")) as sbx:
             screen = Screen()

@@ -64,7 +64,7 @@ def test_run_command_body() -> None:
         "timeoutMs": 0,
         "stdinBase64": base64.b64encode(b"\x00\xff").decode(),
     }
-    assert run_command_body("cat", stdin="é")["stdinBase64"] == base64.b64encode("é".encode()).decode()
+    assert run_command_body("cat", stdin="é").get("stdinBase64") == base64.b64encode("é".encode()).decode()
     with pytest.raises(TypeError):
         run_command_body(b"echo")  # type: ignore[arg-type]
 
@@ -130,6 +130,7 @@ def test_command_events_decode_utf8_across_chunks() -> None:
     a = d.decode(_out("stdout", b"x" + snow[:1], 0))
     b = d.decode(_out("stdout", snow[1:] + b"\n", 2))
     assert isinstance(a, paddock.CommandOutput) and a.type == "stdout"
+    assert isinstance(b, paddock.CommandOutput)
     assert (a.data + b.data, a.bytes + b.bytes, b.offset) == ("x☃\n", b"x" + snow + b"\n", 2)
     e = d.decode({"type": "exit", "exitCode": 137, "signal": "SIGKILL", "oomKilled": True})
     assert e == paddock.CommandExit(exit_code=137, signal="SIGKILL", timed_out=False, oom_killed=True)

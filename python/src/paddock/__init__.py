@@ -17,9 +17,9 @@ Example::
 """
 
 from ._code_common import CodeContext, Execution, ExecutionError, Logs, Result
-from .connection_config import ConnectionConfig
 from ._state_common import SnapshotInfo, VolumeInfo
-from .volume import AsyncVolume, Volume
+from ._watch_common import TransferProgress, WatchEvent
+from .connection_config import ConnectionConfig
 from .errors import (
     ERROR_CLASSES,
     AuthenticationError,
@@ -58,11 +58,19 @@ from .models import (
     TemplateBuildResult,
     TemplateInfo,
 )
-from .sandbox_async import AsyncCodeContexts, AsyncCommands, AsyncCommandStream, AsyncFiles, AsyncFileStream, AsyncSandbox, AsyncTemplate
-from ._watch_common import TransferProgress, WatchEvent
+from .sandbox_async import (
+    AsyncCodeContexts,
+    AsyncCommands,
+    AsyncCommandStream,
+    AsyncFiles,
+    AsyncFileStream,
+    AsyncSandbox,
+    AsyncTemplate,
+)
 from .sandbox_async.watch import AsyncWatchHandle
-from .sandbox_sync.watch import WatchHandle
 from .sandbox_sync import CodeContexts, Commands, CommandStream, Files, FileStream, Sandbox, Template
+from .sandbox_sync.watch import WatchHandle
+from .volume import AsyncVolume, Volume
 
 __version__ = "0.1.0"
 

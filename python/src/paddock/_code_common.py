@@ -4,7 +4,7 @@ models, and what ``run_code`` does with a stream of events."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Optional
 
 from .errors import InternalError, UnavailableError, error_from_body
 
@@ -33,16 +33,16 @@ class Result:
     json: Any = None
     javascript: Optional[str] = None
     data: Any = None
-    chart: Optional[Dict[str, Any]] = None
-    extra: Dict[str, Any] = field(default_factory=dict)
+    chart: Optional[dict[str, Any]] = None
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def formats(self) -> List[str]:
+    def formats(self) -> list[str]:
         """The representations present, e.g. ``['text', 'html', 'data']``."""
         return [f for f in FORMATS if getattr(self, f) is not None]
 
     @classmethod
-    def from_wire(cls, raw: Dict[str, Any]) -> "Result":
+    def from_wire(cls, raw: dict[str, Any]) -> Result:
         kwargs = {f: raw.get(f) for f in FORMATS}
         return cls(is_main_result=bool(raw.get("isMainResult")), extra=dict(raw.get("extra") or {}), **kwargs)
 
@@ -58,15 +58,15 @@ class ExecutionError:
 
 @dataclass
 class Logs:
-    stdout: List[str] = field(default_factory=list)
-    stderr: List[str] = field(default_factory=list)
+    stdout: list[str] = field(default_factory=list)
+    stderr: list[str] = field(default_factory=list)
 
 
 @dataclass
 class Execution:
     """What a cell produced. A cell's exception is ``error``, not a raised error."""
 
-    results: List[Result] = field(default_factory=list)
+    results: list[Result] = field(default_factory=list)
     logs: Logs = field(default_factory=Logs)
     error: Optional[ExecutionError] = None
     execution_count: Optional[int] = None
@@ -93,7 +93,7 @@ class CodeContext:
     running: bool
 
     @classmethod
-    def from_wire(cls, raw: Dict[str, Any]) -> "CodeContext":
+    def from_wire(cls, raw: dict[str, Any]) -> CodeContext:
         try:
             return cls(raw["id"], raw["language"], raw["cwd"], raw["user"], bool(raw["running"]))
         except (KeyError, TypeError) as err:
@@ -101,11 +101,11 @@ class CodeContext:
 
 
 def run_code_body(
-    code: str, language: Optional[str], context: Any, timeout: float, env: Optional[Dict[str, str]] = None
-) -> Dict[str, Any]:
+    code: str, language: Optional[str], context: Any, timeout: float, env: Optional[dict[str, str]] = None
+) -> dict[str, Any]:
     if not isinstance(code, str):
         raise TypeError("code must be a str")
-    body: Dict[str, Any] = {"code": code, "timeoutMs": int(round(timeout * 1000))}
+    body: dict[str, Any] = {"code": code, "timeoutMs": int(round(timeout * 1000))}
     if env is not None:
         body["env"] = dict(env)
     if language is not None:
@@ -115,7 +115,7 @@ def run_code_body(
     return body
 
 
-def context_body(language: Optional[str], cwd: Optional[str], user: Optional[str]) -> Dict[str, Any]:
+def context_body(language: Optional[str], cwd: Optional[str], user: Optional[str]) -> dict[str, Any]:
     return {k: v for k, v in {"language": language, "cwd": cwd, "user": user}.items() if v is not None}
 
 

@@ -17,7 +17,7 @@ class class_or_instance_method:  # noqa: N801 - used like @classmethod
         self.__doc__ = on_class.__doc__
         self.__name__ = on_class.__name__
 
-    def instance(self, on_instance: Callable[..., Any]) -> "class_or_instance_method":
+    def instance(self, on_instance: Callable[..., Any]) -> class_or_instance_method:
         """Registers the function that runs when called on an instance."""
         self._on_instance = on_instance
         return self

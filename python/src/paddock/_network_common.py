@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Optional
 
-from .models import _get, _mapping, _opt, _NUMBER
+from .models import _NUMBER, _get, _mapping, _opt
 
 
 @dataclass(frozen=True)
@@ -22,7 +23,7 @@ class DeniedAttempt:
     port: Optional[int] = None
 
     @classmethod
-    def from_wire(cls, value: Any) -> "DeniedAttempt":
+    def from_wire(cls, value: Any) -> DeniedAttempt:
         w, what = _mapping(value, "denied attempt"), "denied attempt"
         return cls(
             at=_get(w, "at", str, what),
@@ -39,16 +40,16 @@ class NetworkStatus:
 
     egress: str
     """``none``, ``open`` or ``allowlist``."""
-    allow: List[str]
+    allow: list[str]
     bandwidth_mbit: float
     """Cap per direction in Mbit/s; 0 = none."""
     denied_total: int
-    recent_denied: List[DeniedAttempt]
+    recent_denied: list[DeniedAttempt]
     address: Optional[str] = None
     """The sandbox's IPv4 address (absent for a gVisor sandbox with egress ``none``)."""
 
     @classmethod
-    def from_wire(cls, value: Any) -> "NetworkStatus":
+    def from_wire(cls, value: Any) -> NetworkStatus:
         w, what = _mapping(value, "network status"), "network status"
         return cls(
             egress=_get(w, "egress", str, what),
@@ -64,9 +65,9 @@ def network_path(sandbox_id: str) -> str:
     return f"/v1/sandboxes/{sandbox_id}/network"
 
 
-def update_body(egress: Optional[str], allow: Optional[Sequence[str]]) -> Dict[str, Any]:
+def update_body(egress: Optional[str], allow: Optional[Sequence[str]]) -> dict[str, Any]:
     """The ``UpdateNetworkRequest`` body; ``allow`` replaces the whole list."""
-    body: Dict[str, Any] = {}
+    body: dict[str, Any] = {}
     if egress is not None:
         body["egress"] = egress
     if allow is not None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Dict, List, Optional
+from typing import Any, Optional
 from urllib.parse import urlsplit
 
 from .connection_config import seconds_to_ms
-from .models import _get, _mapping, _NUMBER, _time
+from .models import _NUMBER, _get, _mapping, _time
 
 
 @dataclass(frozen=True)
@@ -23,11 +23,11 @@ class PortAccess:
     expires_at: datetime
     host: str
     """``{port}-{id}.{domain}``: the Host that routes to the port."""
-    headers: Dict[str, str]
+    headers: dict[str, str]
     """Header routing for clients without wildcard hosts: send these to the server's own URL."""
 
     @classmethod
-    def from_wire(cls, value: Any) -> "PortAccess":
+    def from_wire(cls, value: Any) -> PortAccess:
         w, what = _mapping(value, "port access"), "port access"
         return cls(
             url=_get(w, "url", str, what),
@@ -44,13 +44,13 @@ class PortInfo:
 
     port: int
     listening: bool
-    addresses: List[str]
+    addresses: list[str]
     """Local addresses it listens on, e.g. ``0.0.0.0``, ``127.0.0.1``, ``::``."""
     public: bool
     """True when it needs no token."""
 
     @classmethod
-    def from_wire(cls, value: Any) -> "PortInfo":
+    def from_wire(cls, value: Any) -> PortInfo:
         w, what = _mapping(value, "port info"), "port info"
         return cls(
             port=_get(w, "port", _NUMBER, what),

@@ -12,10 +12,10 @@ import base64
 import codecs
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Dict, Literal, Optional, Union
+from typing import Any, Literal, Optional, Union
 
 from .errors import InternalError, error_from_body
-from .models import CommandExit, CommandOutput
+from .models import CommandExit, CommandOutput, parse_list
 
 SIGNAL_NAMES = (
     "SIGHUP", "SIGINT", "SIGQUIT", "SIGKILL", "SIGUSR1", "SIGUSR2",
@@ -43,7 +43,7 @@ class ProcessInfo:
     timed_out: bool = False
 
     @classmethod
-    def from_wire(cls, value: Any) -> "ProcessInfo":
+    def from_wire(cls, value: Any) -> ProcessInfo:
         if not isinstance(value, dict):
             raise InternalError("INTERNAL", f"unexpected process info from the server: {value!r}")
         try:
@@ -141,15 +141,20 @@ class ProcessEventDecoder:
         raise InternalError("INTERNAL", f"unexpected process event from the server: {raw!r}")
 
 
-def stdin_body(data: Union[str, bytes, bytearray], eof: bool) -> Dict[str, Any]:
+def stdin_body(data: Union[str, bytes, bytearray], eof: bool) -> dict[str, Any]:
     """The ``ProcessStdinRequest`` body."""
     raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-    body: Dict[str, Any] = {"dataBase64": base64.b64encode(raw).decode("ascii")}
+    body: dict[str, Any] = {"dataBase64": base64.b64encode(raw).decode("ascii")}
     if eof:
         body["eof"] = True
     return body
 
 
-def signal_body(signal: str, scope: str) -> Dict[str, Any]:
+def signal_body(signal: str, scope: str) -> dict[str, Any]:
     """The ``SignalProcessRequest`` body (checked by the server, which names ``signal``)."""
     return {"signal": signal, "scope": scope}
+
+
+def parse_processes(value: object) -> list[ProcessInfo]:
+    """``{processes: [...]}`` → ProcessInfo list."""
+    return parse_list(value, "processes", ProcessInfo.from_wire)

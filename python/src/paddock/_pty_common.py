@@ -8,15 +8,22 @@ exitCode, signal?}``.
 from __future__ import annotations
 
 import base64
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Dict, Mapping, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 from .errors import InternalError, UnavailableError, error_from_body
-from .models import _get, _mapping, _NUMBER, _opt, _time
+from .models import _NUMBER, _get, _mapping, _opt, _time
 
 InputData = Union[str, bytes]
 """Keystrokes: text (sent as UTF-8, e.g. ``"ls\\r"``) or raw bytes."""
+
+DataCallback = Callable[[bytes], None]
+"""Called with each chunk of terminal output (raw bytes, escape sequences included)."""
+
+AsyncDataCallback = Callable[[bytes], Union[None, Awaitable[None]]]
+"""The async SDK's :data:`DataCallback`: it may also be a coroutine function."""
 
 
 @dataclass(frozen=True)
@@ -37,7 +44,7 @@ class PtyInfo:
     """Set once the program exited."""
 
     @staticmethod
-    def from_wire(value: Any) -> "PtyInfo":
+    def from_wire(value: Any) -> PtyInfo:
         obj = _mapping(value, "PTY session")
         what = "PTY session"
         return PtyInfo(
@@ -60,9 +67,9 @@ def create_pty_body(
     cwd: Optional[str],
     envs: Optional[Mapping[str, str]],
     user: Optional[str],
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """The body of ``POST /v1/sandboxes/:id/pty``; the server checks the bounds (1..1000)."""
-    body: Dict[str, Any] = {"cols": cols, "rows": rows}
+    body: dict[str, Any] = {"cols": cols, "rows": rows}
     if cmd is not None:
         body["cmd"] = cmd
     if cwd is not None:
@@ -74,7 +81,7 @@ def create_pty_body(
     return body
 
 
-def created_of(value: Any) -> "tuple[str, int]":
+def created_of(value: Any) -> tuple[str, int]:
     """``(id, pid)`` of a create answer."""
     obj = _mapping(value, "PTY create answer")
     return _get(obj, "id", str, "PTY create answer"), int(_get(obj, "pid", _NUMBER, "PTY create answer"))

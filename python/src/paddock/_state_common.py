@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, List, Optional
+from typing import Any, Optional
 
-from .models import _get, _mapping, _NUMBER, _time
+from .models import _NUMBER, _get, _mapping, _time
 
 PAUSED_STATES = ("pausing", "paused", "hibernating", "hibernated", "resuming")
 
@@ -27,7 +27,7 @@ class SnapshotInfo:
     created_at: datetime
 
     @classmethod
-    def from_wire(cls, value: Any) -> "SnapshotInfo":
+    def from_wire(cls, value: Any) -> SnapshotInfo:
         w, what = _mapping(value, "snapshot info"), "snapshot info"
         return cls(
             name=_get(w, "name", str, what),
@@ -45,10 +45,10 @@ class VolumeInfo:
     name: str
     size_mib: int
     created_at: datetime
-    used_by: List[str]
+    used_by: list[str]
 
     @classmethod
-    def from_wire(cls, value: Any) -> "VolumeInfo":
+    def from_wire(cls, value: Any) -> VolumeInfo:
         w, what = _mapping(value, "volume info"), "volume info"
         return cls(
             name=_get(w, "name", str, what),

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import base64
-from typing import Any, Callable, Dict, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Callable, Optional
 
 from .models import TemplateBuildEvent
 
@@ -11,7 +12,7 @@ BuildEventCallback = Callable[[TemplateBuildEvent], Any]
 """Called with each progress, log and done event of a build."""
 
 
-def build_body(name: str, spec: Mapping[str, Any], context_files: Optional[Mapping[str, bytes]]) -> Dict[str, Any]:
+def build_body(name: str, spec: Mapping[str, Any], context_files: Optional[Mapping[str, bytes]]) -> dict[str, Any]:
     """The ``BuildTemplateRequest`` body; context files are sent base64-encoded."""
     files = {src: base64.b64encode(bytes(data)).decode("ascii") for src, data in (context_files or {}).items()}
     return {"name": name, "spec": dict(spec), "contextFiles": files}

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import json as jsonlib
+from collections.abc import AsyncGenerator, Generator, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Iterator, Optional, Sequence, Tuple, Union
+from typing import Any, Optional, Union
 
 import httpx
 
@@ -19,7 +20,8 @@ from .errors import InternalError, SandboxError, TimeoutError, UnavailableError,
 
 USER_AGENT = "paddock-python/0.1.0"
 
-Params = Union[Sequence[Tuple[str, str]], dict, None]
+Params = Union[tuple[tuple[str, str], ...], Mapping[str, str], None]
+"""A query: pairs (a key may repeat) or a mapping."""
 
 @dataclass(frozen=True)
 class Wait:
@@ -135,12 +137,11 @@ class SyncTransport:
                 raise error_of_response(response, body)
         return response
 
-    def iter_body(self, response: httpx.Response, wait: Wait) -> Iterator[bytes]:
+    def iter_body(self, response: httpx.Response, wait: Wait) -> Generator[bytes, None, None]:
         """The body's chunks as they arrive; the response is closed when this ends."""
         try:
             with self._mapped(wait):
-                for chunk in response.iter_bytes():
-                    yield chunk
+                yield from response.iter_bytes()
         finally:
             response.close()
 
@@ -202,7 +203,7 @@ class AsyncTransport:
                 raise error_of_response(response, body)
         return response
 
-    async def iter_body(self, response: httpx.Response, wait: Wait) -> AsyncIterator[bytes]:
+    async def iter_body(self, response: httpx.Response, wait: Wait) -> AsyncGenerator[bytes, None]:
         """The body's chunks as they arrive; the response is closed when this ends."""
         try:
             with self._mapped(wait):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, AsyncIterable, AsyncIterator, Callable, Dict, Iterable, Iterator, Literal, Optional, Union
+from typing import Any, Callable, Literal, Optional, Union
 
 from .errors import InternalError, error_from_body
 
@@ -56,7 +57,7 @@ ErrorCallback = Callable[[Exception], Any]
 """Called once if a watch ends by itself (directory removed, sandbox gone, connection lost)."""
 
 
-def watch_query(path: str, recursive: bool, filter: Optional[str]) -> Dict[str, str]:
+def watch_query(path: str, recursive: bool, filter: Optional[str]) -> dict[str, str]:
     """Query of ``GET /v1/sandboxes/:id/files/watch``."""
     query = {"path": path, "recursive": "true" if recursive else "false"}
     if filter is not None:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Optional, Union, cast
 
+from ._protocol import CreateSandboxRequest, RunCommandRequest, SetTimeoutRequest
 from .connection_config import seconds_to_ms
 from .errors import InternalError
 
@@ -20,11 +22,11 @@ StdinData = Union[str, bytes, bytearray, memoryview]
 """Bytes for a command's stdin (text is sent as UTF-8)."""
 
 
-def _drop_none(fields: Mapping[str, Any]) -> Dict[str, Any]:
+def _drop_none(fields: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
-def _secret_body(secret: Mapping[str, Any]) -> Dict[str, Any]:
+def _secret_body(secret: Mapping[str, Any]) -> dict[str, Any]:
     """One secret on the wire: ``headers`` pins it to those request headers; ``allow_insecure_http``
     also sends it over plain HTTP (by default the value leaves only over TLS)."""
     headers = secret.get("headers")
@@ -56,11 +58,12 @@ def create_sandbox_body(
     volumes: Optional[Sequence[Mapping[str, Any]]] = None,
     secrets: Optional[Mapping[str, Mapping[str, Any]]] = None,
     network: Optional[Mapping[str, Any]] = None,
-) -> Dict[str, Any]:
+) -> CreateSandboxRequest:
     """The ``CreateSandboxRequest`` body; ``timeout`` and ``retention`` (seconds) become milliseconds;
     ``volumes`` items are ``{"name", "path", "read_only"?}``; ``secrets`` maps a name to
-    ``{"value", "hosts", "headers"?, "allow_insecure_http"?}``."""
-    return _drop_none(
+    ``{"value", "hosts", "headers"?, "allow_insecure_http"?}``. The server validates the
+    values; tests/test_wire.py checks the keys against the generated schema."""
+    return cast(CreateSandboxRequest, _drop_none(
         {
             # ``{"egress", "allow", "bandwidth_mbit"}`` (snake_case) → the wire's ``bandwidthMbit``.
             "network": None
@@ -92,15 +95,15 @@ def create_sandbox_body(
             "env": None if env is None else dict(env),
             "metadata": None if metadata is None else dict(metadata),
         }
-    )
+    ))
 
 
 def list_sandboxes_query(
     metadata: Optional[Mapping[str, str]] = None,
     state: Union[str, Sequence[str], None] = None,
-) -> List[Tuple[str, str]]:
+) -> list[tuple[str, str]]:
     """Query of ``GET /v1/sandboxes``: ``state=a,b`` and ``metadata.KEY=VALUE`` pairs."""
-    query: List[Tuple[str, str]] = []
+    query: list[tuple[str, str]] = []
     if state:
         query.append(("state", state if isinstance(state, str) else ",".join(state)))
     for key, value in (metadata or {}).items():
@@ -108,7 +111,7 @@ def list_sandboxes_query(
     return query
 
 
-def set_timeout_body(timeout: float) -> Dict[str, Any]:
+def set_timeout_body(timeout: float) -> SetTimeoutRequest:
     """The ``SetTimeoutRequest`` body for a lifetime of ``timeout`` seconds from now."""
     return {"timeoutMs": seconds_to_ms(timeout, "timeout")}
 
@@ -120,31 +123,29 @@ def run_command_body(
     user: Optional[str] = None,
     timeout: Optional[float] = None,
     stdin: Optional[StdinData] = None,
-) -> Dict[str, Any]:
+) -> RunCommandRequest:
     """The ``RunCommandRequest`` body: a string runs through the shell, a list directly.
 
     ``timeout`` is in seconds (0 = no limit) and ``stdin`` is sent base64-encoded.
     """
     if isinstance(cmd, (bytes, bytearray)):
         raise TypeError("cmd must be a str (a shell line) or a list of str (argv), not bytes")
-    body: Dict[str, Any] = {"cmd": cmd} if isinstance(cmd, str) else {"argv": [str(a) for a in cmd]}
+    body: RunCommandRequest = {"cmd": cmd} if isinstance(cmd, str) else {"argv": [str(a) for a in cmd]}
     if stdin is not None:
         raw = stdin.encode("utf-8") if isinstance(stdin, str) else bytes(stdin)
         body["stdinBase64"] = base64.b64encode(raw).decode("ascii")
-    body.update(
-        _drop_none(
-            {
-                "cwd": cwd,
-                "env": None if envs is None else dict(envs),
-                "user": user,
-                "timeoutMs": None if timeout is None else seconds_to_ms(timeout, "timeout"),
-            }
-        )
-    )
+    if cwd is not None:
+        body["cwd"] = cwd
+    if envs is not None:
+        body["env"] = dict(envs)
+    if user is not None:
+        body["user"] = user
+    if timeout is not None:
+        body["timeoutMs"] = seconds_to_ms(timeout, "timeout")
     return body
 
 
-def file_query(path: str, **params: Any) -> Dict[str, str]:
+def file_query(path: str, **params: Any) -> dict[str, str]:
     """Query of the file routes: ``path`` plus the given params that are not None."""
     query = {"path": path}
     query.update({k: str(v) for k, v in params.items() if v is not None})
@@ -163,7 +164,7 @@ class NdjsonSplitter:
     def __init__(self) -> None:
         self._buffer = b""
 
-    def feed(self, chunk: bytes) -> List[Any]:
+    def feed(self, chunk: bytes) -> list[Any]:
         """Adds bytes and returns the values of every line they completed."""
         self._buffer += chunk
         if b"\n" not in chunk:
@@ -171,7 +172,7 @@ class NdjsonSplitter:
         *lines, self._buffer = self._buffer.split(b"\n")
         return [self._parse(line) for line in lines if line.strip()]
 
-    def close(self) -> List[Any]:
+    def close(self) -> list[Any]:
         """Returns the value of a last line that had no newline, if any."""
         rest, self._buffer = self._buffer, b""
         return [self._parse(rest)] if rest.strip() else []

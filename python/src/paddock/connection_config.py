@@ -57,7 +57,7 @@ class ConnectionConfig:
         api_url: Optional[str] = None,
         api_key: Optional[str] = None,
         request_timeout: Optional[float] = None,
-    ) -> "ConnectionConfig":
+    ) -> ConnectionConfig:
         """Settings from the arguments, then the environment, then the defaults.
 
         ``request_timeout`` is in seconds; ``None`` means the default (30 s) and ``0``

@@ -16,7 +16,8 @@ Example::
 from __future__ import annotations
 
 import builtins
-from typing import Any, Dict, Mapping, Optional, Type
+from collections.abc import Mapping
+from typing import Any, Optional
 
 
 class SandboxError(Exception):
@@ -31,7 +32,7 @@ class SandboxError(Exception):
 
     code: str
     message: str
-    details: Dict[str, Any]
+    details: dict[str, Any]
     status: Optional[int]
 
     def __init__(
@@ -128,7 +129,7 @@ class InternalError(SandboxError):
     """An unexpected failure inside Paddock; the server log has the cause."""
 
 
-ERROR_CLASSES: Dict[str, Type[SandboxError]] = {
+ERROR_CLASSES: dict[str, type[SandboxError]] = {
     "INVALID_ARGUMENT": InvalidArgumentError,
     "UNAUTHENTICATED": AuthenticationError,
     "PERMISSION_DENIED": PermissionDeniedError,

@@ -1,48 +1,52 @@
 """What the API reports, as typed dataclasses with snake_case fields.
 
-Each ``from_wire`` parses one JSON object of the protocol (``packages/protocol/src``) and
-raises :class:`~paddock.errors.InternalError` when the server sent something else, so
-that a broken response fails at the boundary instead of deep in the caller's code.
+Each ``from_wire`` parses one JSON object of the protocol (its shape is the ``TypedDict`` of
+the same name in the generated :mod:`paddock._protocol`) and raises
+:class:`~paddock.errors.InternalError` when the server sent something else, so that a broken
+response fails at the boundary instead of deep in the caller's code. The literal types
+(states, isolation, reason codes) are the generated ones.
 """
 
 from __future__ import annotations
 
 import base64
 import codecs
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Dict, List, Literal, Mapping, Optional, Type, TypeVar, Union
+from typing import Any, Callable, Literal, Optional, TypeVar, Union
 
+from . import _protocol
 from .errors import InternalError
-
 
 T = TypeVar("T")
 
-SandboxState = Literal["starting", "running", "stopping", "killed", "error"]
-"""Lifecycle states of a sandbox; ``killed`` and ``error`` are final."""
+SandboxState = _protocol.SandboxState
+"""Lifecycle states of a sandbox (all of the protocol's); ``killed`` and ``error`` are final."""
 
-Isolation = Literal["container", "gvisor"]
+Isolation = _protocol.Isolation
 """``container`` (crun) or ``gvisor`` (runsc, hardened)."""
 
-FileType = Literal["file", "dir", "symlink", "other"]
+OnTimeout = _protocol.OnTimeout
+"""What expiry does: ``kill``, ``pause`` or ``hibernate``."""
+
+FileType = _protocol.FileType
 """Kinds of directory entries."""
 
-ReasonCode = Literal[
-    "api", "timeout", "retention", "oom", "agent_lost", "restart", "host_reboot", "start_failed", "internal"
-]
-"""Why a sandbox is in its state (``SandboxInfo.reason_code``), mirroring ``ReasonCode`` in
-``packages/protocol/src/sandbox.ts`` (``tests/test_wire.py`` checks they match); docs/api.md
-says when each is set. A newer server may add codes: ``reason_code`` is typed ``str``."""
+ReasonCode = _protocol.ReasonCode
+"""Why a sandbox is in its state (``SandboxInfo.reason_code``), generated from ``ReasonCode`` in
+``packages/protocol/src/sandbox.ts``; docs/api.md says when each is set. A newer server may
+add codes: ``reason_code`` is typed ``str``."""
 
 
-def _get(obj: Mapping[str, Any], key: str, kind: Union[Type[Any], tuple], what: str) -> Any:
+def _get(obj: Mapping[str, Any], key: str, kind: Union[type[Any], tuple], what: str) -> Any:
     value = obj.get(key)
     if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
         raise InternalError("INTERNAL", f"unexpected {what} from the server: `{key}` is {value!r}")
     return value
 
 
-def _opt(obj: Mapping[str, Any], key: str, kind: Union[Type[Any], tuple], what: str) -> Any:
+def _opt(obj: Mapping[str, Any], key: str, kind: Union[type[Any], tuple], what: str) -> Any:
     return None if obj.get(key) is None else _get(obj, key, kind, what)
 
 
@@ -64,9 +68,9 @@ def _time(obj: Mapping[str, Any], key: str, what: str) -> datetime:
 _NUMBER = (int, float)
 
 
-def _secret_info(raw: Mapping[str, Any]) -> Dict[str, Any]:
+def _secret_info(raw: Mapping[str, Any]) -> dict[str, Any]:
     """A secret of ``SandboxInfo``: name and hosts, plus its options when set."""
-    info: Dict[str, Any] = {"name": raw["name"], "hosts": list(raw["hosts"])}
+    info: dict[str, Any] = {"name": raw["name"], "hosts": list(raw["hosts"])}
     if raw.get("headers") is not None:
         info["headers"] = list(raw["headers"])
     if raw.get("allowInsecureHttp") is not None:
@@ -81,7 +85,9 @@ class SandboxInfo:
     id: str
     template: str
     isolation: str
+    """See :data:`Isolation`."""
     state: str
+    """See :data:`SandboxState`; typed ``str`` so that a newer server's state still parses."""
     created_at: datetime
     expires_at: datetime
     """When the sandbox is killed unless its timeout is extended with ``set_timeout``."""
@@ -89,7 +95,7 @@ class SandboxInfo:
     cpus: float
     disk_mib: int
     pids: int
-    metadata: Dict[str, str]
+    metadata: dict[str, str]
     reason: Optional[str] = None
     """Why the sandbox is in ``error`` (or was killed by the platform, e.g. out of memory)."""
     reason_code: Optional[str] = None
@@ -99,17 +105,17 @@ class SandboxInfo:
     auto_resume: Optional[bool] = None
     retention_ms: Optional[float] = None
     """How long it is kept while paused or hibernated (then ``expires_at`` is its deletion)."""
-    capabilities: Optional[Dict[str, bool]] = None
+    capabilities: Optional[dict[str, bool]] = None
     """``pause``, ``hibernateWithMemory`` (gVisor), ``fork`` (gVisor), ``perProcessOom`` (crun)."""
     processes_restarted: bool = False
     """True after a filesystem-only hibernate (crun): memory was not kept."""
-    secrets: Optional[List[Dict[str, Any]]] = None
+    secrets: Optional[list[dict[str, Any]]] = None
     """``[{"name", "hosts", "headers"?, "allow_insecure_http"?}]`` of the sandbox's secrets (never their values)."""
-    network: Optional[Dict[str, Any]] = None
+    network: Optional[dict[str, Any]] = None
     """``{"egress", "allow", "address"?}``: the egress policy and the sandbox's IPv4 address."""
 
     @classmethod
-    def from_wire(cls, value: Any) -> "SandboxInfo":
+    def from_wire(cls, value: Any) -> SandboxInfo:
         """Parses a protocol ``SandboxInfo`` object."""
         w, what = _mapping(value, "sandbox info"), "sandbox info"
         return cls(
@@ -145,7 +151,7 @@ class FileInfo:
     name: str
     path: str
     type: str
-    """``file``, ``dir``, ``symlink`` or ``other``."""
+    """See :data:`FileType`: ``file``, ``dir``, ``symlink`` or ``other``."""
     size_bytes: int
     mode: int
     """Permission bits, e.g. ``0o644``."""
@@ -156,7 +162,7 @@ class FileInfo:
     """For symlinks: where the link points (not followed)."""
 
     @classmethod
-    def from_wire(cls, value: Any) -> "FileInfo":
+    def from_wire(cls, value: Any) -> FileInfo:
         """Parses a protocol ``FileInfo`` object."""
         w, what = _mapping(value, "file info"), "file info"
         return cls(
@@ -180,13 +186,13 @@ class TemplateInfo:
     spec_hash: str
     size_bytes: int
     created_at: datetime
-    env: Dict[str, str]
+    env: dict[str, str]
     """Environment variables that sandboxes from this template start with."""
     workdir: str
     user: str
 
     @classmethod
-    def from_wire(cls, value: Any) -> "TemplateInfo":
+    def from_wire(cls, value: Any) -> TemplateInfo:
         """Parses a protocol ``TemplateInfo`` object."""
         w, what = _mapping(value, "template info"), "template info"
         return cls(
@@ -339,7 +345,7 @@ def decode_template_event(raw: Any) -> TemplateBuildEvent:
     raise InternalError("INTERNAL", f"unexpected template build event from the server: {raw!r}")
 
 
-def parse_list(value: Any, key: str, parse: Callable[[Any], T]) -> List[T]:
+def parse_list(value: Any, key: str, parse: Callable[[Any], T]) -> list[T]:
     """Parses ``{key: [...]}`` with ``parse`` applied to each element."""
     items = _mapping(value, key).get(key)
     if not isinstance(items, list):

@@ -1,11 +1,11 @@
-"""The code interpreter (async): ``sbx.run_code`` and ``sbx.code_contexts``."""
+"""The code interpreter: ``sbx.run_code`` and ``sbx.code_contexts``."""
 
 from __future__ import annotations
 
-import inspect
+import builtins
+from typing import Any, Callable, Optional, Union
 
-from typing import Any, Callable, Dict, List, Optional, Union
-
+from .._callbacks import async_settle
 from .._code_common import (
     DEFAULT_CODE_TIMEOUT,
     CodeContext,
@@ -21,12 +21,6 @@ from .._wire import NdjsonSplitter
 ContextRef = Union[str, CodeContext]
 
 
-async def _settle(value: Any) -> None:
-    """Awaits what a callback returned when it is a coroutine (async callbacks)."""
-    if inspect.isawaitable(value):
-        await value
-
-
 def _id(context: ContextRef) -> str:
     return context.id if isinstance(context, CodeContext) else str(context)
 
@@ -39,14 +33,14 @@ async def run_code(
     language: Optional[str] = None,
     context: Optional[ContextRef] = None,
     timeout: float = DEFAULT_CODE_TIMEOUT,
-    env: Optional[Dict[str, str]] = None,
+    env: Optional[dict[str, str]] = None,
     on_stdout: Optional[Callable[[str], Any]] = None,
     on_stderr: Optional[Callable[[str], Any]] = None,
     on_result: Optional[Callable[[Any], Any]] = None,
     on_error: Optional[Callable[[Any], Any]] = None,
     request_timeout: Optional[float] = None,
 ) -> Execution:
-    """Runs one cell; see :meth:`paddock.AsyncSandbox.run_code`."""
+    """Runs one cell; see :meth:`AsyncSandbox.run_code`."""
     body = run_code_body(code, language, context, timeout, env)
     config = transport.config
     wait = wait_for(config, request_timeout, stream_silence(timeout, config, request_timeout))
@@ -55,9 +49,9 @@ async def run_code(
     splitter = NdjsonSplitter()
     async for chunk in transport.iter_body(response, wait):
         for raw in splitter.feed(chunk):
-            await _settle(collector.add(raw))
+            await async_settle(collector.add(raw))
     for raw in splitter.close():
-        await _settle(collector.add(raw))
+        await async_settle(collector.add(raw))
     return collector.finish()
 
 
@@ -84,9 +78,10 @@ class AsyncCodeContexts:
     ) -> CodeContext:
         """A new context with its own kernel (started on first use)."""
         wait = wait_for(self._transport.config, request_timeout)
-        return CodeContext.from_wire(await self._transport.call("POST", self._base, wait, json=context_body(language, cwd, user)))
+        body = context_body(language, cwd, user)
+        return CodeContext.from_wire(await self._transport.call("POST", self._base, wait, json=body))
 
-    async def list(self, *, request_timeout: Optional[float] = None) -> List[CodeContext]:
+    async def list(self, *, request_timeout: Optional[float] = None) -> builtins.list[CodeContext]:
         """Every context, the default ones included (their ids are language names)."""
         wait = wait_for(self._transport.config, request_timeout)
         body = await self._transport.call("GET", self._base, wait)

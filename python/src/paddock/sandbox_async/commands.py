@@ -1,51 +1,53 @@
-"""Running commands in a sandbox (async): ``sbx.commands`` of an ``AsyncSandbox``."""
+"""Running commands in a sandbox: ``sbx.commands``."""
 
 from __future__ import annotations
 
-import inspect
-from typing import Any, AsyncIterator, Dict, Generator, List, Mapping, Optional
+import builtins
+from collections.abc import AsyncGenerator, Mapping
+from typing import Any, Optional
 from urllib.parse import quote
 
 import httpx
 
+from .._callbacks import async_settle
 from .._command_run import OutputCallback, RunCollector, stream_silence
+from .._lazy_open import AsyncLazyOpen
+from .._processes_common import ProcessInfo, parse_processes
+from .._protocol import RunCommandRequest
 from .._transport import AsyncTransport, Wait, wait_for
 from .._wire import Cmd, NdjsonSplitter, StdinData, run_command_body
 from ..connection_config import DEFAULT_COMMAND_TIMEOUT
-from ..models import CommandEvent, CommandEventDecoder, CommandResult
-from .._processes_common import ProcessInfo
+from ..models import CommandEvent, CommandEventDecoder
 from .command_handle import AsyncCommandHandle
-from ..sandbox_sync.command_handle import parse_processes
 
 
-class AsyncCommandStream:
-    """The events of a running command, as an async iterator; close it to stop early.
+class AsyncCommandStream(AsyncLazyOpen):
+    """The events of a running command: iterate it, and close it to stop early.
 
-    The request is sent on the first iteration, or when the stream is awaited (which
-    returns the stream itself, so errors like an unknown sandbox surface there). Closing
-    before the ``exit`` event disconnects, which kills the command in the sandbox.
+    The request is sent on first use: entering its ``async with`` block or the first
+    iteration step (in the async SDK also awaiting the stream, which returns it). A bad
+    argument or an unknown sandbox raises there. Closing before the ``exit`` event
+    disconnects, which kills the command in the sandbox.
 
     Example::
 
-        async for ev in sbx.commands.stream("make"):
-            if ev.type == "stdout":
-                print(ev.data, end="")
-
-        async with await sbx.commands.stream("sleep 100") as events:
-            ...  # leaving the block kills the command
+        async with sbx.commands.stream("make") as events:
+            async for ev in events:
+                if ev.type == "stdout":
+                    print(ev.data, end="")
     """
 
-    def __init__(self, transport: AsyncTransport, path: str, body: Dict[str, Any], wait: Wait) -> None:
+    def __init__(self, transport: AsyncTransport, path: str, body: RunCommandRequest, wait: Wait) -> None:
         self._transport, self._path, self._body, self._wait = transport, path, body, wait
         self._response: Optional[httpx.Response] = None
-        self._events: Optional[AsyncIterator[CommandEvent]] = None
+        self._events: Optional[AsyncGenerator[CommandEvent, None]] = None
 
     async def _open(self) -> None:
         if self._events is None:
             self._response = await self._transport.open("POST", self._path, self._wait, json=self._body)
             self._events = self._decode(self._response)
 
-    async def _decode(self, response: httpx.Response) -> AsyncIterator[CommandEvent]:
+    async def _decode(self, response: httpx.Response) -> AsyncGenerator[CommandEvent, None]:
         splitter, decoder = NdjsonSplitter(), CommandEventDecoder()
         async for chunk in self._transport.iter_body(response, self._wait):
             for raw in splitter.feed(chunk):
@@ -53,14 +55,7 @@ class AsyncCommandStream:
         for raw in splitter.close():
             yield decoder.decode(raw)
 
-    def __await__(self) -> Generator[Any, None, "AsyncCommandStream"]:
-        async def opened() -> "AsyncCommandStream":
-            await self._open()
-            return self
-
-        return opened().__await__()
-
-    def __aiter__(self) -> "AsyncCommandStream":
+    def __aiter__(self) -> AsyncCommandStream:
         return self
 
     async def __anext__(self) -> CommandEvent:
@@ -71,11 +66,11 @@ class AsyncCommandStream:
     async def aclose(self) -> None:
         """Stops reading; a command still running is killed."""
         if self._events is not None:
-            await self._events.aclose()  # type: ignore[attr-defined]
+            await self._events.aclose()
         if self._response is not None:
             await self._response.aclose()
 
-    async def __aenter__(self) -> "AsyncCommandStream":
+    async def __aenter__(self) -> AsyncCommandStream:
         await self._open()
         return self
 
@@ -84,7 +79,7 @@ class AsyncCommandStream:
 
 
 class AsyncCommands:
-    """Runs commands inside a sandbox (async). Reach it as ``sandbox.commands``."""
+    """Runs commands inside a sandbox. Reach it as ``sandbox.commands``."""
 
     def __init__(self, transport: AsyncTransport, sandbox_id: str) -> None:
         self._transport = transport
@@ -107,13 +102,33 @@ class AsyncCommands:
         request_timeout: Optional[float] = None,
         background: bool = False,
     ) -> Any:
-        """Runs a command to completion; see :meth:`paddock.Commands.run` for the options.
+        """Runs a command to completion and returns its output and exit code.
 
-        ``on_stdout`` / ``on_stderr`` may be plain functions or coroutine functions.
+        A string runs through the shell (``bash -c``); a list runs the program directly.
+
+        Args:
+            cmd: a shell line, or a program and its arguments.
+            cwd: absolute working directory; default the template's workdir.
+            user: user name or uid to run as; default ``user``.
+            envs: extra environment, over the sandbox's ``env``.
+            timeout: seconds before the command is killed; 0 means no limit. Default 60.
+            stdin: bytes (or text, sent as UTF-8) for stdin, which is then closed.
+            on_stdout: called with each stdout chunk as it arrives (decoded text); in the
+                async SDK it may be a coroutine function.
+            on_stderr: called with each stderr chunk as it arrives.
+            throw_on_error: raise :class:`~paddock.CommandExitError` on a non-zero exit.
+            request_timeout: seconds to wait for the server to answer; default the sandbox's.
+            background: start it and return a :class:`AsyncCommandHandle` at once; it keeps
+                running when this client goes away, with no time limit unless ``timeout``.
+
+        Raises:
+            CommandExitError: the exit code was not 0 (unless ``throw_on_error=False``).
+            TimeoutError: ``timeout`` ran out and the command was killed.
 
         Example::
 
-            r = await sbx.commands.run("echo hi")  # r.stdout == "hi\\n"
+            r = await sbx.commands.run("python3 -c 'print(6*7)'")   # r.stdout == "42\\n"
+            await sbx.commands.run(["ls", "-la"], cwd="/tmp", on_stdout=print)
         """
         if background:
             # Background processes have no time limit unless one is given.
@@ -125,9 +140,7 @@ class AsyncCommands:
         )
         async with stream:
             async for event in stream:
-                returned = collector.add(event)
-                if inspect.isawaitable(returned):
-                    await returned
+                await async_settle(collector.add(event))
         return collector.finish()
 
     def stream(
@@ -141,21 +154,27 @@ class AsyncCommands:
         stdin: Optional[StdinData] = None,
         request_timeout: Optional[float] = None,
     ) -> AsyncCommandStream:
-        """Runs a command and yields its events: ``start``, output chunks, ``exit``.
+        """Runs a command and returns its events as they happen: ``start``, ``stdout`` /
+        ``stderr`` chunks (text, raw bytes and byte offset), then ``exit``.
 
-        Options are those of :meth:`run`; see :class:`AsyncCommandStream`.
+        The request is sent on the stream's first use (see :class:`AsyncCommandStream`). The
+        ``exit`` event reports a non-zero code or a timeout; nothing is raised for them.
+        Options are those of :meth:`run`.
 
         Example::
 
             async for ev in sbx.commands.stream("make"):
-                ...
+                if ev.type == "stdout":
+                    print(ev.data, end="")
+                elif ev.type == "exit":
+                    print("exit", ev.exit_code)
         """
         body = run_command_body(cmd, cwd=cwd, envs=envs, user=user, timeout=timeout, stdin=stdin)
         config = self._transport.config
         wait = wait_for(config, request_timeout, stream_silence(timeout, config, request_timeout))
         return AsyncCommandStream(self._transport, self._path, body, wait)
 
-    async def list(self) -> List[ProcessInfo]:
+    async def list(self) -> builtins.list[ProcessInfo]:
         """Every process of the sandbox: running ones and the recent finished ones (with exit codes)."""
         wait = wait_for(self._transport.config, None)
         return parse_processes(await self._transport.call("GET", self._processes, wait))
@@ -171,7 +190,8 @@ class AsyncCommands:
         """Reattaches to a process by id; iterate the handle to replay from ``from_offset``
         and follow. Raises :class:`~paddock.NotFoundError` for an unknown id."""
         wait = wait_for(self._transport.config, None)
-        info = ProcessInfo.from_wire(await self._transport.call("GET", f"{self._processes}/{quote(process_id, safe='')}", wait))
+        path = f"{self._processes}/{quote(process_id, safe='')}"
+        info = ProcessInfo.from_wire(await self._transport.call("GET", path, wait))
         return AsyncCommandHandle(
             self._transport, self._sandbox_id, info, from_offset=from_offset, on_stdout=on_stdout, on_stderr=on_stderr
         )
@@ -188,7 +208,8 @@ class AsyncCommands:
         on_stderr: Optional[OutputCallback],
         request_timeout: Optional[float],
     ) -> AsyncCommandHandle:
-        body = {**run_command_body(cmd, cwd=cwd, envs=envs, user=user, timeout=timeout, stdin=stdin), "background": True}
+        run_body = run_command_body(cmd, cwd=cwd, envs=envs, user=user, timeout=timeout, stdin=stdin)
+        body = {**run_body, "background": True}
         wait = wait_for(self._transport.config, request_timeout)
         info = ProcessInfo.from_wire(await self._transport.call("POST", self._processes, wait, json=body))
         return AsyncCommandHandle(self._transport, self._sandbox_id, info, on_stdout=on_stdout, on_stderr=on_stderr)

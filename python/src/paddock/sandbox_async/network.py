@@ -1,8 +1,9 @@
-"""A sandbox's network (async): ``sbx.network``."""
+"""A sandbox's network: ``sbx.network``."""
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 from .._network_common import NetworkStatus, network_path, update_body
 from .._transport import AsyncTransport, wait_for

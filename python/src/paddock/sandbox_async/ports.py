@@ -1,8 +1,9 @@
-"""Exposed ports of a sandbox (async): ``sbx.ports``."""
+"""Exposed ports of a sandbox: ``sbx.ports``."""
 
 from __future__ import annotations
 
-from typing import List, Optional
+import builtins
+from typing import Optional
 
 from .._ports_common import PortAccess, PortInfo, host_of, ports_path, url_body
 from .._transport import AsyncTransport, wait_for
@@ -49,7 +50,7 @@ class AsyncPorts:
         wait = wait_for(self._transport.config, request_timeout)
         await self._transport.call("PUT", f"{ports_path(self._sandbox_id)}/{port}", wait, json={"public": public})
 
-    async def list(self, *, request_timeout: Optional[float] = None) -> List[PortInfo]:
+    async def list(self, *, request_timeout: Optional[float] = None) -> builtins.list[PortInfo]:
         """The ports listening inside the sandbox (and the public ones)."""
         wait = wait_for(self._transport.config, request_timeout)
         answer = await self._transport.call("GET", ports_path(self._sandbox_id), wait)

@@ -1,14 +1,18 @@
-"""Interactive terminals in a sandbox (async): ``sbx.pty``."""
+"""Interactive terminals in a sandbox: ``sbx.pty``."""
 
 from __future__ import annotations
 
 import asyncio
-import inspect
-from typing import Any, AsyncIterator, Awaitable, Callable, List, Mapping, Optional, Tuple, Union
+import builtins
+from collections.abc import AsyncIterator, Mapping
+from typing import Optional
 
 import httpx
 
+from .._background import AsyncWorker
+from .._callbacks import async_settle
 from .._pty_common import (
+    AsyncDataCallback,
     InputData,
     OutputDecoder,
     PtyInfo,
@@ -22,13 +26,14 @@ from .._wire import NdjsonSplitter
 from ..errors import NotFoundError, TimeoutError
 from ..models import parse_list
 
-AsyncDataCallback = Callable[[bytes], Union[None, Awaitable[None]]]
-"""Called with each chunk of terminal output (bytes); may be a coroutine function."""
+DISCONNECT_WAIT_S = 10.0
+"""How long :meth:`AsyncPtyHandle.disconnect` waits for output delivery to end."""
 
 
 class AsyncPtyHandle:
-    """A terminal session you are attached to (async). Output is followed by a task that
-    calls ``on_data``; the program runs in the sandbox whether or not you are attached.
+    """A terminal session you are attached to. Output is followed in the background (a
+    thread in the sync SDK, a task in the async one) that calls ``on_data``; the program
+    runs in the sandbox whether or not you are attached.
 
     Example::
 
@@ -39,7 +44,7 @@ class AsyncPtyHandle:
 
     def __init__(
         self,
-        terminals: "AsyncPty",
+        terminals: AsyncPty,
         pty_id: str,
         pid: int,
         response: httpx.Response,
@@ -52,13 +57,11 @@ class AsyncPtyHandle:
         self.pid = pid
         """The program's pid inside the sandbox."""
         self._terminals = terminals
-        self._response = response
         self._chunks = chunks
         self._on_data = on_data
         self._decoder = OutputDecoder(pty_id, from_offset)
-        self._task = asyncio.get_running_loop().create_task(self._follow())
-        # Read through wait(); a caller that never waits must not get "exception never retrieved".
-        self._task.add_done_callback(lambda task: task.cancelled() or task.exception())
+        self._detached = False
+        self._worker = AsyncWorker(self._follow, f"paddock-pty-{pty_id}", response)
 
     @property
     def output_offset(self) -> int:
@@ -85,17 +88,15 @@ class AsyncPtyHandle:
             UnavailableError: the output stream broke first; the session still runs, and
                 ``await sbx.pty.connect(id, from_offset=handle.output_offset)`` resumes.
         """
-        try:
-            return await asyncio.wait_for(asyncio.shield(self._task), timeout)
-        except asyncio.TimeoutError:
-            raise TimeoutError(
-                "TIMEOUT", f"PTY session {self.id} still runs after {timeout:g} s; pass a larger timeout"
-            ) from None
+        if not await self._worker.join(timeout):
+            message = f"PTY session {self.id} still runs after {timeout:g} s; pass a larger timeout"
+            raise TimeoutError("TIMEOUT", message)
+        return self._worker.result()
 
     async def disconnect(self) -> None:
         """Stops following the output; the program keeps running."""
-        self._task.cancel()
-        await self._response.aclose()
+        self._detached = True
+        await self._worker.stop(DISCONNECT_WAIT_S)
 
     async def _follow(self) -> int:
         splitter = NdjsonSplitter()
@@ -105,29 +106,37 @@ class AsyncPtyHandle:
                     await self._deliver(raw)
             for raw in splitter.close():
                 await self._deliver(raw)
-        except asyncio.CancelledError:
-            raise self._decoder.broken() from None
+        except BaseException:
+            # Disconnecting interrupts the read (a cancelled task, a shut-down socket):
+            # wait() then reports the broken stream, as when the connection drops.
+            if self._detached:
+                raise self._decoder.broken() from None
+            raise
         if self._decoder.exit_code is None:
             raise self._decoder.broken()
         return self._decoder.exit_code
 
-    async def _deliver(self, raw: Any) -> None:
+    async def _deliver(self, raw: object) -> None:
         data = self._decoder.decode(raw)
-        if data is None or self._on_data is None:
-            return
-        result = self._on_data(data)
-        if inspect.isawaitable(result):
-            await result
+        if data is not None and self._on_data is not None:
+            await async_settle(self._on_data(data))
 
 
 class AsyncPty:
-    """Interactive terminals in a sandbox (``sandbox.pty``, async). Same calls as the sync
-    :class:`~paddock.sandbox_sync.pty.Pty`."""
+    """Interactive terminals in a sandbox (``sandbox.pty``): a real pseudo-terminal with
+    ``TERM=xterm-256color``, so job control, colors, ``vim`` and ``top`` work.
+
+    Example::
+
+        term = await sbx.pty.create(cols=120, rows=40, on_data=sys.stdout.buffer.write)
+        await term.send_input("ls --color\\r")
+        await term.resize(80, 24)
+    """
 
     def __init__(self, transport: AsyncTransport, sandbox_id: str) -> None:
         self._transport = transport
         self._sandbox_id = sandbox_id
-        # Keystrokes from several tasks must not overtake each other.
+        # Keystrokes sent at the same time must not overtake each other.
         self._input_lock = asyncio.Lock()
 
     async def create(
@@ -143,7 +152,22 @@ class AsyncPty:
         request_timeout: Optional[float] = None,
     ) -> AsyncPtyHandle:
         """Starts a terminal (the user's login shell unless ``cmd`` is given) and follows
-        its output from the first byte. Sizes are 1 to 1000 cells."""
+        its output from the first byte.
+
+        Args:
+            cols: width in character cells, 1 to 1000.
+            rows: height in character cells, 1 to 1000.
+            on_data: called in the background with each output chunk (bytes); in the async
+                SDK it may be a coroutine function.
+            cmd: a shell command line to run instead of the login shell.
+            cwd: absolute working directory; default the template's workdir.
+            envs: extra environment, over the sandbox's ``env``.
+            user: user name or uid; default ``user``.
+            request_timeout: seconds to wait for the server to answer.
+
+        Raises:
+            InvalidArgumentError: a size out of bounds (the message names ``cols`` or ``rows``).
+        """
         wait = wait_for(self._transport.config, request_timeout)
         body = create_pty_body(cols, rows, cmd, cwd, envs, user)
         pty_id, pid = created_of(await self._transport.call("POST", pty_path(self._sandbox_id), wait, json=body))
@@ -159,15 +183,19 @@ class AsyncPty:
         request_timeout: Optional[float] = None,
     ) -> AsyncPtyHandle:
         """Attaches to a running (or recently exited) session: the recent screen output
-        first (or from ``from_offset``), then live output. Raises NotFoundError for an
-        unknown id."""
+        first (or from ``from_offset``), then live output.
+
+        Raises:
+            NotFoundError: no such session in this sandbox.
+        """
         info = next((s for s in await self.list(request_timeout=request_timeout) if s.id == pty_id), None)
         if info is None:
-            raise NotFoundError("NOT_FOUND", f"no PTY session {pty_id!r} in sandbox {self._sandbox_id}; see sbx.pty.list()")
+            message = f"no PTY session {pty_id!r} in sandbox {self._sandbox_id}; see sbx.pty.list()"
+            raise NotFoundError("NOT_FOUND", message)
         response, chunks = await self._open_output(pty_id, from_offset, request_timeout)
         return AsyncPtyHandle(self, pty_id, info.pid, response, chunks, on_data, from_offset or 0)
 
-    async def list(self, *, request_timeout: Optional[float] = None) -> List[PtyInfo]:
+    async def list(self, *, request_timeout: Optional[float] = None) -> builtins.list[PtyInfo]:
         """The sandbox's terminal sessions, running and recently exited (with ``exit_code``)."""
         wait = wait_for(self._transport.config, request_timeout)
         value = await self._transport.call("GET", pty_path(self._sandbox_id), wait)
@@ -195,7 +223,7 @@ class AsyncPty:
 
     async def _open_output(
         self, pty_id: str, from_offset: Optional[int], request_timeout: Optional[float]
-    ) -> Tuple[httpx.Response, AsyncIterator[bytes]]:
+    ) -> tuple[httpx.Response, AsyncIterator[bytes]]:
         # A terminal may print nothing for hours: no read bound on the stream.
         wait = Wait(wait_for(self._transport.config, request_timeout).request, None)
         params = None if from_offset is None else {"fromOffset": str(from_offset)}

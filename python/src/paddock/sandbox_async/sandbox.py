@@ -1,24 +1,27 @@
-"""The async sandbox handle: ``AsyncSandbox``."""
+"""The sandbox handle: ``AsyncSandbox``."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+import builtins
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional, Union
 
+from .._code_common import DEFAULT_CODE_TIMEOUT, Execution
 from .._hybrid import class_or_instance_method
+from .._state_common import PAUSED_STATES
 from .._transport import AsyncTransport, wait_for
 from .._wire import create_sandbox_body, list_sandboxes_query, set_timeout_body
-from .._code_common import DEFAULT_CODE_TIMEOUT, Execution
 from ..connection_config import ConnectionConfig
 from ..errors import NotFoundError
-from .._state_common import PAUSED_STATES
 from ..models import SandboxInfo, parse_list
-from .code_interpreter import AsyncCodeContexts, run_code as _run_code
-from .state import AsyncStateMixin, fork_sandboxes
+from .code_interpreter import AsyncCodeContexts
+from .code_interpreter import run_code as _run_code
 from .commands import AsyncCommands
 from .files import AsyncFiles
 from .network import AsyncSandboxNetwork
 from .ports import AsyncPorts
 from .pty import AsyncPty
+from .state import AsyncStateMixin, fork_sandboxes
 
 
 async def _kill(transport: AsyncTransport, sandbox_id: str, request_timeout: Optional[float]) -> bool:
@@ -32,19 +35,18 @@ async def _kill(transport: AsyncTransport, sandbox_id: str, request_timeout: Opt
 
 
 class AsyncSandbox(AsyncStateMixin):
-    """A live sandbox (async). Use it with ``async with``, or await :meth:`kill` when done.
-
-    The API is :class:`paddock.Sandbox`'s, with coroutines.
+    """A live sandbox. Use it as a context manager, or call :meth:`kill` when done.
 
     Example::
 
         from paddock import AsyncSandbox
-        async with await AsyncSandbox.create() as sbx:
-            r = await sbx.commands.run("echo hi")
+        async with await AsyncSandbox.create(template="base", memory_mib=512) as sbx:
+            r = await sbx.commands.run("python3 -c 'print(6*7)'")
+            print(r.stdout)  # 42
     """
 
     id: str
-    """The sandbox id."""
+    """The sandbox id (20 lowercase letters and digits)."""
     commands: AsyncCommands
     """Runs commands in the sandbox."""
     files: AsyncFiles
@@ -55,6 +57,8 @@ class AsyncSandbox(AsyncStateMixin):
     """Exposed ports: preview URLs with scoped, expiring tokens; public ports; what listens."""
     network: AsyncSandboxNetwork
     """Egress policy (live updates), address and refused attempts."""
+    code_contexts: AsyncCodeContexts
+    """Code contexts of the code interpreter (see :meth:`run_code`)."""
 
     def __init__(self, sandbox_id: str, transport: AsyncTransport) -> None:
         """Wraps an existing sandbox; use :meth:`create` or :meth:`connect` instead."""
@@ -69,7 +73,7 @@ class AsyncSandbox(AsyncStateMixin):
 
     @property
     def sandbox_id(self) -> str:
-        """The sandbox id (same as :attr:`id`)."""
+        """The sandbox id (same as :attr:`id`, the name E2B users know)."""
         return self.id
 
     def __repr__(self) -> str:
@@ -82,7 +86,7 @@ class AsyncSandbox(AsyncStateMixin):
         language: Optional[str] = None,
         context: Any = None,
         timeout: float = DEFAULT_CODE_TIMEOUT,
-        env: Optional[Dict[str, str]] = None,
+        env: Optional[dict[str, str]] = None,
         on_stdout: Any = None,
         on_stderr: Any = None,
         on_result: Any = None,
@@ -147,8 +151,41 @@ class AsyncSandbox(AsyncStateMixin):
         api_url: Optional[str] = None,
         api_key: Optional[str] = None,
         request_timeout: Optional[float] = None,
-    ) -> "AsyncSandbox":
-        """Creates a sandbox; the options are :meth:`paddock.Sandbox.create`'s."""
+    ) -> AsyncSandbox:
+        """Creates a sandbox (claimed from the warm pool when one of the same shape is ready).
+
+        Args:
+            template: template name; default ``base``.
+            timeout: seconds until the sandbox is killed unless extended with
+                :meth:`set_timeout`; default 300.
+            memory_mib: memory limit in MiB (default 512).
+            cpus: CPU limit (default 1).
+            disk_mib: cap of the writable disk in MiB (default 2048).
+            pids: maximum number of processes and threads.
+            isolation: ``container`` (default) or ``gvisor``.
+            env: environment of every command in the sandbox.
+            metadata: your labels; filter :meth:`list` by them.
+            on_timeout: ``kill`` (default), ``pause`` or ``hibernate`` (gVisor) at expiry.
+            auto_resume: calls that need a running sandbox resume a paused or hibernated one.
+            retention: seconds a paused or hibernated sandbox is kept (default 7 days).
+            volumes: ``[{"name": "cache", "path": "/mnt/cache", "read_only": False}]``.
+            secrets: ``{"NAME": {"value": "sk-…", "hosts": ["api.example.com", "*.example.org"]}}``:
+                the sandbox sees a placeholder in ``$NAME``; the host's egress proxy puts the
+                value in request headers sent to those hosts only, over TLS only. Never stored in
+                the sandbox. ``"headers": ["authorization"]`` pins it to those request headers;
+                ``"allow_insecure_http": True`` also sends it over plain HTTP.
+            network: ``{"egress": "none"|"open"|"allowlist", "allow": ["api.example.com",
+                "*.example.org", "203.0.113.0/24:443"], "bandwidth_mbit": 100}``; default egress
+                is the server's (``none`` unless configured).
+            api_url: server URL; default ``PADDOCK_URL`` or ``http://127.0.0.1:7070``.
+            api_key: API key; default ``PADDOCK_API_KEY``.
+            request_timeout: seconds to wait for each request to the server (default 30,
+                0 waits forever); separate from ``timeout``, the sandbox's lifetime.
+
+        Raises:
+            InvalidArgumentError: a limit is out of range; the message names the field.
+            NotFoundError: the template does not exist.
+        """
         transport = AsyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
         try:
             body = create_sandbox_body(
@@ -171,8 +208,12 @@ class AsyncSandbox(AsyncStateMixin):
         api_url: Optional[str] = None,
         api_key: Optional[str] = None,
         request_timeout: Optional[float] = None,
-    ) -> "AsyncSandbox":
-        """Attaches to an existing sandbox by id; raises ``NotFoundError`` for an unknown id."""
+    ) -> AsyncSandbox:
+        """Attaches to an existing sandbox by id.
+
+        Raises:
+            NotFoundError: no sandbox has this id.
+        """
         transport = AsyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
         sandbox = cls(sandbox_id, transport)
         try:
@@ -194,7 +235,7 @@ class AsyncSandbox(AsyncStateMixin):
         api_url: Optional[str] = None,
         api_key: Optional[str] = None,
         request_timeout: Optional[float] = None,
-    ) -> List["AsyncSandbox"]:
+    ) -> builtins.list[AsyncSandbox]:
         """Starts ``count`` sandboxes from one checkpoint of a running gVisor sandbox: same memory,
         each with its own copy of the filesystem. Random generators are copied too: reseed them
         where forks must differ.
@@ -215,12 +256,18 @@ class AsyncSandbox(AsyncStateMixin):
         api_url: Optional[str] = None,
         api_key: Optional[str] = None,
         request_timeout: Optional[float] = None,
-    ) -> List[SandboxInfo]:
-        """Lists sandboxes by metadata and state; see :meth:`paddock.Sandbox.list`."""
+    ) -> builtins.list[SandboxInfo]:
+        """Lists sandboxes whose metadata has all the given pairs, in the given states
+        (default the live ones: starting, running, stopping).
+
+        Example::
+
+            mine = await AsyncSandbox.list(metadata={"agent": "a1"}, state=["running"])
+        """
         transport = AsyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
         try:
             query = list_sandboxes_query(metadata, state)
-            body = await transport.call("GET", "/v1/sandboxes", wait_for(transport.config, None), params=query)
+            body = await transport.call("GET", "/v1/sandboxes", wait_for(transport.config, None), params=tuple(query))
         finally:
             await transport.close()
         return parse_list(body, "sandboxes", SandboxInfo.from_wire)
@@ -234,10 +281,11 @@ class AsyncSandbox(AsyncStateMixin):
         api_key: Optional[str] = None,
         request_timeout: Optional[float] = None,
     ) -> bool:
-        """Kills a sandbox: ``await AsyncSandbox.kill(id)`` or ``await sbx.kill()``.
+        """Kills a sandbox and frees its resources: ``await AsyncSandbox.kill(id)`` or ``await sbx.kill()``.
 
         Returns True when it was killed (or was already dead), False when no sandbox has
-        this id. Killing twice is fine.
+        this id. Killing twice is fine. Waits for the teardown unless ``request_timeout``
+        is given.
         """
         transport = AsyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
         try:
@@ -263,7 +311,12 @@ class AsyncSandbox(AsyncStateMixin):
         return (await self.get_info(request_timeout=request_timeout)).state == "running"
 
     async def set_timeout(self, timeout: float, *, request_timeout: Optional[float] = None) -> SandboxInfo:
-        """Makes the sandbox expire ``timeout`` seconds from now."""
+        """Makes the sandbox expire ``timeout`` seconds from now (extends or shortens its life).
+
+        Example::
+
+            await sbx.set_timeout(600)  # ten more minutes from now
+        """
         body = await self._transport.call(
             "POST",
             f"/v1/sandboxes/{self.id}/timeout",
@@ -276,7 +329,7 @@ class AsyncSandbox(AsyncStateMixin):
         """Closes this handle's connections; the sandbox keeps running (see :meth:`kill`)."""
         await self._transport.close()
 
-    async def __aenter__(self) -> "AsyncSandbox":
+    async def __aenter__(self) -> AsyncSandbox:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -1,8 +1,9 @@
-"""Pause, resume, hibernate, snapshot and fork of an ``AsyncSandbox`` (a mixin)."""
+"""Pause, resume, hibernate, snapshot and fork: a mixin of ``AsyncSandbox``."""
 
 from __future__ import annotations
 
-from typing import Any, List, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Optional
 
 from .._state_common import SnapshotInfo, hibernate_body
 from .._transport import AsyncTransport, wait_for
@@ -29,7 +30,9 @@ class AsyncStateMixin:
         """Brings a paused or hibernated sandbox back; resuming a running one is fine."""
         return SandboxInfo.from_wire(await self._state_call("resume", {}, request_timeout))
 
-    async def hibernate(self, *, keep_memory: Optional[bool] = None, request_timeout: Optional[float] = None) -> SandboxInfo:
+    async def hibernate(
+        self, *, keep_memory: Optional[bool] = None, request_timeout: Optional[float] = None
+    ) -> SandboxInfo:
         """Writes the sandbox to disk and frees its RAM. gVisor keeps memory and processes;
         ``container`` sandboxes need ``keep_memory=False`` (files only, processes restart).
 
@@ -53,7 +56,7 @@ async def fork_sandboxes(
     metadata: Optional[Mapping[str, str]],
     config: ConnectionConfig,
     request_timeout: Optional[float],
-) -> List[SandboxInfo]:
+) -> list[SandboxInfo]:
     """``POST /fork``: the infos of the new sandboxes."""
     transport = AsyncTransport(config)
     try:

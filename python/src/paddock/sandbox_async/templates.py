@@ -1,10 +1,12 @@
-"""Templates (async): read-only root filesystems that sandboxes start from."""
+"""Templates: read-only root filesystems that sandboxes start from."""
 
 from __future__ import annotations
 
-import inspect
-from typing import Any, AsyncIterator, List, Mapping, Optional
+import builtins
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Optional
 
+from .._callbacks import async_settle
 from .._templates_common import BuildEventCallback, build_body, template_path
 from .._transport import AsyncTransport, wait_for
 from .._wire import NdjsonSplitter
@@ -23,11 +25,13 @@ async def _lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[Any]:
 
 
 class AsyncTemplate:
-    """Builds, lists and removes templates (async); see :class:`paddock.Template`.
+    """Builds, lists and removes templates.
 
     Example::
 
-        result = await AsyncTemplate.build("py-tools", {"packages": ["python3-requests"]})
+        from paddock import AsyncTemplate
+        await AsyncTemplate.build("py-tools", {"packages": ["python3-requests"]}, on_event=print)
+        names = [t.name for t in await AsyncTemplate.list()]
     """
 
     @staticmethod
@@ -41,7 +45,21 @@ class AsyncTemplate:
         api_key: Optional[str] = None,
         request_timeout: Optional[float] = None,
     ) -> TemplateBuildResult:
-        """Builds (or finds cached) a template; ``on_event`` may be a coroutine function."""
+        """Builds (or finds cached) a template from a spec and names it; returns when ready.
+
+        Args:
+            name: lowercase letters, digits, ``.``, ``_`` or ``-``.
+            spec: the template spec (``packages``, ``run``, ``files``, ``env``, ``workdir``,
+                ``user``), as in a template YAML file.
+            context_files: bytes of the files named by ``src`` in the spec, keyed by ``src``.
+            on_event: called with each progress, log and done event (in the async SDK it may
+                be a coroutine function).
+            request_timeout: seconds to wait for the server to accept the build; the build
+                itself may take as long as it needs.
+
+        Raises:
+            TemplateBuildError: the build failed; the message names the package or step.
+        """
         transport = AsyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
         wait = wait_for(transport.config, None, None)
         try:
@@ -49,9 +67,7 @@ class AsyncTemplate:
             async for raw in _lines(transport.iter_body(response, wait)):
                 event = decode_template_event(raw)
                 if on_event is not None:
-                    returned = on_event(event)
-                    if inspect.isawaitable(returned):
-                        await returned
+                    await async_settle(on_event(event))
                 if isinstance(event, TemplateBuildResult):
                     return event
         finally:
@@ -61,7 +77,7 @@ class AsyncTemplate:
     @staticmethod
     async def list(
         *, api_url: Optional[str] = None, api_key: Optional[str] = None, request_timeout: Optional[float] = None
-    ) -> List[TemplateInfo]:
+    ) -> builtins.list[TemplateInfo]:
         """The templates on the server."""
         transport = AsyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
         try:

@@ -1,13 +1,14 @@
-"""Watching a directory in a sandbox (async): ``sbx.files.watch`` of an ``AsyncSandbox``."""
+"""Watching a directory in a sandbox: ``sbx.files.watch``."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from typing import AsyncIterator, Optional
+from collections.abc import AsyncIterator
+from typing import Optional
 
 import httpx
 
+from .._background import AsyncWorker
+from .._callbacks import async_settle
 from .._transport import AsyncTransport, Wait
 from .._watch_common import ErrorCallback, WatchCallback, WatchEvent, parse_watch_line
 from .._wire import NdjsonSplitter
@@ -15,13 +16,13 @@ from ..errors import InternalError, UnavailableError
 
 
 class AsyncWatchHandle:
-    """A running watch: events are delivered by a background task until :meth:`stop`.
+    """A running watch: events are delivered in the background until :meth:`stop`.
 
-    ``on_event`` may be a plain function or a coroutine function (awaited in order).
+    It is a context manager too.
 
     Example::
 
-        async with await sbx.files.watch("/home/user/app", on_event):
+        async with await sbx.files.watch("/home/user/app", lambda ev: print(ev.type, ev.path)):
             ...
     """
 
@@ -38,50 +39,47 @@ class AsyncWatchHandle:
         self._on_event = on_event
         self._on_error = on_error
         self._stopped = False
-        self._task: Optional["asyncio.Task[None]"] = None
+        self._worker: Optional[AsyncWorker[None]] = None
 
-    async def _start(self) -> "AsyncWatchHandle":
-        first = await self._lines.__anext__()
+    async def _start(self) -> AsyncWatchHandle:
+        """Waits for the server's ``ready``, then delivers events in the background."""
+        try:
+            first = await self._lines.__anext__()
+        except StopAsyncIteration:
+            first = None
         if first != "ready":
             await self._response.aclose()
             raise InternalError("INTERNAL", "the watch stream did not start with `ready`")
-        self._task = asyncio.get_running_loop().create_task(self._run())
+        self._worker = AsyncWorker(self._run, "paddock-watch", self._response)
         return self
 
     async def _run(self) -> None:
         try:
             async for item in self._lines:
+                if self._stopped:
+                    return
                 if isinstance(item, WatchEvent):
-                    result = self._on_event(item)
-                    if asyncio.iscoroutine(result):
-                        await result
+                    await async_settle(self._on_event(item))
             if not self._stopped:
                 raise UnavailableError("UNAVAILABLE", "the watch stream ended unexpectedly")
-        except asyncio.CancelledError:
-            raise
         except Exception as exc:  # noqa: BLE001 - reported to the caller's on_error
             if not self._stopped and self._on_error is not None:
-                result = self._on_error(exc)
-                if asyncio.iscoroutine(result):
-                    await result
+                await async_settle(self._on_error(exc))
         finally:
             await self._response.aclose()
 
     @property
     def running(self) -> bool:
         """True until the watch is stopped or ends by itself."""
-        return self._task is not None and not self._task.done()
+        return self._worker is not None and self._worker.running
 
-    async def stop(self) -> None:
-        """Stops watching; no event is delivered after this returns."""
+    async def stop(self, timeout: Optional[float] = 10.0) -> None:
+        """Stops watching and waits (up to ``timeout`` seconds) for event delivery to end."""
         self._stopped = True
-        if self._task is not None and not self._task.done():
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        await self._response.aclose()
+        if self._worker is not None:
+            await self._worker.stop(timeout)
 
-    async def __aenter__(self) -> "AsyncWatchHandle":
+    async def __aenter__(self) -> AsyncWatchHandle:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -1,9 +1,12 @@
-"""The code interpreter (sync): ``sbx.run_code`` and ``sbx.code_contexts``."""
+# Generated from sandbox_async/code_interpreter.py by python/tools/gen_sync.py — do not edit
+"""The code interpreter: ``sbx.run_code`` and ``sbx.code_contexts``."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Union
+import builtins
+from typing import Any, Callable, Optional, Union
 
+from .._callbacks import settle
 from .._code_common import (
     DEFAULT_CODE_TIMEOUT,
     CodeContext,
@@ -31,14 +34,14 @@ def run_code(
     language: Optional[str] = None,
     context: Optional[ContextRef] = None,
     timeout: float = DEFAULT_CODE_TIMEOUT,
-    env: Optional[Dict[str, str]] = None,
+    env: Optional[dict[str, str]] = None,
     on_stdout: Optional[Callable[[str], Any]] = None,
     on_stderr: Optional[Callable[[str], Any]] = None,
     on_result: Optional[Callable[[Any], Any]] = None,
     on_error: Optional[Callable[[Any], Any]] = None,
     request_timeout: Optional[float] = None,
 ) -> Execution:
-    """Runs one cell; see :meth:`paddock.Sandbox.run_code`."""
+    """Runs one cell; see :meth:`Sandbox.run_code`."""
     body = run_code_body(code, language, context, timeout, env)
     config = transport.config
     wait = wait_for(config, request_timeout, stream_silence(timeout, config, request_timeout))
@@ -47,9 +50,9 @@ def run_code(
     splitter = NdjsonSplitter()
     for chunk in transport.iter_body(response, wait):
         for raw in splitter.feed(chunk):
-            collector.add(raw)
+            settle(collector.add(raw))
     for raw in splitter.close():
-        collector.add(raw)
+        settle(collector.add(raw))
     return collector.finish()
 
 
@@ -59,7 +62,7 @@ class CodeContexts:
     Example::
 
         ctx = sbx.code_contexts.create(language="python", cwd="/tmp")
-        sbx.run_code("import os; os.getcwd()", context=ctx).text   # "'/tmp'"
+        sbx.run_code("import os; os.getcwd()", context=ctx).text  # "'/tmp'"
     """
 
     def __init__(self, transport: SyncTransport, sandbox_id: str) -> None:
@@ -76,9 +79,10 @@ class CodeContexts:
     ) -> CodeContext:
         """A new context with its own kernel (started on first use)."""
         wait = wait_for(self._transport.config, request_timeout)
-        return CodeContext.from_wire(self._transport.call("POST", self._base, wait, json=context_body(language, cwd, user)))
+        body = context_body(language, cwd, user)
+        return CodeContext.from_wire(self._transport.call("POST", self._base, wait, json=body))
 
-    def list(self, *, request_timeout: Optional[float] = None) -> List[CodeContext]:
+    def list(self, *, request_timeout: Optional[float] = None) -> builtins.list[CodeContext]:
         """Every context, the default ones included (their ids are language names)."""
         wait = wait_for(self._transport.config, request_timeout)
         body = self._transport.call("GET", self._base, wait)

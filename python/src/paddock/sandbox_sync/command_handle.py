@@ -1,10 +1,13 @@
-"""A durable process (sync): :class:`CommandHandle`."""
+# Generated from sandbox_async/command_handle.py by python/tools/gen_sync.py — do not edit
+"""A durable process: :class:`CommandHandle`."""
 
 from __future__ import annotations
 
-from typing import Iterator, List, Optional, Union
+from collections.abc import Iterator
+from typing import Optional, Union
 from urllib.parse import quote
 
+from .._callbacks import settle
 from .._command_run import OutputCallback, RunCollector
 from .._processes_common import ProcessEvent, ProcessEventDecoder, ProcessExit, ProcessInfo, signal_body, stdin_body
 from .._transport import SyncTransport, wait_for
@@ -17,7 +20,8 @@ class CommandHandle:
     ``commands.connect(id)``). It keeps running when this handle or the whole client goes
     away; any client can reattach by id and resume from a byte offset.
 
-    ``on_stdout`` / ``on_stderr`` are called while :meth:`wait` (or iteration) reads the output.
+    ``on_stdout`` / ``on_stderr`` are called while :meth:`wait` reads the output (in the
+    async SDK they may be coroutine functions).
 
     Example::
 
@@ -81,7 +85,7 @@ class CommandHandle:
         collector = RunCollector(0, self._callbacks[0], self._callbacks[1], throw_on_error)
         for event in self.stream():
             if isinstance(event, CommandOutput):
-                collector.add(event)
+                settle(collector.add(event))
             elif isinstance(event, ProcessExit):
                 collector.add(event.as_command_exit())
         return collector.finish()
@@ -106,10 +110,3 @@ class CommandHandle:
     def _call(self, method: str, rest: str, json: object) -> object:
         wait = wait_for(self._transport.config, None)
         return self._transport.call(method, self._path + rest, wait, json=json)
-
-
-def parse_processes(value: object) -> List[ProcessInfo]:
-    """``{processes: [...]}`` → ProcessInfo list."""
-    from ..models import parse_list
-
-    return parse_list(value, "processes", ProcessInfo.from_wire)

@@ -1,27 +1,34 @@
-"""Running commands in a sandbox (sync): ``sbx.commands``."""
+# Generated from sandbox_async/commands.py by python/tools/gen_sync.py — do not edit
+"""Running commands in a sandbox: ``sbx.commands``."""
 
 from __future__ import annotations
 
-from typing import Any, Iterator, List, Mapping, Optional
+import builtins
+from collections.abc import Generator, Mapping
+from typing import Any, Optional
 from urllib.parse import quote
 
 import httpx
 
+from .._callbacks import settle
 from .._command_run import OutputCallback, RunCollector, stream_silence
+from .._lazy_open import LazyOpen
+from .._processes_common import ProcessInfo, parse_processes
+from .._protocol import RunCommandRequest
 from .._transport import SyncTransport, Wait, wait_for
 from .._wire import Cmd, NdjsonSplitter, StdinData, run_command_body
 from ..connection_config import DEFAULT_COMMAND_TIMEOUT
-from ..models import CommandEvent, CommandEventDecoder, CommandResult
-from .._processes_common import ProcessInfo
+from ..models import CommandEvent, CommandEventDecoder
 from .command_handle import CommandHandle
-from .command_handle import parse_processes
 
 
-class CommandStream:
+class CommandStream(LazyOpen):
     """The events of a running command: iterate it, and close it to stop early.
 
-    Closing before the ``exit`` event disconnects, which kills the command in the
-    sandbox. It is also a context manager.
+    The request is sent on first use: entering its ``with`` block or the first
+    iteration step (in the async SDK also awaiting the stream, which returns it). A bad
+    argument or an unknown sandbox raises there. Closing before the ``exit`` event
+    disconnects, which kills the command in the sandbox.
 
     Example::
 
@@ -31,31 +38,41 @@ class CommandStream:
                     print(ev.data, end="")
     """
 
-    def __init__(self, transport: SyncTransport, response: httpx.Response, wait: Wait) -> None:
-        self._response = response
-        self._chunks = transport.iter_body(response, wait)
-        self._events = self._decode()
+    def __init__(self, transport: SyncTransport, path: str, body: RunCommandRequest, wait: Wait) -> None:
+        self._transport, self._path, self._body, self._wait = transport, path, body, wait
+        self._response: Optional[httpx.Response] = None
+        self._events: Optional[Generator[CommandEvent, None]] = None
 
-    def _decode(self) -> Iterator[CommandEvent]:
+    def _open(self) -> None:
+        if self._events is None:
+            self._response = self._transport.open("POST", self._path, self._wait, json=self._body)
+            self._events = self._decode(self._response)
+
+    def _decode(self, response: httpx.Response) -> Generator[CommandEvent, None]:
         splitter, decoder = NdjsonSplitter(), CommandEventDecoder()
-        for chunk in self._chunks:
+        for chunk in self._transport.iter_body(response, self._wait):
             for raw in splitter.feed(chunk):
                 yield decoder.decode(raw)
         for raw in splitter.close():
             yield decoder.decode(raw)
 
-    def __iter__(self) -> "CommandStream":
+    def __iter__(self) -> CommandStream:
         return self
 
     def __next__(self) -> CommandEvent:
-        return next(self._events)
+        self._open()
+        assert self._events is not None
+        return self._events.__next__()
 
     def close(self) -> None:
         """Stops reading; a command still running is killed."""
-        self._events.close()
-        self._response.close()
+        if self._events is not None:
+            self._events.close()
+        if self._response is not None:
+            self._response.close()
 
-    def __enter__(self) -> "CommandStream":
+    def __enter__(self) -> CommandStream:
+        self._open()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -67,6 +84,7 @@ class Commands:
 
     def __init__(self, transport: SyncTransport, sandbox_id: str) -> None:
         self._transport = transport
+        self._path = f"/v1/sandboxes/{sandbox_id}/commands"
         self._sandbox_id = sandbox_id
         self._processes = f"/v1/sandboxes/{sandbox_id}/processes"
 
@@ -96,7 +114,8 @@ class Commands:
             envs: extra environment, over the sandbox's ``env``.
             timeout: seconds before the command is killed; 0 means no limit. Default 60.
             stdin: bytes (or text, sent as UTF-8) for stdin, which is then closed.
-            on_stdout: called with each stdout chunk as it arrives (decoded text).
+            on_stdout: called with each stdout chunk as it arrives (decoded text); in the
+                async SDK it may be a coroutine function.
             on_stderr: called with each stderr chunk as it arrives.
             throw_on_error: raise :class:`~paddock.CommandExitError` on a non-zero exit.
             request_timeout: seconds to wait for the server to answer; default the sandbox's.
@@ -117,11 +136,12 @@ class Commands:
             return self._start(cmd, cwd, user, envs, timeout or 0, stdin, on_stdout, on_stderr, request_timeout)
         timeout = DEFAULT_COMMAND_TIMEOUT if timeout is None else timeout
         collector = RunCollector(timeout, on_stdout, on_stderr, throw_on_error)
-        with self.stream(
+        stream = self.stream(
             cmd, cwd=cwd, user=user, envs=envs, timeout=timeout, stdin=stdin, request_timeout=request_timeout
-        ) as events:
-            for event in events:
-                collector.add(event)
+        )
+        with stream:
+            for event in stream:
+                settle(collector.add(event))
         return collector.finish()
 
     def stream(
@@ -135,10 +155,10 @@ class Commands:
         stdin: Optional[StdinData] = None,
         request_timeout: Optional[float] = None,
     ) -> CommandStream:
-        """Starts a command and returns its events as they happen: ``start``, ``stdout`` /
+        """Runs a command and returns its events as they happen: ``start``, ``stdout`` /
         ``stderr`` chunks (text, raw bytes and byte offset), then ``exit``.
 
-        The request is sent now, so a bad argument or an unknown sandbox raises here. The
+        The request is sent on the stream's first use (see :class:`CommandStream`). The
         ``exit`` event reports a non-zero code or a timeout; nothing is raised for them.
         Options are those of :meth:`run`.
 
@@ -153,10 +173,9 @@ class Commands:
         body = run_command_body(cmd, cwd=cwd, envs=envs, user=user, timeout=timeout, stdin=stdin)
         config = self._transport.config
         wait = wait_for(config, request_timeout, stream_silence(timeout, config, request_timeout))
-        response = self._transport.open("POST", f"/v1/sandboxes/{self._sandbox_id}/commands", wait, json=body)
-        return CommandStream(self._transport, response, wait)
+        return CommandStream(self._transport, self._path, body, wait)
 
-    def list(self) -> List[ProcessInfo]:
+    def list(self) -> builtins.list[ProcessInfo]:
         """Every process of the sandbox: running ones and the recent finished ones (with exit codes)."""
         wait = wait_for(self._transport.config, None)
         return parse_processes(self._transport.call("GET", self._processes, wait))
@@ -172,7 +191,8 @@ class Commands:
         """Reattaches to a process by id; iterate the handle to replay from ``from_offset``
         and follow. Raises :class:`~paddock.NotFoundError` for an unknown id."""
         wait = wait_for(self._transport.config, None)
-        info = ProcessInfo.from_wire(self._transport.call("GET", f"{self._processes}/{quote(process_id, safe='')}", wait))
+        path = f"{self._processes}/{quote(process_id, safe='')}"
+        info = ProcessInfo.from_wire(self._transport.call("GET", path, wait))
         return CommandHandle(
             self._transport, self._sandbox_id, info, from_offset=from_offset, on_stdout=on_stdout, on_stderr=on_stderr
         )
@@ -189,7 +209,8 @@ class Commands:
         on_stderr: Optional[OutputCallback],
         request_timeout: Optional[float],
     ) -> CommandHandle:
-        body = {**run_command_body(cmd, cwd=cwd, envs=envs, user=user, timeout=timeout, stdin=stdin), "background": True}
+        run_body = run_command_body(cmd, cwd=cwd, envs=envs, user=user, timeout=timeout, stdin=stdin)
+        body = {**run_body, "background": True}
         wait = wait_for(self._transport.config, request_timeout)
         info = ProcessInfo.from_wire(self._transport.call("POST", self._processes, wait, json=body))
         return CommandHandle(self._transport, self._sandbox_id, info, on_stdout=on_stdout, on_stderr=on_stderr)

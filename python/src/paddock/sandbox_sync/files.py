@@ -1,12 +1,15 @@
-"""Files inside a sandbox (sync): ``sbx.files``."""
+# Generated from sandbox_async/files.py by python/tools/gen_sync.py — do not edit
+"""Files inside a sandbox: ``sbx.files``."""
 
 from __future__ import annotations
 
-from typing import List, Literal, Optional, Union, overload
+import builtins
+from typing import Literal, Optional, Union, overload
 
 import httpx
 
-from .._files_common import with_user, ReadFormat, WriteData, check_format, sync_body
+from .._callbacks import settle
+from .._files_common import WriteData, ReadFormat, upload_body, check_format, with_user
 from .._transport import SyncTransport, Wait, wait_for
 from .._watch_common import (
     WATCH_SILENCE_S,
@@ -47,13 +50,13 @@ class FileStream:
         """The file's size as the server announced it."""
         self._counter = None if on_progress is None else ProgressCounter(self.size_bytes, on_progress)
 
-    def __iter__(self) -> "FileStream":
+    def __iter__(self) -> FileStream:
         return self
 
     def __next__(self) -> bytes:
-        chunk = next(self._chunks)
+        chunk = self._chunks.__next__()
         if self._counter is not None:
-            self._counter.add(len(chunk))
+            settle(self._counter.add(len(chunk)))
         return chunk
 
     def close(self) -> None:
@@ -61,7 +64,7 @@ class FileStream:
         self._chunks.close()
         self._response.close()
 
-    def __enter__(self) -> "FileStream":
+    def __enter__(self) -> FileStream:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -130,7 +133,7 @@ class Files:
         stream = FileStream(self._transport, response, wait, on_progress)
         if format == "stream":
             return stream
-        content = b"".join(stream)
+        content = b"".join([chunk for chunk in stream])
         return content if format == "bytes" else content.decode("utf-8")
 
     def write(
@@ -147,7 +150,8 @@ class Files:
         """Writes a file, creating parent directories, and returns its :class:`FileInfo`.
 
         The content lands atomically: readers see the old file or the whole new one.
-        File objects (opened ``"rb"``) and iterables of bytes are streamed in chunks.
+        File objects (opened ``"rb"``) and iterables of bytes are streamed in chunks; the
+        async SDK also takes async iterables.
 
         Args:
             path: absolute path inside the sandbox.
@@ -155,7 +159,8 @@ class Files:
             user: owner of the new file; default ``user``.
             mode: permission bits, e.g. ``0o644``.
             request_timeout: seconds each send and the final answer may take.
-            on_progress: called with a :class:`TransferProgress` as chunks are sent.
+            on_progress: called with a :class:`TransferProgress` as chunks are sent (in the
+                async SDK it may be a coroutine function).
             size_bytes: the length of an iterable ``data``, for ``on_progress``'s ``total_bytes``
                 (known by itself for bytes and regular files).
 
@@ -170,13 +175,15 @@ class Files:
         """
         wait = self._wait(request_timeout)
         params = file_query(path, user=user, mode=mode)
-        body = sync_body(data)
+        body = upload_body(data)
         if on_progress is not None:
             body = counted_chunks(body, ProgressCounter(size_of(data, size_bytes), on_progress))
         response = self._transport.open("PUT", self._base, wait, params=params, content=body)
         return FileInfo.from_wire(self._transport.read_json(response, wait))
 
-    def list(self, path: str, *, depth: int = 1, request_timeout: Optional[float] = None) -> List[FileInfo]:
+    def list(
+        self, path: str, *, depth: int = 1, request_timeout: Optional[float] = None
+    ) -> builtins.list[FileInfo]:
         """Entries of a directory, ``depth`` levels deep (1 to 10), sorted by path.
 
         Example::
@@ -190,7 +197,9 @@ class Files:
 
     def stat(self, path: str, *, request_timeout: Optional[float] = None) -> FileInfo:
         """Information about a path; a final symlink is reported, not followed."""
-        body = self._transport.call("GET", self._base + "/stat", self._wait(request_timeout), params=file_query(path))
+        body = self._transport.call(
+            "GET", self._base + "/stat", self._wait(request_timeout), params=file_query(path)
+        )
         return FileInfo.from_wire(body)
 
     def exists(self, path: str, *, request_timeout: Optional[float] = None) -> bool:
@@ -201,7 +210,9 @@ class Files:
         except NotFoundError:
             return False
 
-    def mkdir(self, path: str, *, user: Optional[str] = None, request_timeout: Optional[float] = None) -> FileInfo:
+    def mkdir(
+        self, path: str, *, user: Optional[str] = None, request_timeout: Optional[float] = None
+    ) -> FileInfo:
         """Creates a directory and its parents; an existing directory is fine."""
         body = self._transport.call(
             "POST", self._base + "/mkdir", self._wait(request_timeout), json=with_user({"path": path}, user)
@@ -236,7 +247,8 @@ class Files:
         on_error: Optional[ErrorCallback] = None,
         request_timeout: Optional[float] = None,
     ) -> WatchHandle:
-        """Watches a directory and calls ``on_event`` (on a background thread) for each change.
+        """Watches a directory and calls ``on_event`` for each change, in the background (a
+        thread in the sync SDK; a task in the async one, where it may be a coroutine function).
 
         Returns once the watch is set up: every later change is reported. Events may be
         coalesced, but always add up to the directory's current state.
@@ -264,4 +276,4 @@ class Files:
         response = self._transport.open(
             "GET", self._base + "/watch", wait, params=watch_query(path, recursive, filter)
         )
-        return WatchHandle(self._transport, response, wait, on_event, on_error)
+        return WatchHandle(self._transport, response, wait, on_event, on_error)._start()

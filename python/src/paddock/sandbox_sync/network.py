@@ -1,8 +1,10 @@
-"""A sandbox's network (sync): ``sbx.network``."""
+# Generated from sandbox_async/network.py by python/tools/gen_sync.py — do not edit
+"""A sandbox's network: ``sbx.network``."""
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
+from typing import Optional
 
 from .._network_common import NetworkStatus, network_path, update_body
 from .._transport import SyncTransport, wait_for

@@ -1,8 +1,10 @@
-"""Exposed ports of a sandbox (sync): ``sbx.ports``."""
+# Generated from sandbox_async/ports.py by python/tools/gen_sync.py — do not edit
+"""Exposed ports of a sandbox: ``sbx.ports``."""
 
 from __future__ import annotations
 
-from typing import List, Optional
+import builtins
+from typing import Optional
 
 from .._ports_common import PortAccess, PortInfo, host_of, ports_path, url_body
 from .._transport import SyncTransport, wait_for
@@ -49,7 +51,7 @@ class Ports:
         wait = wait_for(self._transport.config, request_timeout)
         self._transport.call("PUT", f"{ports_path(self._sandbox_id)}/{port}", wait, json={"public": public})
 
-    def list(self, *, request_timeout: Optional[float] = None) -> List[PortInfo]:
+    def list(self, *, request_timeout: Optional[float] = None) -> builtins.list[PortInfo]:
         """The ports listening inside the sandbox (and the public ones)."""
         wait = wait_for(self._transport.config, request_timeout)
         answer = self._transport.call("GET", ports_path(self._sandbox_id), wait)

@@ -1,13 +1,19 @@
-"""Interactive terminals in a sandbox (sync): ``sbx.pty``."""
+# Generated from sandbox_async/pty.py by python/tools/gen_sync.py — do not edit
+"""Interactive terminals in a sandbox: ``sbx.pty``."""
 
 from __future__ import annotations
 
 import threading
-from typing import Callable, Iterator, List, Mapping, Optional, Tuple
+import builtins
+from collections.abc import Iterator, Mapping
+from typing import Optional
 
 import httpx
 
+from .._background import Worker
+from .._callbacks import settle
 from .._pty_common import (
+    DataCallback,
     InputData,
     OutputDecoder,
     PtyInfo,
@@ -21,13 +27,14 @@ from .._wire import NdjsonSplitter
 from ..errors import NotFoundError, TimeoutError
 from ..models import parse_list
 
-DataCallback = Callable[[bytes], None]
-"""Called with each chunk of terminal output (raw bytes, escape sequences included)."""
+DISCONNECT_WAIT_S = 10.0
+"""How long :meth:`PtyHandle.disconnect` waits for output delivery to end."""
 
 
 class PtyHandle:
-    """A terminal session you are attached to. Output is followed on a background thread
-    that calls ``on_data``; the program runs in the sandbox whether or not you are attached.
+    """A terminal session you are attached to. Output is followed in the background (a
+    thread in the sync SDK, a task in the async one) that calls ``on_data``; the program
+    runs in the sandbox whether or not you are attached.
 
     Example::
 
@@ -38,7 +45,7 @@ class PtyHandle:
 
     def __init__(
         self,
-        terminals: "Pty",
+        terminals: Pty,
         pty_id: str,
         pid: int,
         response: httpx.Response,
@@ -51,14 +58,11 @@ class PtyHandle:
         self.pid = pid
         """The program's pid inside the sandbox."""
         self._terminals = terminals
-        self._response = response
         self._chunks = chunks
         self._on_data = on_data
         self._decoder = OutputDecoder(pty_id, from_offset)
-        self._error: Optional[BaseException] = None
         self._detached = False
-        self._thread = threading.Thread(target=self._follow, name=f"paddock-pty-{pty_id}", daemon=True)
-        self._thread.start()
+        self._worker = Worker(self._follow, f"paddock-pty-{pty_id}", response)
 
     @property
     def output_offset(self) -> int:
@@ -85,20 +89,17 @@ class PtyHandle:
             UnavailableError: the output stream broke first; the session still runs, and
                 ``sbx.pty.connect(id, from_offset=handle.output_offset)`` resumes.
         """
-        self._thread.join(timeout)
-        if self._thread.is_alive():
-            raise TimeoutError("TIMEOUT", f"PTY session {self.id} still runs after {timeout:g} s; pass a larger timeout")
-        if self._error is not None:
-            raise self._error
-        assert self._decoder.exit_code is not None
-        return self._decoder.exit_code
+        if not self._worker.join(timeout):
+            message = f"PTY session {self.id} still runs after {timeout:g} s; pass a larger timeout"
+            raise TimeoutError("TIMEOUT", message)
+        return self._worker.result()
 
     def disconnect(self) -> None:
         """Stops following the output; the program keeps running."""
         self._detached = True
-        self._response.close()
+        self._worker.stop(DISCONNECT_WAIT_S)
 
-    def _follow(self) -> None:
+    def _follow(self) -> int:
         splitter = NdjsonSplitter()
         try:
             for chunk in self._chunks:
@@ -106,15 +107,20 @@ class PtyHandle:
                     self._deliver(raw)
             for raw in splitter.close():
                 self._deliver(raw)
-            if self._decoder.exit_code is None:
-                self._error = self._decoder.broken()
-        except BaseException as exc:  # noqa: BLE001 - kept for wait(), which re-raises it
-            self._error = self._decoder.broken() if self._detached else exc
+        except BaseException:
+            # Disconnecting interrupts the read (a cancelled task, a shut-down socket):
+            # wait() then reports the broken stream, as when the connection drops.
+            if self._detached:
+                raise self._decoder.broken() from None
+            raise
+        if self._decoder.exit_code is None:
+            raise self._decoder.broken()
+        return self._decoder.exit_code
 
     def _deliver(self, raw: object) -> None:
         data = self._decoder.decode(raw)
         if data is not None and self._on_data is not None:
-            self._on_data(data)
+            settle(self._on_data(data))
 
 
 class Pty:
@@ -131,7 +137,7 @@ class Pty:
     def __init__(self, transport: SyncTransport, sandbox_id: str) -> None:
         self._transport = transport
         self._sandbox_id = sandbox_id
-        # Keystrokes from several threads must not overtake each other.
+        # Keystrokes sent at the same time must not overtake each other.
         self._input_lock = threading.Lock()
 
     def create(
@@ -152,7 +158,8 @@ class Pty:
         Args:
             cols: width in character cells, 1 to 1000.
             rows: height in character cells, 1 to 1000.
-            on_data: called on a background thread with each output chunk (bytes).
+            on_data: called in the background with each output chunk (bytes); in the async
+                SDK it may be a coroutine function.
             cmd: a shell command line to run instead of the login shell.
             cwd: absolute working directory; default the template's workdir.
             envs: extra environment, over the sandbox's ``env``.
@@ -184,14 +191,16 @@ class Pty:
         """
         info = next((s for s in self.list(request_timeout=request_timeout) if s.id == pty_id), None)
         if info is None:
-            raise NotFoundError("NOT_FOUND", f"no PTY session {pty_id!r} in sandbox {self._sandbox_id}; see sbx.pty.list()")
+            message = f"no PTY session {pty_id!r} in sandbox {self._sandbox_id}; see sbx.pty.list()"
+            raise NotFoundError("NOT_FOUND", message)
         response, chunks = self._open_output(pty_id, from_offset, request_timeout)
         return PtyHandle(self, pty_id, info.pid, response, chunks, on_data, from_offset or 0)
 
-    def list(self, *, request_timeout: Optional[float] = None) -> List[PtyInfo]:
+    def list(self, *, request_timeout: Optional[float] = None) -> builtins.list[PtyInfo]:
         """The sandbox's terminal sessions, running and recently exited (with ``exit_code``)."""
         wait = wait_for(self._transport.config, request_timeout)
-        return parse_list(self._transport.call("GET", pty_path(self._sandbox_id), wait), "sessions", PtyInfo.from_wire)
+        value = self._transport.call("GET", pty_path(self._sandbox_id), wait)
+        return parse_list(value, "sessions", PtyInfo.from_wire)
 
     def send_input(self, pty_id: str, data: InputData, *, request_timeout: Optional[float] = None) -> None:
         """Types into session ``pty_id``."""
@@ -215,9 +224,10 @@ class Pty:
 
     def _open_output(
         self, pty_id: str, from_offset: Optional[int], request_timeout: Optional[float]
-    ) -> Tuple[httpx.Response, Iterator[bytes]]:
+    ) -> tuple[httpx.Response, Iterator[bytes]]:
         # A terminal may print nothing for hours: no read bound on the stream.
         wait = Wait(wait_for(self._transport.config, request_timeout).request, None)
         params = None if from_offset is None else {"fromOffset": str(from_offset)}
-        response = self._transport.open("GET", pty_path(self._sandbox_id, pty_id, "output"), wait, params=params)
+        path = pty_path(self._sandbox_id, pty_id, "output")
+        response = self._transport.open("GET", path, wait, params=params)
         return response, self._transport.iter_body(response, wait)

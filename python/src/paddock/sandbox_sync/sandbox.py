@@ -1,24 +1,28 @@
-"""The sync sandbox handle: ``Sandbox``."""
+# Generated from sandbox_async/sandbox.py by python/tools/gen_sync.py — do not edit
+"""The sandbox handle: ``Sandbox``."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+import builtins
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional, Union
 
+from .._code_common import DEFAULT_CODE_TIMEOUT, Execution
 from .._hybrid import class_or_instance_method
+from .._state_common import PAUSED_STATES
 from .._transport import SyncTransport, wait_for
 from .._wire import create_sandbox_body, list_sandboxes_query, set_timeout_body
-from .._code_common import DEFAULT_CODE_TIMEOUT, Execution
 from ..connection_config import ConnectionConfig
 from ..errors import NotFoundError
-from .._state_common import PAUSED_STATES
 from ..models import SandboxInfo, parse_list
-from .code_interpreter import CodeContexts, run_code as _run_code
-from .state import SyncStateMixin, fork_sandboxes
+from .code_interpreter import CodeContexts
+from .code_interpreter import run_code as _run_code
 from .commands import Commands
 from .files import Files
 from .network import SandboxNetwork
 from .ports import Ports
 from .pty import Pty
+from .state import SyncStateMixin, fork_sandboxes
 
 
 def _kill(transport: SyncTransport, sandbox_id: str, request_timeout: Optional[float]) -> bool:
@@ -83,7 +87,7 @@ class Sandbox(SyncStateMixin):
         language: Optional[str] = None,
         context: Any = None,
         timeout: float = DEFAULT_CODE_TIMEOUT,
-        env: Optional[Dict[str, str]] = None,
+        env: Optional[dict[str, str]] = None,
         on_stdout: Any = None,
         on_stderr: Any = None,
         on_result: Any = None,
@@ -109,7 +113,7 @@ class Sandbox(SyncStateMixin):
         Example::
 
             sbx.run_code("x = 41")
-            (sbx.run_code("x + 1")).text   # "42"
+            sbx.run_code("x + 1").text   # "42"
         """
         return _run_code(
             self._transport,
@@ -148,7 +152,7 @@ class Sandbox(SyncStateMixin):
         api_url: Optional[str] = None,
         api_key: Optional[str] = None,
         request_timeout: Optional[float] = None,
-    ) -> "Sandbox":
+    ) -> Sandbox:
         """Creates a sandbox (claimed from the warm pool when one of the same shape is ready).
 
         Args:
@@ -190,7 +194,8 @@ class Sandbox(SyncStateMixin):
                 on_timeout=on_timeout, auto_resume=auto_resume, retention=retention, volumes=volumes,
                 secrets=secrets, network=network,
             )
-            info = SandboxInfo.from_wire(transport.call("POST", "/v1/sandboxes", wait_for(transport.config, None), json=body))
+            raw = transport.call("POST", "/v1/sandboxes", wait_for(transport.config, None), json=body)
+            info = SandboxInfo.from_wire(raw)
         except BaseException:
             transport.close()
             raise
@@ -204,7 +209,7 @@ class Sandbox(SyncStateMixin):
         api_url: Optional[str] = None,
         api_key: Optional[str] = None,
         request_timeout: Optional[float] = None,
-    ) -> "Sandbox":
+    ) -> Sandbox:
         """Attaches to an existing sandbox by id.
 
         Raises:
@@ -231,7 +236,7 @@ class Sandbox(SyncStateMixin):
         api_url: Optional[str] = None,
         api_key: Optional[str] = None,
         request_timeout: Optional[float] = None,
-    ) -> List["Sandbox"]:
+    ) -> builtins.list[Sandbox]:
         """Starts ``count`` sandboxes from one checkpoint of a running gVisor sandbox: same memory,
         each with its own copy of the filesystem. Random generators are copied too: reseed them
         where forks must differ.
@@ -252,7 +257,7 @@ class Sandbox(SyncStateMixin):
         api_url: Optional[str] = None,
         api_key: Optional[str] = None,
         request_timeout: Optional[float] = None,
-    ) -> List[SandboxInfo]:
+    ) -> builtins.list[SandboxInfo]:
         """Lists sandboxes whose metadata has all the given pairs, in the given states
         (default the live ones: starting, running, stopping).
 
@@ -263,7 +268,7 @@ class Sandbox(SyncStateMixin):
         transport = SyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
         try:
             query = list_sandboxes_query(metadata, state)
-            body = transport.call("GET", "/v1/sandboxes", wait_for(transport.config, None), params=query)
+            body = transport.call("GET", "/v1/sandboxes", wait_for(transport.config, None), params=tuple(query))
         finally:
             transport.close()
         return parse_list(body, "sandboxes", SandboxInfo.from_wire)
@@ -299,8 +304,8 @@ class Sandbox(SyncStateMixin):
 
     def get_info(self, *, request_timeout: Optional[float] = None) -> SandboxInfo:
         """The sandbox's current state, limits, metadata and expiry."""
-        body = self._transport.call("GET", f"/v1/sandboxes/{self.id}", wait_for(self._transport.config, request_timeout))
-        return SandboxInfo.from_wire(body)
+        wait = wait_for(self._transport.config, request_timeout)
+        return SandboxInfo.from_wire(self._transport.call("GET", f"/v1/sandboxes/{self.id}", wait))
 
     def is_running(self, *, request_timeout: Optional[float] = None) -> bool:
         """True while the sandbox is running."""
@@ -325,7 +330,7 @@ class Sandbox(SyncStateMixin):
         """Closes this handle's connections; the sandbox keeps running (see :meth:`kill`)."""
         self._transport.close()
 
-    def __enter__(self) -> "Sandbox":
+    def __enter__(self) -> Sandbox:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -1,8 +1,10 @@
-"""Pause, resume, hibernate, snapshot and fork of a sync ``Sandbox`` (a mixin)."""
+# Generated from sandbox_async/state.py by python/tools/gen_sync.py — do not edit
+"""Pause, resume, hibernate, snapshot and fork: a mixin of ``Sandbox``."""
 
 from __future__ import annotations
 
-from typing import Any, List, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Optional
 
 from .._state_common import SnapshotInfo, hibernate_body
 from .._transport import SyncTransport, wait_for
@@ -29,7 +31,9 @@ class SyncStateMixin:
         """Brings a paused or hibernated sandbox back; resuming a running one is fine."""
         return SandboxInfo.from_wire(self._state_call("resume", {}, request_timeout))
 
-    def hibernate(self, *, keep_memory: Optional[bool] = None, request_timeout: Optional[float] = None) -> SandboxInfo:
+    def hibernate(
+        self, *, keep_memory: Optional[bool] = None, request_timeout: Optional[float] = None
+    ) -> SandboxInfo:
         """Writes the sandbox to disk and frees its RAM. gVisor keeps memory and processes;
         ``container`` sandboxes need ``keep_memory=False`` (files only, processes restart).
 
@@ -53,7 +57,7 @@ def fork_sandboxes(
     metadata: Optional[Mapping[str, str]],
     config: ConnectionConfig,
     request_timeout: Optional[float],
-) -> List[SandboxInfo]:
+) -> list[SandboxInfo]:
     """``POST /fork``: the infos of the new sandboxes."""
     transport = SyncTransport(config)
     try:

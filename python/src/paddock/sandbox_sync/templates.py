@@ -1,16 +1,28 @@
-"""Templates (sync): read-only root filesystems that sandboxes start from."""
+# Generated from sandbox_async/templates.py by python/tools/gen_sync.py — do not edit
+"""Templates: read-only root filesystems that sandboxes start from."""
 
 from __future__ import annotations
 
-import itertools
-from typing import Any, List, Mapping, Optional
+import builtins
+from collections.abc import Iterator, Mapping
+from typing import Any, Optional
 
+from .._callbacks import settle
 from .._templates_common import BuildEventCallback, build_body, template_path
 from .._transport import SyncTransport, wait_for
 from .._wire import NdjsonSplitter
 from ..connection_config import ConnectionConfig
 from ..errors import InternalError
 from ..models import TemplateBuildResult, TemplateInfo, decode_template_event, parse_list
+
+
+def _lines(chunks: Iterator[bytes]) -> Iterator[Any]:
+    splitter = NdjsonSplitter()
+    for chunk in chunks:
+        for raw in splitter.feed(chunk):
+            yield raw
+    for raw in splitter.close():
+        yield raw
 
 
 class Template:
@@ -41,7 +53,8 @@ class Template:
             spec: the template spec (``packages``, ``run``, ``files``, ``env``, ``workdir``,
                 ``user``), as in a template YAML file.
             context_files: bytes of the files named by ``src`` in the spec, keyed by ``src``.
-            on_event: called with each progress, log and done event.
+            on_event: called with each progress, log and done event (in the async SDK it may
+                be a coroutine function).
             request_timeout: seconds to wait for the server to accept the build; the build
                 itself may take as long as it needs.
 
@@ -52,14 +65,12 @@ class Template:
         wait = wait_for(transport.config, None, None)
         try:
             response = transport.open("POST", "/v1/templates", wait, json=build_body(name, spec, context_files))
-            splitter = NdjsonSplitter()
-            for chunk in itertools.chain(transport.iter_body(response, wait), [b"\n"]):
-                for raw in splitter.feed(chunk):
-                    event = decode_template_event(raw)
-                    if on_event is not None:
-                        on_event(event)
-                    if isinstance(event, TemplateBuildResult):
-                        return event
+            for raw in _lines(transport.iter_body(response, wait)):
+                event = decode_template_event(raw)
+                if on_event is not None:
+                    settle(on_event(event))
+                if isinstance(event, TemplateBuildResult):
+                    return event
         finally:
             transport.close()
         raise InternalError("INTERNAL", "the template build stream ended without a result")
@@ -67,7 +78,7 @@ class Template:
     @staticmethod
     def list(
         *, api_url: Optional[str] = None, api_key: Optional[str] = None, request_timeout: Optional[float] = None
-    ) -> List[TemplateInfo]:
+    ) -> builtins.list[TemplateInfo]:
         """The templates on the server."""
         transport = SyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
         try:

@@ -1,14 +1,15 @@
-"""Watching a directory in a sandbox (sync): ``sbx.files.watch``."""
+# Generated from sandbox_async/watch.py by python/tools/gen_sync.py — do not edit
+"""Watching a directory in a sandbox: ``sbx.files.watch``."""
 
 from __future__ import annotations
 
-import contextlib
-import socket
-import threading
-from typing import Iterator, Optional
+from collections.abc import Iterator
+from typing import Optional
 
 import httpx
 
+from .._background import Worker
+from .._callbacks import settle
 from .._transport import SyncTransport, Wait
 from .._watch_common import ErrorCallback, WatchCallback, WatchEvent, parse_watch_line
 from .._wire import NdjsonSplitter
@@ -16,7 +17,7 @@ from ..errors import InternalError, UnavailableError
 
 
 class WatchHandle:
-    """A running watch: events are delivered on a background thread until :meth:`stop`.
+    """A running watch: events are delivered in the background until :meth:`stop`.
 
     It is a context manager too.
 
@@ -38,49 +39,48 @@ class WatchHandle:
         self._lines = _lines(transport.iter_body(response, wait))
         self._on_event = on_event
         self._on_error = on_error
-        self._stopped = threading.Event()
-        first = next(self._lines, None)
+        self._stopped = False
+        self._worker: Optional[Worker[None]] = None
+
+    def _start(self) -> WatchHandle:
+        """Waits for the server's ``ready``, then delivers events in the background."""
+        try:
+            first = self._lines.__next__()
+        except StopIteration:
+            first = None
         if first != "ready":
-            response.close()
+            self._response.close()
             raise InternalError("INTERNAL", "the watch stream did not start with `ready`")
-        self._thread = threading.Thread(target=self._run, name="paddock-watch", daemon=True)
-        self._thread.start()
+        self._worker = Worker(self._run, "paddock-watch", self._response)
+        return self
 
     def _run(self) -> None:
         try:
             for item in self._lines:
-                if self._stopped.is_set():
+                if self._stopped:
                     return
                 if isinstance(item, WatchEvent):
-                    self._on_event(item)
-            if not self._stopped.is_set():
+                    settle(self._on_event(item))
+            if not self._stopped:
                 raise UnavailableError("UNAVAILABLE", "the watch stream ended unexpectedly")
         except Exception as exc:  # noqa: BLE001 - reported to the caller's on_error
-            if not self._stopped.is_set() and self._on_error is not None:
-                self._on_error(exc)
+            if not self._stopped and self._on_error is not None:
+                settle(self._on_error(exc))
         finally:
             self._response.close()
 
     @property
     def running(self) -> bool:
         """True until the watch is stopped or ends by itself."""
-        return self._thread.is_alive()
+        return self._worker is not None and self._worker.running
 
     def stop(self, timeout: Optional[float] = 10.0) -> None:
-        """Stops watching and waits (up to ``timeout`` seconds) for the event thread to end."""
-        self._stopped.set()
-        if threading.current_thread() is self._thread:
-            return
-        # The event thread is blocked reading the socket; closing the response from here
-        # would not wake it, shutting the socket down does.
-        stream = self._response.extensions.get("network_stream")
-        sock = stream.get_extra_info("socket") if stream is not None else None
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        self._thread.join(timeout)
+        """Stops watching and waits (up to ``timeout`` seconds) for event delivery to end."""
+        self._stopped = True
+        if self._worker is not None:
+            self._worker.stop(timeout)
 
-    def __enter__(self) -> "WatchHandle":
+    def __enter__(self) -> WatchHandle:
         return self
 
     def __exit__(self, *exc: object) -> None:
