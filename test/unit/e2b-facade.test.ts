@@ -99,7 +99,6 @@ describe('E2B facade: pure parts', () => {
       {
         template: 'code-interpreter',
         timeoutMs: 120_000,
-        metadata: {},
         env: { A: 'b' },
         onTimeout: 'pause',
         autoResume: true,

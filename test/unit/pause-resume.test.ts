@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { LIMITS, PaddockError } from '@paddock/protocol';
 import { Forks } from '../../packages/server/src/core/fork/forks.js';
 import { silentLogger } from '../../packages/server/src/core/logger.js';
+import { sandboxLifecycle } from '../../packages/server/src/core/pause/lifecycle.js';
 import { PauseResume } from '../../packages/server/src/core/pause/pause-resume.js';
 import { reconcile } from '../../packages/server/src/core/reconcile.js';
 import { SandboxService } from '../../packages/server/src/core/sandbox-service.js';
@@ -30,8 +31,10 @@ function setup() {
   const runtimes = { container: new FakeRuntime('container'), gvisor: new FakeRuntime('gvisor') };
   let n = 0;
   const newId = () => `sbx${String(n++).padStart(17, '0')}`;
-  const service = new SandboxService({ store, runtimes, templates: catalog, clock, logger: silentLogger, newId });
-  const states = new PauseResume({ service, store, clock, logger: silentLogger });
+  const { service, pause: states } = sandboxLifecycle({
+    service: { store, runtimes, templates: catalog, clock, logger: silentLogger, newId },
+    pause: { store, clock, logger: silentLogger },
+  });
   const forks = new Forks({
     service,
     pause: states,

@@ -6,10 +6,9 @@ import { describe, it } from 'node:test';
 import { PaddockError, ReasonCode } from '@paddock/protocol';
 import Database from 'better-sqlite3';
 import { silentLogger } from '../../packages/server/src/core/logger.js';
-import { PauseResume } from '../../packages/server/src/core/pause/pause-resume.js';
+import { sandboxLifecycle } from '../../packages/server/src/core/pause/lifecycle.js';
 import { lostReason } from '../../packages/server/src/core/reasons.js';
 import { reconcile } from '../../packages/server/src/core/reconcile.js';
-import { SandboxService } from '../../packages/server/src/core/sandbox-service.js';
 import type { ResolvedTemplate, TemplateCatalog } from '../../packages/server/src/core/templates.js';
 import { hostBoot } from '../../packages/server/src/host-boot.js';
 import { FakeRuntime } from '../../packages/server/src/runtime/fake/fake-runtime.js';
@@ -36,12 +35,15 @@ function setup(store: Store = new SqliteStore(':memory:')) {
   const runtimes = { container: new FakeRuntime('container'), gvisor: new FakeRuntime('gvisor') };
   let n = 0;
   const newId = () => `sbx${String(n++).padStart(17, '0')}`;
-  const service = new SandboxService({ store, runtimes, templates: catalog, clock, logger: silentLogger, newId });
-  const states = new PauseResume({ service, store, clock, logger: silentLogger });
+  const lifecycle = () =>
+    sandboxLifecycle({
+      service: { store, runtimes, templates: catalog, clock, logger: silentLogger, newId },
+      pause: { store, clock, logger: silentLogger },
+    });
+  const { service, pause: states } = lifecycle();
   /** A new server on the same store and runtimes: what a restart sees. */
   const restart = (hostRebooted = false) => {
-    const fresh = new SandboxService({ store, runtimes, templates: catalog, clock, logger: silentLogger, newId });
-    new PauseResume({ service: fresh, store, clock, logger: silentLogger });
+    const { service: fresh } = lifecycle();
     return reconcile({ store, runtimes, service: fresh, logger: silentLogger, clock, hostRebooted });
   };
   return { store, clock, runtimes, service, states, restart };

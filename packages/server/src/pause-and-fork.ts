@@ -6,7 +6,7 @@ import type { Clock } from './core/clock.js';
 import { Forks } from './core/fork/forks.js';
 import { Snapshots } from './core/fork/snapshots.js';
 import type { Logger } from './core/logger.js';
-import { PauseResume } from './core/pause/pause-resume.js';
+import type { PauseResume } from './core/pause/pause-resume.js';
 import type { SandboxService } from './core/sandbox-service.js';
 import type { TemplateCatalog } from './core/templates.js';
 import { Volumes } from './core/volumes.js';
@@ -15,11 +15,15 @@ import type { Runtime } from './runtime/runtime.js';
 import { VolumeDisks } from './runtime/volume-disk.js';
 import type { Store } from './store/store.js';
 
-/** Assembles pause/resume/hibernate, snapshots, forks and volumes over the server's store, runtimes and data dir. */
+/**
+ * Assembles snapshots, forks and volumes over the server's store, runtimes and data dir, beside
+ * the pause layer (built with the service: see `core/pause/lifecycle.ts`).
+ */
 export function buildPauseAndFork(deps: {
   dataDir: string;
   store: Store;
   service: SandboxService;
+  pause: PauseResume;
   templates: TemplateCatalog;
   runtimes: Partial<Record<Isolation, Runtime>>;
   clock: Clock;
@@ -27,17 +31,8 @@ export function buildPauseAndFork(deps: {
   newId: () => string;
   maxForkCount: number;
   onAgentGone: (id: string, reason: PaddockError) => void;
-  onPause: (id: string, reason: PaddockError) => void;
 }): PauseAndFork {
-  const { store, service, clock } = deps;
-  const pause = new PauseResume({
-    service,
-    store,
-    clock,
-    logger: deps.logger,
-    onAgentGone: deps.onAgentGone,
-    onPause: deps.onPause,
-  });
+  const { store, service, clock, pause } = deps;
   const volumes = new Volumes({ store, disks: new VolumeDisks(join(deps.dataDir, 'volumes')), clock });
   const snapshotDir = join(deps.dataDir, 'snapshots');
   const snapshots = new Snapshots({

@@ -1,7 +1,7 @@
 import { mkdirSync, writeSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { availableParallelism } from 'node:os';
-import type { Isolation } from '@paddock/protocol';
+import type { Isolation, PaddockError } from '@paddock/protocol';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { AgentClient } from './agent-client/agent-client.js';
@@ -11,8 +11,9 @@ import { type ConfigOverrides, loadConfig, type ServerConfig } from './config.js
 import { systemClock } from './core/clock.js';
 import { newSandboxId } from './core/ids.js';
 import type { Logger } from './core/logger.js';
+import { sandboxLifecycle } from './core/pause/lifecycle.js';
 import { reconcile } from './core/reconcile.js';
-import { LIVE_STATES, SandboxService } from './core/sandbox-service.js';
+import { LIVE_STATES, type SandboxService } from './core/sandbox-service.js';
 import { WarmPool } from './core/warm-pool.js';
 import { e2bUnauthenticatedReply, installE2bFacade } from './e2b/index.js';
 import { armFailpoints } from './failpoints.js';
@@ -121,38 +122,50 @@ export async function startServer(
     proxy: egress.proxy,
     logger,
   });
-  const service = new SandboxService({
-    networks,
-    store,
-    runtimes,
-    templates: catalog,
-    volumeBinds: (mounts) => pauseAndFork.volumes.binds(mounts),
-    clock: systemClock,
-    logger,
-    newId: newSandboxId,
-    defaultIsolation: config.defaultIsolation,
-    // Boots are CPU-bound: more at once than cores only makes each slower.
-    maxConcurrentBoots: Math.max(2, availableParallelism()),
-  });
   const agents = new Map<string, AgentClient>();
+  const onAgentGone = (id: string, reason: PaddockError) => {
+    agents.get(id)?.interrupt(reason, 'end');
+    agents.delete(id);
+  };
+  // The service and its pause layer (expiry follows onTimeout and retention).
+  const { service, pause } = sandboxLifecycle({
+    service: {
+      networks,
+      secrets: egress.secrets,
+      store,
+      runtimes,
+      templates: catalog,
+      volumeBinds: (mounts) => pauseAndFork.volumes.binds(mounts),
+      clock: systemClock,
+      logger,
+      newId: newSandboxId,
+      defaultIsolation: config.defaultIsolation,
+      // Boots are CPU-bound: more at once than cores only makes each slower.
+      maxConcurrentBoots: Math.max(2, availableParallelism()),
+    },
+    pause: {
+      store,
+      clock: systemClock,
+      logger,
+      onAgentGone,
+      onPause: (id, reason) => {
+        agents.get(id)?.interrupt(reason, 'keep');
+        agents.delete(id);
+      },
+    },
+  });
   const pauseAndFork = buildPauseAndFork({
     dataDir: config.dataDir,
     store,
     service,
+    pause,
     templates,
     runtimes,
     clock: systemClock,
     logger,
     newId: newSandboxId,
     maxForkCount: config.maxForkCount,
-    onAgentGone: (id, reason) => {
-      agents.get(id)?.interrupt(reason, 'end');
-      agents.delete(id);
-    },
-    onPause: (id, reason) => {
-      agents.get(id)?.interrupt(reason, 'keep');
-      agents.delete(id);
-    },
+    onAgentGone,
   });
   let ready = false;
   // Exposed ports and the E2B facade register their handlers here (see ports/sandbox-traffic.ts).

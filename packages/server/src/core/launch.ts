@@ -2,7 +2,7 @@ import type { SandboxLaunch } from '../runtime/runtime.js';
 import type { SandboxRecord } from '../store/store.js';
 import type { ResolvedTemplate } from './templates.js';
 
-/** The runtime launch of a sandbox row (used by fork; create builds the same in `boot`). */
+/** The runtime launch of a sandbox row: the one builder, for creates, pool spares and forks. */
 export function launchOf(
   record: SandboxRecord,
   template: ResolvedTemplate,

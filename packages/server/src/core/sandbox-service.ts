@@ -1,22 +1,25 @@
 import {
   type CreateSandboxRequest,
   type Isolation,
-  LIMITS,
   PaddockError,
   type SandboxCapabilities,
   type SandboxState,
   type VolumeMount,
 } from '@paddock/protocol';
 import { failpoint } from '../failpoints.js';
-import type { Runtime, SandboxLaunch } from '../runtime/runtime.js';
-import type { PoolKey, SandboxFilter, SandboxRecord, SecretRule, Store } from '../store/store.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { PoolKey, SandboxFilter, SandboxRecord, Store } from '../store/store.js';
 import type { Clock } from './clock.js';
+import { resolveShape, type SandboxShape, type UserSettings } from './create-plan.js';
+import { CreateSandbox } from './create-sandbox.js';
+import type { CreateSecrets } from './create-secrets.js';
 import type { Logger } from './logger.js';
-import type { NetworkPlan, SandboxNetworks } from './network-plan.js';
+import type { SandboxNetworks } from './network-plan.js';
 import { type Reason, reasonPatch } from './reasons.js';
 import { Semaphore } from './semaphore.js';
+import { type Subscribable, Subscribers } from './subscribers.js';
 import { TaskScope } from './task-scope.js';
-import type { ResolvedTemplate, TemplateCatalog } from './templates.js';
+import type { TemplateCatalog } from './templates.js';
 
 /** States from which nothing more happens. */
 export const FINAL_STATES: readonly SandboxState[] = ['killed', 'error'];
@@ -34,11 +37,10 @@ export const LIVE_STATES: readonly SandboxState[] = [
 /** States in which the sandbox exists but does not run: calls resume it (autoResume) or fail. */
 export const PAUSED_STATES: readonly SandboxState[] = ['pausing', 'paused', 'hibernating', 'hibernated', 'resuming'];
 
-/** What a create asks for beyond the shape: the user's settings of the sandbox. */
-export type UserSettings = Pick<
-  SandboxRecord,
-  'env' | 'metadata' | 'timeoutMs' | 'onTimeout' | 'autoResume' | 'retentionMs' | 'volumes'
-> & { network?: NetworkPlan };
+/** What a sandbox's deadline does (the pause layer: onTimeout, retention); without one, expiry kills. */
+export interface ExpiryPolicy {
+  expire(id: string): Promise<void>;
+}
 
 export interface SandboxServiceDeps {
   /** Sandbox boots allowed to run at once (default 4). */
@@ -55,11 +57,10 @@ export interface SandboxServiceDeps {
   volumeBinds?: (mounts: VolumeMount[]) => { source: string; destination: string; readOnly: boolean }[];
   /** Each sandbox's network (netns, firewall, DNS); without it sandboxes get an empty netns. */
   networks?: SandboxNetworks;
-}
-
-/** Resolved create parameters, defaults applied. */
-export interface SandboxShape extends PoolKey {
-  template: ResolvedTemplate;
+  /** The create's secrets (placeholders, the egress side's values); without it secrets are refused. */
+  secrets?: CreateSecrets;
+  /** What expiry does (see ExpiryPolicy). */
+  expiry?: ExpiryPolicy;
 }
 
 /**
@@ -70,17 +71,32 @@ export class SandboxService {
   readonly scope: TaskScope;
   private readonly timers = new Map<string, () => void>();
   private readonly killing = new Map<string, Promise<void>>();
-  /** Called after a pooled sandbox is claimed, so the pool can refill. */
-  onClaim: (key: PoolKey) => void = () => {};
-  /** What expiry does; the pause layer (`core/pause/pause-resume.ts`) replaces it with onTimeout/retention. */
-  onExpire: (id: string) => Promise<void> = (id) => this.kill(id, { code: 'timeout', message: 'timeout expired' });
-
-  /** Boots in flight at once; more wait their turn (see Semaphore). */
-  private readonly boots: Semaphore;
+  private readonly claimed = new Subscribers<PoolKey>();
+  /** A pooled spare was handed out (the warm pool listens, to refill). */
+  readonly claims: Subscribable<PoolKey> = this.claimed;
+  private readonly expiry: ExpiryPolicy;
+  /** The create sequence (see create-sandbox.ts). */
+  private readonly creation: CreateSandbox;
 
   constructor(private readonly deps: SandboxServiceDeps) {
     this.scope = new TaskScope(deps.logger);
-    this.boots = new Semaphore(deps.maxConcurrentBoots ?? 4);
+    this.expiry = deps.expiry ?? { expire: (id) => this.kill(id, { code: 'timeout', message: 'timeout expired' }) };
+    this.creation = new CreateSandbox({
+      store: deps.store,
+      templates: deps.templates,
+      clock: deps.clock,
+      logger: deps.logger,
+      newId: deps.newId,
+      defaultIsolation: deps.defaultIsolation,
+      volumeBinds: deps.volumeBinds,
+      networks: deps.networks,
+      secrets: deps.secrets,
+      // Boots in flight at once; more wait their turn (see Semaphore).
+      boots: new Semaphore(deps.maxConcurrentBoots ?? 4),
+      lifecycle: this,
+      liveIds: () => new Set(this.list().map((r) => r.id)),
+      claimed: (key) => this.claimed.emit(key),
+    });
   }
 
   runtimeFor(isolation: Isolation): Runtime {
@@ -111,161 +127,22 @@ export class SandboxService {
     );
   }
 
-  /** Applies defaults and checks the template and isolation exist. */
+  /** Applies the shape's defaults and checks the template and isolation exist. */
   resolveShape(req: CreateSandboxRequest): SandboxShape {
-    const name = req.template ?? 'base';
-    const template = this.deps.templates.resolve(name);
-    if (!template) {
-      throw new PaddockError('NOT_FOUND', `template: no template named '${name}' (list them with GET /v1/templates)`, {
-        field: 'template',
-      });
-    }
-    const isolation = req.isolation ?? this.deps.defaultIsolation ?? 'container';
-    this.runtimeFor(isolation);
-    return {
-      template,
-      templateHash: template.specHash,
-      isolation,
-      memoryMiB: req.memoryMiB ?? LIMITS.memoryMiB.default,
-      cpus: req.cpus ?? LIMITS.cpus.default,
-      diskMiB: req.diskMiB ?? LIMITS.diskMiB.default,
-      pids: req.pids ?? LIMITS.pids.default,
-    };
+    return resolveShape(req, { ...this.deps, runtimeFor: (isolation) => this.runtimeFor(isolation) });
   }
 
-  /** Creates a sandbox: claims a warm one when one of the same shape is ready, else boots one. */
-  /** `secrets`: the create's secret rules (placeholders made by the API layer), for the egress proxy. */
-  async create(
-    req: CreateSandboxRequest,
-    signal?: AbortSignal,
-    extras: { secrets?: SecretRule[] } = {},
-  ): Promise<SandboxRecord> {
-    const shape = this.resolveShape(req);
-    const now = this.deps.clock.now();
-    const timeoutMs = req.timeoutMs ?? LIMITS.timeoutMs.default;
-    const settings: UserSettings = {
-      env: req.env ?? {},
-      metadata: req.metadata ?? {},
-      timeoutMs,
-      onTimeout: req.onTimeout ?? 'kill',
-      autoResume: req.autoResume ?? false,
-      retentionMs: req.retentionMs ?? LIMITS.retentionMs.default,
-      volumes: req.volumes ?? [],
-    };
-    if (settings.onTimeout === 'hibernate' && !this.runtimeFor(shape.isolation).capabilities().hibernateWithMemory) {
-      throw new PaddockError(
-        'INVALID_ARGUMENT',
-        `onTimeout: '${shape.isolation}' sandboxes cannot hibernate with their memory, and a timeout must not drop it silently: use onTimeout 'pause' (or 'kill'), or isolation 'gvisor'`,
-        { field: 'onTimeout' },
-      );
-    }
-    const networks = this.deps.networks;
-    const planned = networks?.plan(req.network, shape.isolation);
-    const network = planned && extras.secrets?.length ? { ...planned, secrets: extras.secrets } : planned;
-    // Volumes are bind mounts of the OCI spec, fixed at start: a pooled spare has none. A gVisor
-    // spare has no interface, so it serves only egress 'none'.
-    const claimed =
-      settings.volumes.length > 0 || (network && !networks?.poolable(network, shape.isolation))
-        ? undefined
-        : this.deps.store.claimPooled(shape, {
-            template: shape.template.name,
-            createdAtMs: now,
-            expiresAtMs: now + timeoutMs,
-            ...settings,
-          });
-    if (claimed && network) {
-      // The spare's network was made with egress 'none': give it this sandbox's policy.
-      await networks?.apply(claimed.id, network, signal).catch(async (err: unknown) => {
-        await this.kill(claimed.id, { code: 'start_failed', message: 'network setup failed' }).catch(() => undefined);
-        throw err;
-      });
-    }
-    if (claimed) {
-      this.armTimer(claimed);
-      this.onClaim(shape);
-      return claimed;
-    }
-    const record = await this.boot(shape, network ? { ...settings, network } : settings, signal);
-    this.armTimer(record);
-    return record;
+  /**
+   * Creates a sandbox (claims a warm spare of the same shape when one can serve, else boots
+   * one) through the one create sequence: defaults, secrets, network, runtime, rollback.
+   */
+  create(req: CreateSandboxRequest, signal?: AbortSignal): Promise<SandboxRecord> {
+    return this.creation.create(req, signal);
   }
 
-  /** Boots a new sandbox of `shape`; a pooled one when `user` is undefined. */
-  async boot(shape: SandboxShape, user: UserSettings | undefined, signal?: AbortSignal): Promise<SandboxRecord> {
-    const id = this.deps.newId();
-    const volumes = user?.volumes ?? [];
-    const binds = volumes.length > 0 && this.deps.volumeBinds ? this.deps.volumeBinds(volumes) : [];
-    const now = this.deps.clock.now();
-    const record: SandboxRecord = {
-      id,
-      template: shape.template.name,
-      templateHash: shape.templateHash,
-      isolation: shape.isolation,
-      state: 'starting',
-      createdAtMs: now,
-      expiresAtMs: user ? now + user.timeoutMs : null,
-      memoryMiB: shape.memoryMiB,
-      cpus: shape.cpus,
-      diskMiB: shape.diskMiB,
-      pids: shape.pids,
-      env: user?.env ?? {},
-      metadata: user?.metadata ?? {},
-      pooled: user === undefined,
-      reason: null,
-      reasonCode: null,
-      timeoutMs: user?.timeoutMs ?? LIMITS.timeoutMs.default,
-      onTimeout: user?.onTimeout ?? 'kill',
-      autoResume: user?.autoResume ?? false,
-      retentionMs: user?.retentionMs ?? LIMITS.retentionMs.default,
-      volumes,
-      processesRestarted: false,
-    };
-    // The row exists before any resource does, so a crash mid-create is found and cleaned on restart.
-    this.deps.store.insertSandbox(record);
-    const launch: SandboxLaunch = {
-      id,
-      rootfs: shape.template.rootfs,
-      memoryMiB: shape.memoryMiB,
-      cpus: shape.cpus,
-      diskMiB: shape.diskMiB,
-      pids: shape.pids,
-      hostname: id,
-      agent: { env: shape.template.env, defaultUser: shape.template.user, workdir: shape.template.workdir },
-      ...(shape.template.layers ? { layers: shape.template.layers } : {}),
-      ...(binds.length > 0 ? { binds } : {}),
-    };
-    try {
-      const runtime = this.runtimeFor(shape.isolation);
-      const networks = this.deps.networks;
-      await this.boots.run(async () => {
-        const plan = user?.network ?? networks?.plan({ egress: 'none' }, shape.isolation);
-        const network = networks && plan ? await networks.up(id, shape.isolation, plan, signal) : undefined;
-        await runtime.create(network ? { ...launch, network } : launch, signal);
-      }, signal);
-      failpoint('create.booted');
-    } catch (err) {
-      await this.deps.networks?.down(id).catch((cleanup: unknown) => {
-        this.deps.logger.error({ err: cleanup, sandboxId: id }, 'network cleanup failed; reconcile retries it');
-      });
-      const reason = err instanceof Error ? err.message : String(err);
-      this.deps.store.updateSandbox(id, {
-        state: 'error',
-        ...reasonPatch({ code: 'start_failed', message: `failed to start: ${reason}` }),
-      });
-      if (record.pooled) this.deps.store.deleteSandbox(id);
-      if (signal?.aborted) throw signal.reason;
-      throw err instanceof PaddockError
-        ? err
-        : new PaddockError('INTERNAL', `sandbox failed to start: ${reason}`, undefined, { cause: err });
-    }
-    // A kill that raced with the boot wins: the sandbox is already marked stopping.
-    const current = this.deps.store.getSandbox(id);
-    if (current?.state !== 'starting') {
-      await this.kill(id);
-      throw new PaddockError('CONFLICT', `sandbox ${id} was killed while it was starting`);
-    }
-    this.deps.store.updateSandbox(id, { state: 'running' });
-    return { ...record, state: 'running' };
+  /** Boots a new sandbox of `shape`; a pooled spare when `user` is undefined. */
+  boot(shape: SandboxShape, user: UserSettings | undefined, signal?: AbortSignal): Promise<SandboxRecord> {
+    return this.creation.boot(shape, user, signal);
   }
 
   /** The sandbox, or NOT_FOUND. Pooled spares are invisible to users. */
@@ -374,7 +251,7 @@ export class SandboxService {
     const delay = Math.max(0, record.expiresAtMs - this.deps.clock.now());
     const cancel = this.deps.clock.setTimer(delay, () => {
       this.timers.delete(record.id);
-      this.scope.spawn(`timeout ${record.id}`, () => this.onExpire(record.id));
+      this.scope.spawn(`timeout ${record.id}`, () => this.expiry.expire(record.id));
     });
     this.timers.set(record.id, cancel);
   }

@@ -22,6 +22,7 @@ export class WarmPool {
   private filling = false;
   private again = false;
   private stopped = false;
+  private readonly unsubscribe: () => void;
 
   constructor(
     private readonly service: SandboxService,
@@ -29,9 +30,9 @@ export class WarmPool {
   ) {
     // A refill boot is CPU-heavy; on a small host it would slow down the first commands of
     // the sandbox just handed out, which is what users time. So refill a moment later.
-    service.onClaim = () => {
+    this.unsubscribe = service.claims.subscribe(() => {
       this.deps.clock.setTimer(REFILL_AFTER_CLAIM_MS, () => this.refill());
-    };
+    });
   }
 
   /** Starts filling in the background. */
@@ -47,6 +48,7 @@ export class WarmPool {
 
   stop(): void {
     this.stopped = true;
+    this.unsubscribe();
   }
 
   private count(key: PoolKey): number {

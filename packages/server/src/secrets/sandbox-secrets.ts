@@ -7,6 +7,7 @@ import {
   type RunCommandRequest,
   type SecretInfo,
 } from '@paddock/protocol';
+import type { CreateSecrets, PreparedSecrets } from '../core/create-secrets.js';
 import type { SandboxSecretStore, SecretRule } from '../store/store.js';
 
 /** Where the sandbox finds the egress CA, and the bundle it is appended to. */
@@ -42,17 +43,11 @@ export interface SandboxSecretsDeps {
   exec: (sandboxId: string, request: RunCommandRequest, signal?: AbortSignal) => AsyncIterable<CommandEvent>;
 }
 
-/** What a create with secrets becomes: env the sandbox sees, and rules only the host keeps. */
-export interface PreparedSecrets {
-  env: Record<string, string>;
-  rules: SecretRule[];
-}
-
 /**
  * The secrets of sandboxes: placeholders at create, the values on the host (SQLite) for the
  * egress proxy, and the CA the sandbox must trust for the proxy's TLS interception.
  */
-export class SandboxSecrets {
+export class SandboxSecrets implements CreateSecrets {
   private readonly cache = new Map<string, SecretRule[]>();
 
   constructor(private readonly deps: SandboxSecretsDeps) {}

@@ -7,8 +7,7 @@ import {
   SetTimeoutRequest,
 } from '@paddock/protocol';
 import type { FastifyInstance } from 'fastify';
-import type { PreparedSecrets } from '../../secrets/sandbox-secrets.js';
-import type { SandboxRecord, SecretRule } from '../../store/store.js';
+import type { SandboxRecord } from '../../store/store.js';
 import type { ApiContext } from '../context.js';
 import { requestSignal } from '../request-signal.js';
 import { parseOrThrow } from '../validate.js';
@@ -80,46 +79,12 @@ function listFilter(query: Record<string, string | string[] | undefined>) {
   return { ...(states ? { states } : {}), metadata };
 }
 
-/** Placeholders for the create's secrets; a server without an egress proxy refuses them. */
-function prepareSecrets(ctx: ApiContext, req: CreateSandboxRequest): PreparedSecrets | undefined {
-  if (!req.secrets || Object.keys(req.secrets).length === 0) return undefined;
-  if (!ctx.secrets) {
-    throw new PaddockError(
-      'INVALID_ARGUMENT',
-      'secrets: this server has no egress proxy, so it cannot inject secrets',
-      {
-        field: 'secrets',
-      },
-    );
-  }
-  // Values of sandboxes that died without a network detach (egress 'none') go now at the latest.
-  ctx.secrets.keepOnly(new Set(ctx.service.list().map((r) => r.id)));
-  return ctx.secrets.prepare(req);
-}
-
-/** Stores the secrets and installs the egress CA; a sandbox that cannot get them is not handed out. */
-async function commitSecrets(ctx: ApiContext, id: string, rules: SecretRule[], signal: AbortSignal): Promise<void> {
-  try {
-    await ctx.secrets?.commit(id, rules, signal);
-  } catch (err) {
-    ctx.secrets?.forget(id);
-    await ctx.service.kill(id, { code: 'start_failed', message: 'secrets could not be set up' }).catch(() => {});
-    throw err;
-  }
-}
-
 export function sandboxRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const toSandboxInfo = (r: SandboxRecord) => sandboxInfo(ctx, r);
   app.post('/v1/sandboxes', async (request, reply) => {
     const req = parseOrThrow(CreateSandboxRequest, request.body ?? {}, 'sandbox create request');
-    const signal = requestSignal(reply);
-    const secrets = prepareSecrets(ctx, req);
-    const env = secrets ? { ...req.env, ...secrets.env } : req.env;
-    const { secrets: _values, ...rest } = req;
-    const record = await ctx.service.create({ ...rest, ...(env ? { env } : {}) }, signal, {
-      ...(secrets ? { secrets: secrets.rules } : {}),
-    });
-    if (secrets) await commitSecrets(ctx, record.id, secrets.rules, signal);
+    // Core runs the whole create (secrets, network, runtime) and undoes it on failure or abort.
+    const record = await ctx.service.create(req, requestSignal(reply));
     return reply.status(201).send(toSandboxInfo(record));
   });
 

@@ -5,7 +5,7 @@ import type { Clock } from '../clock.js';
 import { KeyedQueue } from '../keyed-queue.js';
 import type { Logger } from '../logger.js';
 import { CLEARED_REASON, type Reason, reasonPatch } from '../reasons.js';
-import { PAUSED_STATES, type SandboxService } from '../sandbox-service.js';
+import { type ExpiryPolicy, PAUSED_STATES, type SandboxService } from '../sandbox-service.js';
 
 export interface PauseResumeDeps {
   service: SandboxService;
@@ -35,13 +35,11 @@ export interface PauseResumeDeps {
  * autoResume racing a pause cannot interleave. Expiry follows `onTimeout`; a paused or
  * hibernated sandbox expires `retentionMs` after it stopped running, and is then deleted.
  */
-export class PauseResume {
+export class PauseResume implements ExpiryPolicy {
   /** One state change at a time per sandbox. */
   private readonly queue = new KeyedQueue();
 
-  constructor(private readonly deps: PauseResumeDeps) {
-    deps.service.onExpire = (id) => this.expire(id);
-  }
+  constructor(private readonly deps: PauseResumeDeps) {}
 
   /** Freezes a running sandbox in RAM. Idempotent on paused and hibernated sandboxes. */
   pause(id: string, signal?: AbortSignal): Promise<SandboxRecord> {
@@ -149,8 +147,11 @@ export class PauseResume {
     return this.resume(id, signal);
   }
 
-  /** Expiry: `onTimeout` for a running sandbox; deletion once a stopped one's retention is over. */
-  private async expire(id: string): Promise<void> {
+  /**
+   * Expiry: `onTimeout` for a running sandbox; deletion once a stopped one's retention is over.
+   * The service's expiry policy (wired in `lifecycle.ts`).
+   */
+  async expire(id: string): Promise<void> {
     const record = this.deps.store.getSandbox(id);
     if (!record) return;
     if (record.state === 'paused' || record.state === 'hibernated') {

@@ -71,15 +71,18 @@ function refuseUnsupported(body: E2bNewSandbox): void {
   }
 }
 
-/** The Paddock create request for an E2B one. */
+/**
+ * The Paddock create request for an E2B one. Only E2B's own default is applied here (a 300 s
+ * timeout, E2B's contract); Paddock's defaults are core's (see `core/create-plan.ts`).
+ */
 export function toCreateRequest(body: E2bNewSandbox): CreateSandboxRequest {
   refuseUnsupported(body);
   const req: CreateSandboxRequest = {
     template: paddockTemplateOf(body.templateID),
     timeoutMs: timeoutMsOf(body.timeout ?? 300),
-    metadata: body.metadata ?? {},
-    env: body.envVars ?? {},
   };
+  if (body.metadata !== undefined) req.metadata = body.metadata;
+  if (body.envVars !== undefined) req.env = body.envVars;
   if (body.autoPause === true) req.onTimeout = 'pause';
   if (body.autoResume !== undefined) req.autoResume = body.autoResume.enabled;
   if (body.volumeMounts !== undefined && body.volumeMounts.length > 0) req.volumes = body.volumeMounts;
