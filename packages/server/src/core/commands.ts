@@ -8,13 +8,13 @@ import {
 import type { Runtime } from '../runtime/runtime.js';
 import type { SandboxRecord } from '../store/store.js';
 import type { Logger } from './logger.js';
-import { lostError, lostReason, type OomFacts } from './reasons.js';
+import { lostError, lostReason, type OomFacts, type Reason } from './reasons.js';
 
 /** What the command owner needs of the sandboxes (the `SandboxService`). */
 export interface CommandSandboxes {
   requireRunning(id: string): SandboxRecord;
   runtimeFor(isolation: SandboxRecord['isolation']): Pick<Runtime, 'state' | 'usage'>;
-  markLost: (id: string, reason: ReturnType<typeof lostReason>) => void;
+  markLost(id: string, reason: Reason): void;
 }
 
 /** Options of a started stream: the caller's signal, and whether a pause leaves it open. */
