@@ -46,6 +46,8 @@ const result = await build({
   // Bundle the protocol from source so that a stale protocol dist never ships.
   alias: { '@paddock/protocol': join(root, '..', 'protocol', 'src', 'index.ts') },
   plugins: [englishOnlyZod],
+  // The version the agent names in `GET /health` (health.ts).
+  define: { __AGENT_VERSION__: JSON.stringify(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version) },
   // A native addon cannot be bundled: runtime/agent-root.ts ships node_modules/node-pty
   // (lib/ and build/Release/pty.node) beside agent.js, and the agent loads it on first use.
   external: ['node-pty'],

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { healthStatus } from '../../packages/server/src/runtime/agent-health.js';
+import { healthStatus } from '../../packages/server/src/agent-client/lifecycle-client.js';
 import { SandboxCgroups } from '../../packages/server/src/runtime/cgroups.js';
 import { CrunRuntime } from '../../packages/server/src/runtime/crun-driver.js';
 import type { OciRuntimeOptions } from '../../packages/server/src/runtime/oci-runtime.js';

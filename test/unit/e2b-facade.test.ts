@@ -3,6 +3,9 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { PaddockError } from '@paddock/protocol';
+import { AgentClient, AgentProcessClient } from '../../packages/server/src/agent-client/index.js';
+import { Commands } from '../../packages/server/src/core/commands.js';
+import { silentLogger } from '../../packages/server/src/core/logger.js';
 import { signatureValid, signFile } from '../../packages/server/src/e2b/access-token.js';
 import { listPage, parseMetadataFilter } from '../../packages/server/src/e2b/control-plane/list-query.js';
 import { toNetworkPolicy, toNetworkUpdate } from '../../packages/server/src/e2b/control-plane/network-options.js';
@@ -159,41 +162,54 @@ describe('E2B facade: pure parts', () => {
 });
 
 describe('E2B facade: process start against an agent from before `follow`', () => {
-  it('falls back to start, close stdin, then follow, and relays the same events', async () => {
+  it('decides from the health handshake: start, close stdin, then follow, relaying the same events', async () => {
     const calls: string[] = [];
     const body = (text: string) => Readable.from([Buffer.from(text)]);
-    // What an older agent does: its strict schema refuses the fields it does not know.
-    const oldAgent = {
-      async raw(req: { method: string; path: string; json?: Record<string, unknown> }) {
-        calls.push(`${req.method} ${req.path}${req.json ? ` ${Object.keys(req.json).sort().join(',')}` : ''}`);
-        if (req.json && ('follow' in req.json || 'closeStdin' in req.json)) {
-          throw new PaddockError('INVALID_ARGUMENT', 'process request: Unrecognized key: "follow"');
-        }
-        if (req.path === '/processes') {
-          const info = {
-            id: 'p1',
-            pid: 42,
-            cmd: 'cat',
-            cwd: '/home/user',
-            user: 'user',
-            running: true,
-            background: true,
-          };
-          return body(JSON.stringify({ ...info, startedAt: new Date().toISOString(), endOffset: 0 }));
-        }
-        if (req.path === '/processes/p1/stdin') return body('');
-        const events = [
-          { type: 'start', id: 'p1', pid: 42 },
-          { type: 'stdout', data: Buffer.from('hi').toString('base64'), offset: 0 },
-          { type: 'exit', exitCode: 0, offset: 2 },
-        ];
-        return body(events.map((e) => `${JSON.stringify(e)}\n`).join(''));
-      },
+    // What an older agent does: no `features` in its health answer, and its strict schema
+    // refuses the fields it does not know.
+    const raw = async (req: { method: string; path: string; json?: Record<string, unknown> }) => {
+      calls.push(`${req.method} ${req.path}${req.json ? ` ${Object.keys(req.json).sort().join(',')}` : ''}`);
+      if (req.json && ('follow' in req.json || 'closeStdin' in req.json)) {
+        throw new PaddockError('INVALID_ARGUMENT', 'process request: Unrecognized key: "follow"');
+      }
+      if (req.path === '/health') return body(JSON.stringify({ ok: true, pid: 1, uptimeMs: 5 }));
+      if (req.path === '/processes') {
+        const info = {
+          id: 'p1',
+          pid: 42,
+          cmd: 'cat',
+          cwd: '/home/user',
+          user: 'user',
+          running: true,
+          background: true,
+        };
+        return body(JSON.stringify({ ...info, startedAt: new Date().toISOString(), endOffset: 0 }));
+      }
+      if (req.path === '/processes/p1/stdin') return body('');
+      const events = [
+        { type: 'start', id: 'p1', pid: 42 },
+        { type: 'stdout', data: Buffer.from('hi').toString('base64'), offset: 0 },
+        { type: 'exit', exitCode: 0, offset: 2 },
+      ];
+      return body(events.map((e) => `${JSON.stringify(e)}\n`).join(''));
     };
+    // The real client's handshake and process protocol over the fake socket.
+    const oldAgent = Object.create(AgentClient.prototype) as AgentClient;
+    Object.assign(oldAgent, { raw, processes: new AgentProcessClient(oldAgent) });
+    const sandbox = record('sbx1', 0);
+    const commands = new Commands({
+      sandboxes: {
+        requireRunning: () => sandbox,
+        runtimeFor: () => ({ state: async () => 'running', usage: async () => ({ memoryBytes: 0, oomKills: 0 }) }),
+        markLost: () => assert.fail('nothing is lost'),
+      },
+      agentOf: () => oldAgent,
+      logger: silentLogger,
+    });
     const pids = new PidTable();
     const sent: unknown[] = [];
     const call = {
-      record: record('sbx1', 0),
+      record: sandbox,
       agent: oldAgent,
       user: undefined,
       signal: new AbortController().signal,
@@ -203,19 +219,23 @@ describe('E2B facade: process start against an agent from before `follow`', () =
     const stream = { send: (message: unknown) => sent.push(message) } as unknown as ReturnType<
       Parameters<ProcessService['start']>[2]
     >;
-    await new ProcessService(pids).start(call, { process: { cmd: 'cat', args: [] }, stdin: false }, () => stream);
+    const service = new ProcessService(pids, commands);
+    await service.start(call, { process: { cmd: 'cat', args: [] }, stdin: false }, () => stream);
+    await service.start(call, { process: { cmd: 'cat', args: [] }, stdin: false }, () => stream);
 
-    assert.deepEqual(calls, [
-      'POST /processes argv,background,closeStdin,env,follow,timeoutMs',
+    const once = [
       'POST /processes argv,background,env,timeoutMs',
       'POST /processes/p1/stdin eof',
       'GET /processes/p1/events',
-    ]);
-    assert.deepEqual(sent, [
+    ];
+    // The handshake is asked once per agent; nothing is sent that the agent would refuse.
+    assert.deepEqual(calls, ['GET /health', ...once, ...once]);
+    const events = [
       { event: { start: { pid: 42 } } },
       { event: { data: { stdout: Buffer.from('hi').toString('base64') } } },
       { event: { end: { exitCode: 0, exited: true, status: 'exit status 0' } } },
-    ]);
+    ];
+    assert.deepEqual(sent, [...events, ...events]);
     assert.equal(pids.get('sbx1', 42)?.id, 'p1');
   });
 });

@@ -71,7 +71,7 @@ function main(): void {
 
   const shutdown = async (signal: NodeJS.Signals) => {
     log.info('shutting down', { signal });
-    if (app !== undefined) (await app).killAllCommands();
+    if (app !== undefined) (await app).killAllProcesses();
     server?.close();
     server?.closeAllConnections();
     process.exit(0);

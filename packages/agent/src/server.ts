@@ -5,14 +5,13 @@ import { refuseAgentPath } from './agent-paths.js';
 import { codeRoutes } from './code/code-routes.js';
 import type { AgentConfig } from './config.js';
 import { sendError } from './errors-to-http.js';
-import { handleExec, killAllCommands } from './exec.js';
 import { listPath, MAX_LIST_DEPTH, normalPath, statPath } from './file-info.js';
 import { ensureDir, removePath, renamePath } from './files-manage.js';
 import { handleRead } from './files-read.js';
 import { handleWrite } from './files-write.js';
 import { answerHealth } from './health.js';
 import { handleListPorts } from './ports/listening-ports.js';
-import { handleList, handleProcessRoute, handleStart } from './processes/process-routes.js';
+import { handleList, handleProcessRoute, handleStart, killAllProcesses } from './processes/process-routes.js';
 import { handleCreatePty, handleListPty, handlePtyRoute } from './pty/pty-routes.js';
 import { parseInput, queryOf, readJson } from './request-input.js';
 import { UserDb } from './users.js';
@@ -30,7 +29,6 @@ const ListQuery = z.strictObject({
 const routes: Record<string, Handler> = {
   'GET /health': async (_req, res) => answerHealth(res),
   ...codeRoutes,
-  'POST /exec': handleExec,
   'POST /processes': handleStart,
   'GET /processes': handleList,
   'POST /pty': handleCreatePty,
@@ -104,4 +102,4 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
   res.end(body);
 }
 
-export { killAllCommands };
+export { killAllProcesses };

@@ -1,4 +1,6 @@
+export * from './agent-health.js';
 export * from './code.js';
+export * from './command-events.js';
 export * from './commands.js';
 export * from './env.js';
 export * from './errors.js';

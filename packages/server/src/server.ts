@@ -1,7 +1,7 @@
 import { mkdirSync, writeSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { availableParallelism } from 'node:os';
-import type { Isolation, PaddockError } from '@paddock/protocol';
+import { commandEventsOf, type Isolation, type PaddockError } from '@paddock/protocol';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { AgentClient } from './agent-client/agent-client.js';
@@ -9,6 +9,7 @@ import { ensureApiKey, hashApiKey } from './api/auth.js';
 import { buildHttpServer } from './api/http-server.js';
 import { type ConfigOverrides, loadConfig, type ServerConfig } from './config.js';
 import { systemClock } from './core/clock.js';
+import { Commands } from './core/commands.js';
 import { newSandboxId } from './core/ids.js';
 import type { Logger } from './core/logger.js';
 import { sandboxLifecycle } from './core/pause/lifecycle.js';
@@ -31,6 +32,7 @@ import { RunscRuntime } from './runtime/runsc-driver.js';
 import type { Runtime } from './runtime/runtime.js';
 import { serverSecretBytes } from './store/server-secret.js';
 import { SqliteStore } from './store/sqlite-store.js';
+import type { SandboxRecord } from './store/store.js';
 import { buildsInProgress } from './templates/builder.js';
 import { ensureBuiltinTemplates } from './templates/builtin.js';
 import { removeStaleBuilds } from './templates/layout.js';
@@ -111,7 +113,7 @@ export async function startServer(
     secretStore: store.sandboxSecrets,
     logger,
     oracle: () => networks,
-    exec: (id, request, signal) => agentOf(id).exec(request, signal),
+    exec: (id, request, signal) => commandEventsOf(agentOf(id).processes.run(request, { signal })),
   });
   // Each sandbox's own network stack, firewall and resolver (see network/sandbox-networks.ts).
   const networks = new SandboxNetworkService({
@@ -172,15 +174,17 @@ export async function startServer(
   const sandboxTraffic = new SandboxTrafficRouter();
   // Read-only use of the sandboxes' cgroups (CPU time for the E2B facade's metrics).
   const cgroups = new SandboxCgroups(config.cgroupParent);
-  const agentOf = (sandboxId: string): AgentClient => {
-    const record = service.requireRunning(sandboxId);
-    let client = agents.get(sandboxId);
+  // The agent of a sandbox already checked to be running; `agentOf` checks first.
+  const agentFor = (record: SandboxRecord): AgentClient => {
+    let client = agents.get(record.id);
     if (!client) {
-      client = new AgentClient(service.runtimeFor(record.isolation).agentSocket(sandboxId));
-      agents.set(sandboxId, client);
+      client = new AgentClient(service.runtimeFor(record.isolation).agentSocket(record.id));
+      agents.set(record.id, client);
     }
     return client;
   };
+  const agentOf = (sandboxId: string): AgentClient => agentFor(service.requireRunning(sandboxId));
+  const commands = new Commands({ sandboxes: service, agentOf: agentFor, logger });
   // Exposed ports: the proxy takes every sandbox port that no other handler claimed.
   const ports = new ExposedPorts({
     service,
@@ -194,7 +198,7 @@ export async function startServer(
   });
   const portProxy = new PortProxy(ports, logger, (key) => store.hasApiKeyHash(hashApiKey(key)));
   sandboxTraffic.setDefault(portProxy);
-  const ctx = { service, templates, logger, pauseAndFork, agentOf, ports, networks, secrets: egress.secrets };
+  const ctx = { service, commands, templates, logger, pauseAndFork, agentOf, ports, networks, secrets: egress.secrets };
   // Signed E2B file URLs name no sandbox and carry no key: taken before the API, once the facade is in.
   const signedFiles = { route: (_req: IncomingMessage, _res: ServerResponse): boolean => false };
   const http = buildHttpServer({

@@ -1,23 +1,22 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
 import {
-  CommandEvent,
+  AGENT_FEATURES,
+  type AgentFeature,
+  AgentHealth,
   FileInfo,
   FileList,
   type MkdirRequest,
-  PaddockError,
-  parseNdjson,
+  type PaddockError,
   type RemoveRequest,
   type RenameRequest,
-  type RunCommandRequest,
 } from '@paddock/protocol';
-import { z } from 'zod';
 import { AgentSocketPool } from './agent-socket.js';
+import { AgentProcessClient } from './process-client.js';
 import { type AgentEndpoint, type AgentRequest, readJsonBody, send, transportError } from './transport.js';
 import { openTunnel } from './tunnel-client.js';
 
-const Health = z.object({ ok: z.literal(true), pid: z.number(), uptimeMs: z.number() });
-export type AgentHealth = z.infer<typeof Health>;
+export type { AgentHealth };
 
 /** Options every call takes. */
 export interface CallOptions {
@@ -57,7 +56,7 @@ export interface ListOptions extends CallOptions {
  * @example
  * ```ts
  * using agent = new AgentClient(runtime.agentSocket(id));
- * for await (const event of agent.exec({ cmd: 'echo hi' }, signal)) console.log(event);
+ * for await (const event of await agent.processes.stream({ cmd: 'echo hi' }, { signal })) console.log(event);
  * ```
  */
 export class AgentClient {
@@ -74,37 +73,30 @@ export class AgentClient {
     return this.endpoint.socketPath;
   }
 
+  /** The agent's one process protocol: commands, background processes, their events. */
+  readonly processes = new AgentProcessClient(this);
+  /** The features the agent named in its health answer, asked once per agent (see `features`). */
+  private featuresAsked: Promise<ReadonlySet<AgentFeature>> | undefined;
+
   async health(signal?: AbortSignal): Promise<AgentHealth> {
-    return Health.parse(await this.json({ method: 'GET', path: '/health', signal }));
+    return AgentHealth.parse(await this.json({ method: 'GET', path: '/health', signal }));
   }
 
   /**
-   * Runs a command; yields `start`, output chunks as they are produced, then one `exit`
-   * (or `error`). Leaving the loop early, or aborting, closes the stream, and the agent
-   * then kills the command's whole process group.
+   * The features of this agent (its health handshake), asked once and kept: an agent's
+   * features never change while it runs, and a new agent (after a resume) gets a new client.
+   * An agent older than the handshake names none: it has the minimal set. A failed ask is
+   * not kept.
    */
-  async *exec(request: RunCommandRequest, signal?: AbortSignal): AsyncGenerator<CommandEvent> {
-    const res = await send(this.endpoint, { method: 'POST', path: '/exec', json: request, signal });
-    let ended = false;
-    try {
-      for await (const value of parseNdjson(res)) {
-        const event = CommandEvent.parse(value);
-        if (event.type === 'exit' || event.type === 'error') ended = true;
-        yield event;
-      }
-    } catch (err) {
-      throw signal?.aborted ? signal.reason : transportError(err);
-    } finally {
-      // Stopped before the end: closing the connection tells the agent to kill the command.
-      // After the end only the stream's last bytes remain; draining them keeps the socket.
-      if (!res.complete) {
-        if (ended) res.resume();
-        else res.destroy();
-      }
-    }
-    if (!ended) {
-      throw new PaddockError('UNAVAILABLE', 'sandbox agent closed the command stream before the command exited');
-    }
+  features(signal?: AbortSignal): Promise<ReadonlySet<AgentFeature>> {
+    this.featuresAsked ??= this.health(signal).then(
+      (health) => new Set(AGENT_FEATURES.filter((feature) => health.features?.includes(feature))),
+      (err: unknown) => {
+        this.featuresAsked = undefined;
+        throw err;
+      },
+    );
+    return this.featuresAsked;
   }
 
   /** Opens a file for reading; the stream comes straight off the agent's socket. */
@@ -214,7 +206,7 @@ export class AgentClient {
   }
 
   private async json(request: AgentRequest): Promise<unknown> {
-    const res = await send(this.endpoint, request);
+    const res = await this.raw(request);
     try {
       return await readJsonBody(res);
     } catch (err) {

@@ -1,4 +1,5 @@
 import type { AgentClient } from '../agent-client/agent-client.js';
+import type { Commands } from '../core/commands.js';
 import type { Forks } from '../core/fork/forks.js';
 import type { Snapshots } from '../core/fork/snapshots.js';
 import type { Logger } from '../core/logger.js';
@@ -24,6 +25,8 @@ export interface ApiContext {
   templates: TemplateRegistry;
   /** The agent of a running sandbox (throws the service's typed errors otherwise). */
   agentOf(sandboxId: string): AgentClient;
+  /** The owner of what a command gets: running check, env, OOM, "sandbox lost" (core/commands.ts). */
+  commands: Commands<AgentClient>;
   logger: Logger;
   /** Pause/resume/hibernate, snapshots, forks, volumes. */
   pauseAndFork: PauseAndFork;

@@ -1,24 +1,6 @@
 import { lstatSync } from 'node:fs';
-import { request } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
-import { agentSocketConnector } from '../agent-client/agent-socket.js';
-
-/** One `GET /health` over the agent's Unix socket; resolves with the HTTP status. */
-export function healthStatus(socketPath: string, timeoutMs: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      { createConnection: agentSocketConnector(socketPath), path: '/health', method: 'GET', timeout: timeoutMs },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('health request timed out')));
-    req.on('error', reject);
-    req.end();
-  });
-}
+import { healthStatus, quiesceStatus } from '../agent-client/lifecycle-client.js';
 
 export interface WaitHealthyOptions {
   socketPath: string;
@@ -60,19 +42,7 @@ export async function waitHealthy(options: WaitHealthyOptions): Promise<void> {
  * until its socket file is gone, which the agent does once every connection is closed.
  */
 export async function quiesceAgent(socketPath: string, signal?: AbortSignal): Promise<void> {
-  const status = await new Promise<number>((resolve, reject) => {
-    const req = request(
-      { createConnection: agentSocketConnector(socketPath), path: '/quiesce', method: 'POST', timeout: 5_000 },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode ?? 0));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('quiesce request timed out')));
-    req.on('error', reject);
-    req.end();
-  });
+  const status = await quiesceStatus(socketPath, 5_000);
   if (status !== 200) throw new Error(`the agent refused to quiesce (HTTP ${status})`);
   for (let attempt = 0; entryExists(socketPath); attempt++) {
     if (attempt > 400) throw new Error('the agent did not close its socket within 2 s of quiescing');

@@ -7,44 +7,18 @@ import {
 } from '@paddock/protocol';
 import type { FastifyInstance } from 'fastify';
 import { CodeClient } from '../../agent-client/code-client.js';
-import { lostError, lostReason } from '../../core/reasons.js';
 import type { ApiContext } from '../context.js';
 import { sendNdjson } from '../ndjson-reply.js';
 import { requestSignal } from '../request-signal.js';
 import { parseOrThrow } from '../validate.js';
 
-/** Relays a run's events; an agent that vanishes mid-cell becomes an `error` event naming why. */
-async function* relay(
-  ctx: ApiContext,
-  sandboxId: string,
-  events: AsyncIterable<CodeEvent>,
-  signal: AbortSignal,
-): AsyncGenerator<CodeEvent> {
-  const record = ctx.service.requireRunning(sandboxId);
-  const runtime = ctx.service.runtimeFor(record.isolation);
-  const oomBefore = (await runtime.usage(sandboxId).catch(() => ({ oomKills: 0 }))).oomKills;
+/** Relays a run's events; a failure (the sandbox lost under the cell, say) is the last event. */
+async function* relay(events: AsyncIterable<CodeEvent>, signal: AbortSignal): AsyncGenerator<CodeEvent> {
   try {
     yield* events;
   } catch (err) {
     if (signal.aborted) return;
-    // Paused or hibernated on purpose (the host ended the stream): not lost, say so.
-    if (err instanceof PaddockError && err.code === 'SANDBOX_PAUSED') {
-      yield { type: 'error', error: err.toBody() };
-      return;
-    }
-    const state = await runtime.state(sandboxId);
-    if (state !== 'running') {
-      // A cell's kernel runs beside the agent: an OOM there kills the sandbox under gVisor too.
-      const kills = (await runtime.usage(sandboxId).catch(() => ({ oomKills: 0 }))).oomKills - oomBefore;
-      const oom = kills > 0 ? { kills, limitMiB: ctx.service.get(sandboxId).memoryMiB } : undefined;
-      const reason = lostReason(state, oom);
-      ctx.service.markLost(sandboxId, reason);
-      yield { type: 'error', error: lostError(sandboxId, reason) };
-      return;
-    }
-    const pe =
-      err instanceof PaddockError ? err : new PaddockError('INTERNAL', 'code stream failed', undefined, { cause: err });
-    if (pe.code === 'INTERNAL') ctx.logger.error({ err, sandboxId }, 'code stream failed');
+    const pe = err instanceof PaddockError ? err : new PaddockError('INTERNAL', 'code stream failed');
     yield { type: 'error', error: pe.toBody() };
   }
 }
@@ -58,23 +32,22 @@ function contextIdOf(raw: string): string {
  * `/code/*` routes). Runs stream NDJSON `CodeEvent`s; contexts are plain JSON.
  */
 export function codeRoutes(app: FastifyInstance, ctx: ApiContext): void {
-  const client = (sandboxId: string) => {
-    ctx.service.requireRunning(sandboxId);
-    return new CodeClient(ctx.agentOf(sandboxId));
-  };
+  const client = (sandboxId: string) => new CodeClient(ctx.agentOf(sandboxId));
 
   app.post<{ Params: { id: string } }>('/v1/sandboxes/:id/code', async (request, reply) => {
     const req = parseOrThrow(RunCodeRequest, request.body ?? {}, 'code request');
-    const record = ctx.service.requireRunning(request.params.id);
-    const code = client(request.params.id);
+    const call = await ctx.commands.open(request.params.id);
+    const code = new CodeClient(call.agent);
     const signal = requestSignal(reply);
     // The sandbox's env (create env, secret placeholders, CA trust) under the run's, as for commands.
-    const run: RunCodeRequest = { ...req, env: { ...record.env, ...req.env } };
+    const run: RunCodeRequest = { ...req, env: call.env(req.env) };
     // Accepted by the agent before the 200: an unknown context answers with its status code.
     const res = await code.start(run, signal);
-    return sendNdjson(reply, (streamSignal) =>
-      relay(ctx, request.params.id, code.events(res, AbortSignal.any([signal, streamSignal])), streamSignal),
-    );
+    return sendNdjson(reply, (streamSignal) => {
+      const events = code.events(res, AbortSignal.any([signal, streamSignal]));
+      // A cell's kernel runs beside the agent: an OOM there kills the sandbox under gVisor too.
+      return relay(call.watch(events, streamSignal), streamSignal);
+    });
   });
 
   app.get<{ Params: { id: string } }>('/v1/sandboxes/:id/code/contexts', async (request) =>

@@ -1,16 +1,11 @@
-import type { IncomingMessage } from 'node:http';
 import {
   PaddockError,
-  ProcessEvent,
-  ProcessInfo,
-  ProcessList,
+  type ProcessEvent,
   ProcessStdinRequest,
-  parseNdjson,
   SignalProcessRequest,
   StartProcessRequest,
 } from '@paddock/protocol';
 import type { FastifyInstance } from 'fastify';
-import { readJsonBody } from '../../agent-client/transport.js';
 import type { ApiContext } from '../context.js';
 import { sendNdjson } from '../ndjson-reply.js';
 import { requestSignal } from '../request-signal.js';
@@ -18,104 +13,66 @@ import { parseOrThrow } from '../validate.js';
 
 type ProcessParams = { Params: { id: string; pid: string } };
 
-/** Relays an agent's event stream, parsed at the boundary; a broken one ends with an `error` event. */
-async function* relay(res: IncomingMessage, signal: AbortSignal): AsyncGenerator<ProcessEvent> {
+/** Relays a call's events; a broken stream ends with an `error` event (the answer is already 200). */
+async function* relay(events: AsyncIterable<ProcessEvent>, signal: AbortSignal): AsyncGenerator<ProcessEvent> {
   try {
-    for await (const value of parseNdjson(res)) yield ProcessEvent.parse(value);
+    yield* events;
   } catch (err) {
     if (signal.aborted) return;
-    const pe =
-      err instanceof PaddockError
-        ? err
-        : new PaddockError('UNAVAILABLE', 'the sandbox agent closed the process stream before the process exited');
+    const pe = err instanceof PaddockError ? err : new PaddockError('INTERNAL', 'process stream failed');
     yield { type: 'error', error: pe.toBody() };
   }
 }
 
 /**
  * Durable processes (docs/api.md, "Processes"): the agent inside the sandbox owns them, so
- * they outlive client connections and server restarts; these routes only relay.
+ * they outlive client connections and server restarts. What a process gets (env, OOM, the
+ * lost verdict) is the command owner's (core/commands.ts); these routes only relay.
  */
 export function processRoutes(app: FastifyInstance, ctx: ApiContext): void {
   const base = '/v1/sandboxes/:id/processes';
-  const agentPath = (pid: string, rest = '') => `/processes/${encodeURIComponent(pid)}${rest}`;
 
   app.post<{ Params: { id: string } }>(base, async (request, reply) => {
     const req = parseOrThrow(StartProcessRequest, request.body ?? {}, 'process request');
-    const record = ctx.service.requireRunning(request.params.id);
-    // The sandbox's env goes under the command's, as for `POST …/commands`.
-    const merged: StartProcessRequest = { ...req, env: { ...record.env, ...req.env } };
+    const call = await ctx.commands.open(request.params.id);
     const signal = requestSignal(reply);
-    // A background process's stream is a follower: a pause leaves it open (AgentClient.interrupt).
-    const res = await ctx.agentOf(request.params.id).raw({
-      method: 'POST',
-      path: '/processes',
-      json: merged,
-      signal,
-      follower: req.background === true,
-    });
     if (req.background === true && req.follow !== true) {
-      return reply.status(201).send(ProcessInfo.parse(await readJsonBody(res)));
+      // A follower, as the process is: a pause does not fail a start under way.
+      const info = await call.agent.processes.start({ ...req, env: call.env(req.env) }, { signal, follower: true });
+      return reply.status(201).send(info);
     }
-    // Foreground: closing this stream closes the agent's, which kills the process tree;
-    // a followed background process outlives it.
-    return sendNdjson(reply, () => relay(res, signal));
+    // Foreground: closing this stream closes the agent's, which kills the process tree; a
+    // followed background process outlives it, and a pause leaves its stream open.
+    const events = await ctx.commands.stream(call, req, { signal, follower: req.background === true });
+    return sendNdjson(reply, () => relay(events, signal));
   });
 
-  app.get<{ Params: { id: string } }>(base, async (request) => {
-    ctx.service.requireRunning(request.params.id);
-    const res = await ctx.agentOf(request.params.id).raw({ method: 'GET', path: '/processes' });
-    return ProcessList.parse(await readJsonBody(res));
-  });
+  app.get<{ Params: { id: string } }>(base, async (request) => ctx.agentOf(request.params.id).processes.list());
 
-  app.get<ProcessParams>(`${base}/:pid`, async (request) => {
-    ctx.service.requireRunning(request.params.id);
-    const res = await ctx.agentOf(request.params.id).raw({ method: 'GET', path: agentPath(request.params.pid) });
-    return ProcessInfo.parse(await readJsonBody(res));
-  });
+  app.get<ProcessParams>(`${base}/:pid`, async (request) =>
+    ctx.agentOf(request.params.id).processes.info(request.params.pid),
+  );
 
   app.get<ProcessParams & { Querystring: { fromOffset?: string } }>(`${base}/:pid/events`, async (request, reply) => {
-    ctx.service.requireRunning(request.params.id);
-    const { fromOffset } = request.query;
+    const call = await ctx.commands.open(request.params.id);
     const signal = requestSignal(reply);
-    const res = await ctx.agentOf(request.params.id).raw({
-      method: 'GET',
-      path: agentPath(request.params.pid, '/events'),
-      query: { fromOffset },
-      signal,
-      follower: true,
-    });
-    return sendNdjson(reply, () => relay(res, signal));
+    const events = await call.agent.processes.events(request.params.pid, request.query.fromOffset, { signal });
+    return sendNdjson(reply, () => relay(call.watch(events, signal), signal));
   });
 
   app.post<ProcessParams & { Querystring: { eof?: string } }>(`${base}/:pid/stdin`, async (request, reply) => {
-    ctx.service.requireRunning(request.params.id);
-    const agent = ctx.agentOf(request.params.id);
-    const path = agentPath(request.params.pid, '/stdin');
+    const processes = ctx.agentOf(request.params.id).processes;
     const body = request.body as unknown;
-    const res =
-      body !== null && typeof (body as NodeJS.ReadableStream)?.pipe === 'function'
-        ? await agent.raw({
-            method: 'POST',
-            path,
-            query: { eof: request.query.eof },
-            body: body as NodeJS.ReadableStream,
-          })
-        : await agent.raw({
-            method: 'POST',
-            path,
-            json: parseOrThrow(ProcessStdinRequest, body ?? {}, 'stdin request'),
-          });
-    res.resume();
+    if (body !== null && typeof (body as NodeJS.ReadableStream)?.pipe === 'function') {
+      await processes.pipeStdin(request.params.pid, body as NodeJS.ReadableStream, request.query.eof);
+    } else {
+      await processes.writeStdin(request.params.pid, parseOrThrow(ProcessStdinRequest, body ?? {}, 'stdin request'));
+    }
     return reply.status(204).send();
   });
 
   app.post<ProcessParams>(`${base}/:pid/signal`, async (request) => {
     const req = parseOrThrow(SignalProcessRequest, request.body ?? {}, 'signal request');
-    ctx.service.requireRunning(request.params.id);
-    const res = await ctx
-      .agentOf(request.params.id)
-      .raw({ method: 'POST', path: agentPath(request.params.pid, '/signal'), json: req });
-    return ProcessInfo.parse(await readJsonBody(res));
+    return ctx.agentOf(request.params.id).processes.signal(request.params.pid, req);
   });
 }

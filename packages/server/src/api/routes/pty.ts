@@ -21,8 +21,8 @@ export function ptyRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.post<{ Params: { id: string } }>('/v1/sandboxes/:id/pty', async (request, reply) => {
     const req = parseOrThrow(CreatePtyRequest, request.body ?? {}, 'pty request');
-    const record = ctx.service.requireRunning(request.params.id);
-    const created = await ptyOf(request.params.id).create({ ...req, env: { ...record.env, ...req.env } });
+    const call = await ctx.commands.open(request.params.id);
+    const created = await new AgentPtyClient(call.agent).create({ ...req, env: call.env(req.env) });
     return reply.status(201).send(created);
   });
 

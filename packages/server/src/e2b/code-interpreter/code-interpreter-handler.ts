@@ -209,10 +209,12 @@ export class E2bCodeInterpreter implements SandboxPortHandler {
       // A language's default context has the language's name (protocol/code.ts).
       contextId = language;
     }
-    const sandbox = await this.running(sandboxId, signal);
-    const code = new CodeClient(this.deps.ctx.agentOf(sandboxId));
+    await this.running(sandboxId, signal);
+    // The command owner's call: the sandbox's env under the run's, and the lost verdict.
+    const run = await this.deps.ctx.commands.open(sandboxId);
+    const code = new CodeClient(run.agent);
     // `env_vars` hold for this run only: the agent resets them before the context's next cell.
-    const env = { ...sandbox.env, ...body.env_vars };
+    const env = run.env(body.env_vars);
     let started: IncomingMessage;
     try {
       // No server-side limit: the SDK's `timeoutMs` closes the stream, which interrupts the cell.
@@ -222,7 +224,7 @@ export class E2bCodeInterpreter implements SandboxPortHandler {
       if (err instanceof PaddockError && err.code === 'NOT_FOUND') throw contextNotFound(contextId);
       throw err;
     }
-    await this.relay(res, code.events(started, signal), signal);
+    await this.relay(res, run.watch(code.events(started, signal), signal), signal);
   }
 
   /** Streams the run as E2B lines. */

@@ -56,7 +56,9 @@ export class E2bMetrics {
     if (record.state !== 'running') return fallback;
     try {
       let out = '';
-      for await (const event of this.ctx.agentOf(record.id).exec({ argv: ['df', '-B1', '-P', '/'], user: 'root' })) {
+      for await (const event of this.ctx
+        .agentOf(record.id)
+        .processes.run({ argv: ['df', '-B1', '-P', '/'], user: 'root' })) {
         if (event.type === 'stdout') out += Buffer.from(event.data, 'base64').toString();
       }
       const fields = out.trim().split('\n').at(-1)?.split(/\s+/) ?? [];

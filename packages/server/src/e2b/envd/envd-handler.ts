@@ -42,7 +42,7 @@ class SandboxGone extends Error {}
  * the sandbox's agent. Registered for port 49983 on the sandbox traffic router.
  */
 export class EnvdHandler implements SandboxPortHandler {
-  private readonly processes = new ProcessService(new PidTable());
+  private readonly processes: ProcessService;
   private readonly filesystem = new FilesystemService();
   private readonly unary: Record<string, Unary>;
   private readonly streaming: Record<string, [Streaming, unknown]>;
@@ -53,6 +53,7 @@ export class EnvdHandler implements SandboxPortHandler {
     private readonly ctx: ApiContext,
     private readonly tokens: EnvdAccessTokens,
   ) {
+    this.processes = new ProcessService(new PidTable(), ctx.commands);
     const p = this.processes;
     const f = this.filesystem;
     this.unary = {

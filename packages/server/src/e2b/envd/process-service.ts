@@ -1,18 +1,7 @@
-import type { IncomingMessage } from 'node:http';
-import {
-  EnvVars,
-  LIMITS,
-  PaddockError,
-  ProcessEvent,
-  ProcessInfo,
-  ProcessList,
-  type PtyEvent,
-  PtyList,
-  parseNdjson,
-  type StartProcessRequest,
-} from '@paddock/protocol';
+import { EnvVars, LIMITS, type ProcessEvent, type PtyEvent, type StartProcessRequest } from '@paddock/protocol';
+import type { AgentClient } from '../../agent-client/agent-client.js';
 import { AgentPtyClient } from '../../agent-client/pty-client.js';
-import { readJsonBody } from '../../agent-client/transport.js';
+import { type Commands, commandEnv } from '../../core/commands.js';
 import { ConnectError, type ConnectStream } from './connect-protocol.js';
 import { type EnvdCall, field, objectField, resolvePath } from './envd-call.js';
 import type { PidEntry, PidTable } from './pid-table.js';
@@ -59,7 +48,10 @@ function shellQuote(s: string): string {
  * (envd ties a process to `Connect-Timeout-Ms`, never to the request).
  */
 export class ProcessService {
-  constructor(private readonly pids: PidTable) {}
+  constructor(
+    private readonly pids: PidTable,
+    private readonly commands: Commands<AgentClient>,
+  ) {}
 
   async start(call: EnvdCall, message: unknown, stream: () => ConnectStream): Promise<void> {
     const config = objectField(message, 'process');
@@ -73,7 +65,6 @@ export class ProcessService {
     const cwdField = field(config, 'cwd');
     const cwd = cwdField === undefined ? undefined : resolvePath(cwdField, call.user, 'process.cwd');
     const tag = field(message, 'tag') as string | undefined;
-    const env = { ...call.record.env, ...envs };
     const ptyConfig = objectField(message, 'pty');
     const entryConfig = { cmd, args: args as string[], envs, cwd };
     if (ptyConfig) {
@@ -86,7 +77,7 @@ export class ProcessService {
           rows: Number(field(size, 'rows') ?? 24),
           ...(loginShell ? {} : { cmd: [cmd, ...(args as string[])].map(shellQuote).join(' ') }),
           ...(cwd !== undefined ? { cwd } : {}),
-          env,
+          env: commandEnv(call.record, envs),
           ...(call.user !== undefined ? { user: call.user } : {}),
         },
         { signal: call.signal },
@@ -96,10 +87,13 @@ export class ProcessService {
       return;
     }
     const timeoutMs = Math.min(call.timeoutMs ?? 0, LIMITS.commandTimeoutMs.max);
+    // Started and followed in one agent round trip where the agent can (the command owner asks
+    // its handshake); the sandbox's env goes under `envs` there.
     const request: StartProcessRequest = {
       argv: [cmd, ...(args as string[])],
-      env,
+      env: envs,
       background: true,
+      follow: true,
       timeoutMs,
       // `stdin: false` (the SDK's default for run) gives the process EOF at once; absent or true keeps the pipe.
       closeStdin: field(message, 'stdin') === false,
@@ -108,32 +102,9 @@ export class ProcessService {
     };
     const remember = (proc: { id: string; pid: number }) =>
       this.pids.set(call.record.id, proc.pid, { kind: 'process', id: proc.id, tag, config: entryConfig });
-    let events: IncomingMessage;
-    try {
-      // Start and follow in one agent round trip.
-      const json = { ...request, follow: true };
-      events = await call.agent.raw({ method: 'POST', path: '/processes', json, signal: call.signal });
-    } catch (err) {
-      if (!(err instanceof PaddockError && err.code === 'INVALID_ARGUMENT')) throw err;
-      // An agent from before `follow` (a sandbox paused across a server upgrade) refuses the
-      // field; a request that is bad for another reason fails the same way again below.
-      events = await this.startThenFollow(call, request, remember);
-    }
+    const run = await this.commands.open(call.record.id);
+    const events = await this.commands.stream(run, request, { signal: call.signal });
     await this.relayEvents(events, stream(), remember);
-  }
-
-  /** The start in three round trips, for agents that cannot follow or close stdin at start. */
-  private async startThenFollow(
-    call: EnvdCall,
-    request: StartProcessRequest,
-    remember: (proc: ProcessInfo) => void,
-  ): Promise<IncomingMessage> {
-    const { closeStdin, ...older } = request;
-    const res = await call.agent.raw({ method: 'POST', path: '/processes', json: older, signal: call.signal });
-    const info = ProcessInfo.parse(await readJsonBody(res));
-    remember(info);
-    if (closeStdin === true) await this.stdin(call, info.id, { eof: true });
-    return this.events(call, info.id, 0);
   }
 
   /** Forgets the pids of a sandbox that is gone. */
@@ -145,22 +116,24 @@ export class ProcessService {
   async connect(call: EnvdCall, message: unknown, stream: () => ConnectStream): Promise<void> {
     const [, entry] = await this.find(call, message);
     if (entry.kind === 'pty') {
-      const sessions = PtyList.parse(await readJsonBody(await call.agent.raw({ method: 'GET', path: '/pty' })));
+      const sessions = await new AgentPtyClient(call.agent).list();
       const offset = sessions.sessions.find((s) => s.id === entry.id)?.outputBytes;
       await this.relayPty(call, entry.id, offset, stream());
       return;
     }
-    const info = await this.info(call, entry.id);
-    await this.relayEvents(await this.events(call, entry.id, info.endOffset), stream());
+    const processes = call.agent.processes;
+    const info = await processes.info(entry.id, { signal: call.signal });
+    const run = await this.commands.open(call.record.id);
+    const events = await processes.events(entry.id, info.endOffset, { signal: call.signal });
+    await this.relayEvents(run.watch(events, call.signal), stream());
   }
 
   async list(call: EnvdCall): Promise<unknown> {
-    const processes = ProcessList.parse(
-      await readJsonBody(await call.agent.raw({ method: 'GET', path: '/processes', signal: call.signal })),
-    ).processes.filter((p) => p.running);
-    const sessions = PtyList.parse(
-      await readJsonBody(await call.agent.raw({ method: 'GET', path: '/pty', signal: call.signal })),
-    ).sessions.filter((s) => s.exitCode === undefined);
+    const options = { signal: call.signal };
+    const processes = (await call.agent.processes.list(options)).processes.filter((p) => p.running);
+    const sessions = (await new AgentPtyClient(call.agent).list(options)).sessions.filter(
+      (s) => s.exitCode === undefined,
+    );
     const describe = (pid: number, fallback: () => NonNullable<PidEntry['config']>) => {
       const known = this.pids.get(call.record.id, pid);
       const config = known?.config ?? fallback();
@@ -188,14 +161,19 @@ export class ProcessService {
     const data = field(input, 'stdin') ?? field(input, 'pty');
     const bytes = b64(data, 'input.stdin or input.pty');
     if (entry.kind === 'pty') await new AgentPtyClient(call.agent).input(entry.id, bytes, { signal: call.signal });
-    else await this.stdin(call, entry.id, { dataBase64: bytes.toString('base64') });
+    else
+      await call.agent.processes.writeStdin(
+        entry.id,
+        { dataBase64: bytes.toString('base64') },
+        { signal: call.signal },
+      );
     return {};
   }
 
   async closeStdin(call: EnvdCall, message: unknown): Promise<unknown> {
     const [, entry] = await this.find(call, message);
     if (entry.kind === 'pty') throw new ConnectError('failed_precondition', 'a PTY has no stdin to close; send Ctrl-D');
-    await this.stdin(call, entry.id, { eof: true });
+    await call.agent.processes.writeStdin(entry.id, { eof: true }, { signal: call.signal });
     return {};
   }
 
@@ -207,15 +185,9 @@ export class ProcessService {
       await new AgentPtyClient(call.agent).kill(entry.id, { signal: call.signal });
       return {};
     }
-    if (!(await this.info(call, entry.id)).running)
+    if (!(await call.agent.processes.info(entry.id, call)).running)
       throw new ConnectError('not_found', `process with pid ${pid} not found`);
-    const res = await call.agent.raw({
-      method: 'POST',
-      path: `/processes/${entry.id}/signal`,
-      json: { signal, scope: 'tree' },
-      signal: call.signal,
-    });
-    res.resume();
+    await call.agent.processes.signal(entry.id, { signal, scope: 'tree' }, { signal: call.signal });
     return {};
   }
 
@@ -248,16 +220,14 @@ export class ProcessService {
       throw new ConnectError('invalid_argument', 'process.pid or process.tag is required');
     const known = this.pids.get(sandboxId, pid);
     if (known) return [pid, known];
-    const processes = ProcessList.parse(
-      await readJsonBody(await call.agent.raw({ method: 'GET', path: '/processes' })),
-    );
+    const processes = await call.agent.processes.list();
     const proc = processes.processes.find((p) => p.pid === pid);
     if (proc) {
       const entry: PidEntry = { kind: 'process', id: proc.id };
       this.pids.set(sandboxId, pid, entry);
       return [pid, entry];
     }
-    const sessions = PtyList.parse(await readJsonBody(await call.agent.raw({ method: 'GET', path: '/pty' })));
+    const sessions = await new AgentPtyClient(call.agent).list();
     const session = sessions.sessions.find((s) => s.pid === pid);
     if (session) {
       const entry: PidEntry = { kind: 'pty', id: session.id };
@@ -267,49 +237,20 @@ export class ProcessService {
     throw new ConnectError('not_found', `process with pid ${pid} not found`);
   }
 
-  private async info(call: EnvdCall, id: string): Promise<ProcessInfo> {
-    const res = await call.agent.raw({ method: 'GET', path: `/processes/${id}`, signal: call.signal });
-    return ProcessInfo.parse(await readJsonBody(res));
-  }
-
-  private async stdin(call: EnvdCall, id: string, body: { dataBase64?: string; eof?: boolean }): Promise<void> {
-    const res = await call.agent.raw({
-      method: 'POST',
-      path: `/processes/${id}/stdin`,
-      json: body,
-      signal: call.signal,
-    });
-    res.resume();
-  }
-
-  private events(call: EnvdCall, id: string, fromOffset: number): Promise<IncomingMessage> {
-    return call.agent.raw({
-      method: 'GET',
-      path: `/processes/${id}/events`,
-      query: { fromOffset },
-      signal: call.signal,
-    });
-  }
-
   /** Relays agent process events as envd's; `onStart` sees the process before the client does. */
   private async relayEvents(
-    res: IncomingMessage,
+    events: AsyncIterable<ProcessEvent>,
     stream: ConnectStream,
     onStart?: (proc: { id: string; pid: number }) => void,
   ): Promise<void> {
-    try {
-      for await (const value of parseNdjson(res)) {
-        const event = ProcessEvent.parse(value);
-        if (event.type === 'start') {
-          onStart?.(event);
-          stream.send({ event: { start: { pid: event.pid } } });
-        } else if (event.type === 'stdout') stream.send({ event: { data: { stdout: event.data } } });
-        else if (event.type === 'stderr') stream.send({ event: { data: { stderr: event.data } } });
-        else if (event.type === 'exit') stream.send({ event: { end: endEventOf(event) } });
-        else if (event.type === 'error') throw new ConnectError('unavailable', event.error.message);
-      }
-    } finally {
-      if (!res.complete) res.destroy();
+    for await (const event of events) {
+      if (event.type === 'start') {
+        onStart?.(event);
+        stream.send({ event: { start: { pid: event.pid } } });
+      } else if (event.type === 'stdout') stream.send({ event: { data: { stdout: event.data } } });
+      else if (event.type === 'stderr') stream.send({ event: { data: { stderr: event.data } } });
+      else if (event.type === 'exit') stream.send({ event: { end: endEventOf(event) } });
+      else if (event.type === 'error') throw new ConnectError('unavailable', event.error.message);
     }
   }
 
