@@ -19,9 +19,9 @@ import { openTunnel } from './tunnel-client.js';
 export type { AgentHealth };
 
 /** Options every call takes. */
-export interface CallOptions {
-  signal?: AbortSignal | undefined;
-}
+import type { CallOptions } from './transport.js';
+
+export type { CallOptions } from './transport.js';
 
 /** A file being read: its bytes as they come off the socket, and its size when it has one. */
 export interface AgentFileStream {

@@ -9,8 +9,7 @@ import {
   type SignalProcessRequest,
   type StartProcessRequest,
 } from '@paddock/protocol';
-import type { AgentClient, CallOptions } from './agent-client.js';
-import { readJsonBody, transportError } from './transport.js';
+import { type AgentRequest, type CallOptions, type RawAgent, readJsonBody, transportError } from './transport.js';
 
 /** Options of a call that streams a process's events. */
 export interface FollowOptions extends CallOptions {
@@ -35,7 +34,7 @@ export type ProcessEvents = AsyncGenerator<ProcessEvent>;
  * ```
  */
 export class AgentProcessClient {
-  constructor(private readonly agent: AgentClient) {}
+  constructor(private readonly agent: RawAgent) {}
 
   /** Starts a background process and answers its info at once. */
   async start(request: StartProcessRequest, options: FollowOptions = {}): Promise<ProcessInfo> {
@@ -99,7 +98,7 @@ export class AgentProcessClient {
   }
 
   private send(
-    request: Omit<Parameters<AgentClient['raw']>[0], 'signal' | 'follower'>,
+    request: Omit<AgentRequest, 'signal' | 'follower'>,
     options: FollowOptions,
   ): Promise<IncomingMessage> {
     return this.agent.raw({ ...request, signal: options.signal, follower: options.follower === true });

@@ -2,6 +2,16 @@ import { type Agent, type ClientRequest, type IncomingMessage, request } from 'n
 import { pipeline } from 'node:stream/promises';
 import { isErrorCode, PaddockError } from '@paddock/protocol';
 
+/** Options every agent call takes. */
+export interface CallOptions {
+  signal?: AbortSignal | undefined;
+}
+
+/** What the per-route clients (processes, tunnels) need of the agent's client: its raw requests. */
+export interface RawAgent {
+  raw(request: AgentRequest): Promise<IncomingMessage>;
+}
+
 /** One request to the agent. Exactly one of `json` and `body` may be given. */
 export interface AgentRequest {
   method: 'GET' | 'POST' | 'PUT';
