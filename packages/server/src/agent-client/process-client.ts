@@ -97,10 +97,7 @@ export class AgentProcessClient {
     return ProcessInfo.parse(await this.json(res, options));
   }
 
-  private send(
-    request: Omit<AgentRequest, 'signal' | 'follower'>,
-    options: FollowOptions,
-  ): Promise<IncomingMessage> {
+  private send(request: Omit<AgentRequest, 'signal' | 'follower'>, options: FollowOptions): Promise<IncomingMessage> {
     return this.agent.raw({ ...request, signal: options.signal, follower: options.follower === true });
   }
 
