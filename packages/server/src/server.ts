@@ -56,10 +56,23 @@ export interface RunningServer {
   close(options?: { drainMs?: number }): Promise<void>;
 }
 
+/** What `startServer` takes besides config: adapters that tests replace. */
+export interface StartServerOptions {
+  logger?: Logger;
+  runtimes?: Partial<Record<Isolation, Runtime>>;
+  /**
+   * `false`: sandboxes get no network at all (no netns, veth, firewall or resolver, which need
+   * root), network routes answer that the server runs without networking, and create refuses
+   * `secrets`. Only for the in-process API tests over the fake runtime; `paddock serve` always
+   * has networks.
+   */
+  sandboxNetworks?: boolean;
+}
+
 /** Assembles the server from its adapters and starts it. */
 export async function startServer(
   overrides: ConfigOverrides = {},
-  options: { logger?: Logger; runtimes?: Partial<Record<Isolation, Runtime>> } = {},
+  options: StartServerOptions = {},
 ): Promise<RunningServer> {
   const config = loadConfig(overrides);
   const logger: Logger =
@@ -108,20 +121,27 @@ export async function startServer(
     sandboxesDir: paths.sandboxes,
     dbFile: paths.db,
     logger,
-    oracle: () => networks,
+    oracle: () => {
+      // Only a sandbox network attaches anything to the proxy, so without networks this never runs.
+      if (!networks) throw new Error('this server runs sandboxes without networks');
+      return networks;
+    },
     exec: (id, request, signal) => agentOf(id).exec(request, signal),
   });
   // Each sandbox's own network stack, firewall and resolver (see network/sandbox-networks.ts).
-  const networks = new SandboxNetworkService({
-    config: config.network,
-    dataDir: config.dataDir,
-    dbFile: paths.db,
-    cgroupParent: config.cgroupParent,
-    proxy: egress.proxy,
-    logger,
-  });
+  const networks =
+    options.sandboxNetworks === false
+      ? undefined
+      : new SandboxNetworkService({
+          config: config.network,
+          dataDir: config.dataDir,
+          dbFile: paths.db,
+          cgroupParent: config.cgroupParent,
+          proxy: egress.proxy,
+          logger,
+        });
   const service = new SandboxService({
-    networks,
+    ...(networks ? { networks } : {}),
     store,
     runtimes,
     templates: catalog,
@@ -193,8 +213,7 @@ export async function startServer(
       stateful,
       agentOf,
       ports,
-      networks,
-      secrets: egress.secrets,
+      ...(networks ? { networks, secrets: egress.secrets } : {}),
     },
   });
   const address = await http.listen({ host: config.host, port: config.port });
@@ -218,7 +237,7 @@ export async function startServer(
   boot.record();
   logger.info({ ...outcome, hostRebooted: boot.rebooted }, 'reconciled sandboxes with the runtimes');
   const liveIds = new Set(store.listSandboxes({ states: LIVE_STATES }).map((r) => r.id));
-  await networks.start(liveIds);
+  await networks?.start(liveIds);
   // Secret values must not outlive their sandbox.
   egress.secrets.keepOnly(liveIds);
   const pool = new WarmPool(service, { store, clock: systemClock, logger, targets: config.pool });
@@ -243,7 +262,7 @@ export async function startServer(
       http.server.closeAllConnections();
       await closed;
       await service.shutdown();
-      await networks.close();
+      await networks?.close();
       await egress.close();
       for (const client of agents.values()) client.close();
       portProxy.close();
