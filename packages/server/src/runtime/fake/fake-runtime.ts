@@ -79,6 +79,11 @@ export class FakeRuntime implements Runtime {
     });
   }
 
+  /** Where a host-agent sandbox's files are on the host (its agent's workdir); undefined without host agents. */
+  filesDirOf(id: string): string | undefined {
+    return this.agents?.rootOf(id);
+  }
+
   agentSocket(id: string): string {
     return this.agents ? this.agents.socketOf(id) : `/nonexistent/${id}/agent.sock`;
   }
