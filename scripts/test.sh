@@ -24,6 +24,7 @@ node --import tsx --test --test-concurrency=1 --test-reporter=spec \
   test/unit/*.test.ts \
   test/agent/*.test.ts \
   test/templates/*.test.ts \
+  test/api/*.test.ts \
   test/runtime/*.test.ts \
   test/e2e/*.test.ts \
   test/e2b/*.test.ts \

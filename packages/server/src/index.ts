@@ -1,3 +1,3 @@
 export { type ConfigOverrides, loadConfig, type ServerConfig } from './config.js';
 export { type DataPaths, dataPaths } from './paths.js';
-export { type RunningServer, runServer, startServer } from './server.js';
+export { type RunningServer, runServer, type StartServerOptions, startServer } from './server.js';

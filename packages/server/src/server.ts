@@ -60,10 +60,23 @@ export interface RunningServer {
   close(options?: { drainMs?: number }): Promise<void>;
 }
 
+/** What `startServer` takes besides config: adapters that tests replace. */
+export interface StartServerOptions {
+  logger?: Logger;
+  runtimes?: Partial<Record<Isolation, Runtime>>;
+  /**
+   * `false`: sandboxes get no network at all (no netns, veth, firewall or resolver, which need
+   * root), network routes answer that the server runs without networking, and create refuses
+   * `secrets`. Only for the in-process API tests over the fake runtime; `paddock serve` always
+   * has networks.
+   */
+  sandboxNetworks?: boolean;
+}
+
 /** Assembles the server from its adapters and starts it. */
 export async function startServer(
   overrides: ConfigOverrides = {},
-  options: { logger?: Logger; runtimes?: Partial<Record<Isolation, Runtime>> } = {},
+  options: StartServerOptions = {},
 ): Promise<RunningServer> {
   const config = loadConfig(overrides);
   const logger: Logger =
@@ -112,18 +125,25 @@ export async function startServer(
     sandboxesDir: paths.sandboxes,
     secretStore: store.sandboxSecrets,
     logger,
-    oracle: () => networks,
+    oracle: () => {
+      // Only a sandbox network attaches anything to the proxy, so without networks this never runs.
+      if (!networks) throw new Error('this server runs sandboxes without networks');
+      return networks;
+    },
     exec: (id, request, signal) => commandEventsOf(agentOf(id).processes.run(request, { signal })),
   });
   // Each sandbox's own network stack, firewall and resolver (see network/sandbox-networks.ts).
-  const networks = new SandboxNetworkService({
-    config: config.network,
-    dataDir: config.dataDir,
-    store: store.networks,
-    cgroupParent: config.cgroupParent,
-    proxy: egress.proxy,
-    logger,
-  });
+  const networks =
+    options.sandboxNetworks === false
+      ? undefined
+      : new SandboxNetworkService({
+          config: config.network,
+          dataDir: config.dataDir,
+          store: store.networks,
+          cgroupParent: config.cgroupParent,
+          proxy: egress.proxy,
+          logger,
+        });
   const agents = new Map<string, AgentClient>();
   const onAgentGone = (id: string, reason: PaddockError) => {
     agents.get(id)?.interrupt(reason, 'end');
@@ -133,7 +153,8 @@ export async function startServer(
   const { service, pause } = sandboxLifecycle({
     service: {
       networks,
-      secrets: egress.secrets,
+      // Secrets travel only through a sandbox network's egress proxy.
+      secrets: networks ? egress.secrets : undefined,
       store,
       runtimes,
       templates: catalog,
@@ -198,7 +219,16 @@ export async function startServer(
   });
   const portProxy = new PortProxy(ports, logger, (key) => store.hasApiKeyHash(hashApiKey(key)));
   sandboxTraffic.setDefault(portProxy);
-  const ctx = { service, commands, templates, logger, pauseAndFork, agentOf, ports, networks, secrets: egress.secrets };
+  const ctx = {
+    service,
+    commands,
+    templates,
+    logger,
+    pauseAndFork,
+    agentOf,
+    ports,
+    ...(networks ? { networks, secrets: egress.secrets } : {}),
+  };
   // Signed E2B file URLs name no sandbox and carry no key: taken before the API, once the facade is in.
   const signedFiles = { route: (_req: IncomingMessage, _res: ServerResponse): boolean => false };
   const http = buildHttpServer({
@@ -232,7 +262,7 @@ export async function startServer(
   boot.record();
   logger.info({ ...outcome, hostRebooted: boot.rebooted }, 'reconciled sandboxes with the runtimes');
   const liveIds = new Set(store.listSandboxes({ states: LIVE_STATES }).map((r) => r.id));
-  await networks.start(liveIds);
+  await networks?.start(liveIds);
   // Secret values must not outlive their sandbox.
   egress.secrets.keepOnly(liveIds);
   const pool = new WarmPool(service, { store, clock: systemClock, logger, targets: config.pool });
@@ -257,7 +287,7 @@ export async function startServer(
       http.server.closeAllConnections();
       await closed;
       await service.shutdown();
-      await networks.close();
+      await networks?.close();
       await egress.close();
       for (const client of agents.values()) client.close();
       portProxy.close();

@@ -20,21 +20,19 @@ function statusOf(
   socketPath: string,
   call: { method: 'GET' | 'POST'; path: '/health' | '/quiesce'; timeoutMs: number },
 ): Promise<number> {
-  return new Promise((resolve, reject) => {
+  return new Promise<number>((resolve, reject) => {
     const req = request(
-      {
-        createConnection: agentSocketConnector(socketPath),
-        path: call.path,
-        method: call.method,
-        timeout: call.timeoutMs,
-      },
+      { createConnection: agentSocketConnector(socketPath), path: call.path, method: call.method },
       (res) => {
         res.resume();
         res.on('end', () => resolve(res.statusCode ?? 0));
         res.on('error', reject);
       },
     );
-    req.on('timeout', () => req.destroy(new Error(`${call.path.slice(1)} request timed out`)));
+    // A timer, not the request's `timeout` option: that one never fires on a connection made by
+    // `createConnection`, so a frozen agent would hold a boot or a revive past its deadline.
+    const timer = setTimeout(() => req.destroy(new Error(`${call.path.slice(1)} request timed out`)), call.timeoutMs);
+    req.on('close', () => clearTimeout(timer));
     req.on('error', reject);
     req.end();
   });

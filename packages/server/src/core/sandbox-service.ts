@@ -56,9 +56,9 @@ export interface SandboxServiceDeps {
   /** Host dirs of volumes, for the bind mounts of a create (checks that each exists). */
   volumeBinds?: (mounts: VolumeMount[]) => { source: string; destination: string; readOnly: boolean }[];
   /** Each sandbox's network (netns, firewall, DNS); without it sandboxes get an empty netns. */
-  networks?: SandboxNetworks;
+  networks?: SandboxNetworks | undefined;
   /** The create's secrets (placeholders, the egress side's values); without it secrets are refused. */
-  secrets?: CreateSecrets;
+  secrets?: CreateSecrets | undefined;
   /** What expiry does (see ExpiryPolicy). */
   expiry?: ExpiryPolicy;
 }

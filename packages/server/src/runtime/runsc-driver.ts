@@ -7,6 +7,7 @@ import { isMountPoint } from './mounts.js';
 import type { OciCli } from './oci-cli.js';
 import { OciRuntime, type OciRuntimeOptions } from './oci-runtime.js';
 import type { NetworkAttachment } from './runtime.js';
+import { RuntimeError } from './runtime-error.js';
 import type { SandboxLayout } from './sandbox-layout.js';
 import { exitOf } from './spawn-exit.js';
 
@@ -136,7 +137,10 @@ class RunscCli implements OciCli {
   /** ~75 ms for a small sandbox; the sandbox stops. File stdio: the sandbox would inherit a pipe. */
   async checkpoint(layout: SandboxLayout, imageDir: string, logFd: number, signal?: AbortSignal): Promise<void> {
     if (existsSync(hostNetMarker(layout))) {
-      throw new Error('runsc cannot checkpoint a sandbox on the host network stack (network.egress open/allowlist)');
+      throw new RuntimeError(
+        'not-supported',
+        'runsc cannot checkpoint a sandbox on the host network stack (network.egress open/allowlist)',
+      );
     }
     const args = [`--net=${layout.netns}`, '--', this.binary, ...this.globalFlags(layout), 'checkpoint'];
     const child = spawn('nsenter', [...args, `--image-path=${imageDir}`, layout.id], {

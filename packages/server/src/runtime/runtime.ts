@@ -52,28 +52,54 @@ export type RuntimeState = 'running' | 'paused' | 'stopped' | 'absent';
 /** Host-side resource usage of a sandbox, read from its cgroups. */
 export interface RuntimeUsage {
   memoryBytes: number;
-  /** Times the kernel's OOM killer fired inside the sandbox's memory cgroup. */
+  /** Times the kernel's OOM killer fired inside the sandbox's memory cgroup since it last started. */
   oomKills: number;
 }
 
 /**
+ * What a runtime enforces on its sandboxes, beyond what users see in `SandboxCapabilities`:
+ * both true for every real driver; the fake runtime (host processes, for tests without root)
+ * enforces neither, and the conformance suite skips what needs them.
+ */
+export interface RuntimeConfinement {
+  /** Own namespaces, a uid-shifted root, seccomp: a sandbox sees neither the host nor another sandbox. */
+  isolated: boolean;
+  /** Memory (OOM kills counted in `usage`), CPU, pids and disk limits hold. */
+  limited: boolean;
+}
+
+/**
  * The runtime seam: a handful of OCI verbs. One implementation per OCI runtime (`crun`,
- * `runsc`); lifecycle logic lives above it in `core`. Every method is idempotent where
- * that makes sense (destroy of an absent sandbox succeeds), so that recovery after a
- * crash can simply replay it.
+ * `runsc`) and a fake; lifecycle logic lives above it in `core`. Every implementation passes
+ * the one suite in test/runtime/conformance.test.ts.
+ *
+ * - Idempotent where that makes sense (destroy of an absent sandbox succeeds, pausing a paused
+ *   one is a no-op), so that recovery after a crash can simply replay a step.
+ * - Errors are `RuntimeError`s with a `kind` (runtime-error.ts): a call on an absent sandbox is
+ *   `not-found`, one that needs a capability the runtime lacks is `not-supported`.
+ * - Every long call takes an `AbortSignal`; an aborted call rejects with the signal's reason
+ *   and leaves no half-made sandbox behind (an aborted create removes what it made).
  */
 export interface Runtime {
   readonly isolation: Isolation;
+  /** What the runtime enforces (see `RuntimeConfinement`). */
+  readonly confinement: RuntimeConfinement;
   /**
    * Prepares the writable layer and bundle, starts the sandbox and resolves once its agent
-   * answers on the control socket. On failure everything created so far is removed.
+   * answers on the control socket. On failure or abort everything created so far is removed.
+   * An id in use is a `conflict`.
    */
   create(launch: SandboxLaunch, signal?: AbortSignal): Promise<void>;
   /** Where the host reaches the sandbox's agent (a Unix socket path on the host). */
   agentSocket(id: string): string;
   state(id: string): Promise<RuntimeState>;
+  /** Usage of a running or paused sandbox; zeros for a stopped one, `not-found` for an absent one. */
   usage(id: string): Promise<RuntimeUsage>;
-  /** Kills every process and frees every resource (mounts, cgroups, dirs, runtime state). */
+  /**
+   * Kills every process and frees every resource (mounts, cgroups, dirs, runtime state).
+   * Takes no signal: a destroy cut short would leave exactly the half-freed sandbox it exists
+   * to remove; each step is short and bounded instead.
+   */
   destroy(id: string): Promise<void>;
   /** Ids of every sandbox this runtime still holds any resource for (for reconcile and leak checks). */
   list(): Promise<string[]>;
@@ -87,7 +113,8 @@ export interface Runtime {
   /**
    * Stops the sandbox and frees its RAM, keeping its disk. `memory` writes a checkpoint
    * first (atomically: temp dir + rename), so `wake` resumes the same processes; only
-   * runtimes with `hibernateWithMemory` accept it. A paused sandbox is thawed first.
+   * runtimes with `hibernateWithMemory` accept it (else `not-supported`). A paused sandbox is
+   * thawed first.
    */
   hibernate(id: string, mode: HibernateMode, signal?: AbortSignal): Promise<void>;
   /** Starts a hibernated sandbox again: from its checkpoint when it has one, else fresh. */
@@ -103,7 +130,8 @@ export interface Runtime {
   checkpointOf(id: string): Promise<'complete' | 'partial' | 'none'>;
   /**
    * Starts `children` from one checkpoint of running sandbox `parentId`: same memory, each
-   * with a copy of the parent's writable layer. The parent keeps running. Needs `fork`.
+   * with a copy of the parent's writable layer. The parent keeps running. Needs `fork`
+   * (else `not-supported`); on failure no child is left.
    */
   fork(parentId: string, children: SandboxLaunch[], signal?: AbortSignal): Promise<void>;
   /** Copies the sandbox's writable layer (its changes over the template) to the new dir `dest`. */

@@ -68,6 +68,10 @@ export function sandboxLayout(sandboxesDir: string, id: string): SandboxLayout {
 }
 
 /** Sandbox ids are 20 lowercase letters/digits; anything else never reaches a path or argv. */
+export function isSandboxId(id: string): boolean {
+  return /^[a-z0-9]{20}$/.test(id);
+}
+
 export function assertSandboxId(id: string): void {
-  if (!/^[a-z0-9]{20}$/.test(id)) throw new Error(`invalid sandbox id ${JSON.stringify(id)}: want 20 of [a-z0-9]`);
+  if (!isSandboxId(id)) throw new Error(`invalid sandbox id ${JSON.stringify(id)}: want 20 of [a-z0-9]`);
 }

@@ -4,6 +4,7 @@ import type { SandboxRecord, Store } from '../../store/store.js';
 import type { Clock } from '../clock.js';
 import { launchOf } from '../launch.js';
 import { type PauseResume, stoppedServing } from '../pause/pause-resume.js';
+import { apiErrorOfRuntime } from '../runtime-failure.js';
 import type { SandboxService } from '../sandbox-service.js';
 import type { TemplateCatalog } from '../templates.js';
 
@@ -88,7 +89,10 @@ export class Forks {
       const state = await runtime.state(parentId).catch(() => 'absent' as const);
       store.updateSandbox(parentId, state === 'running' ? { state: 'running' } : { state: 'hibernated' });
       if (err instanceof PaddockError) throw err;
-      throw new PaddockError('INTERNAL', `fork failed: ${err instanceof Error ? err.message : String(err)}`);
+      throw (
+        apiErrorOfRuntime(err) ??
+        new PaddockError('INTERNAL', `fork failed: ${err instanceof Error ? err.message : String(err)}`)
+      );
     }
     store.updateSandbox(parentId, { state: 'running' });
     return children.map((child) => {

@@ -5,6 +5,7 @@ import type { Clock } from '../clock.js';
 import { KeyedQueue } from '../keyed-queue.js';
 import type { Logger } from '../logger.js';
 import { CLEARED_REASON, type Reason, reasonPatch } from '../reasons.js';
+import { apiErrorOfRuntime } from '../runtime-failure.js';
 import { type ExpiryPolicy, PAUSED_STATES, type SandboxService } from '../sandbox-service.js';
 
 export interface PauseResumeDeps {
@@ -131,6 +132,8 @@ export class PauseResume implements ExpiryPolicy {
    */
   private asInternal(err: unknown, sandboxId: string, what: string): PaddockError {
     if (err instanceof PaddockError) return err;
+    const known = apiErrorOfRuntime(err);
+    if (known) return known;
     this.deps.logger.error({ err, sandboxId }, what);
     return new PaddockError('INTERNAL', `${what} (the cause is in the server log)`, { sandboxId }, { cause: err });
   }
