@@ -1,4 +1,4 @@
-// The crash-consistency matrix: for each failpoint (packages/server/src/failpoints.ts) and
+// The crash-consistency matrix: for each failpoint (packages/server/src/core/failpoints.ts) and
 // isolation, set a sandbox up, run the operation with the server armed to die at that point,
 // restart it clean and check the invariants. Used by test/e2e/failpoints.test.ts (a subset, in
 // `npm test`) and bench/chaos.ts (all of it, `npm run chaos`, report in docs/reliability.md).
@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Sandbox, Snapshot, Volume } from '@paddock/sdk';
-import type { Failpoint } from '../../packages/server/src/failpoints.js';
+import type { Failpoint } from '../../packages/server/src/core/failpoints.js';
 import { TEST_API_KEY, TEST_CGROUP_PARENT, TEST_DATA_DIR } from './env.js';
 import { waitFor } from './server.js';
 import type { ServerProcess } from './server-process.js';

@@ -11,8 +11,8 @@ import {
 import { type CommandAgent, Commands, commandEnv } from '../../packages/server/src/core/commands.js';
 import { silentLogger } from '../../packages/server/src/core/logger.js';
 import type { Reason } from '../../packages/server/src/core/reasons.js';
-import type { RuntimeState } from '../../packages/server/src/runtime/runtime.js';
-import type { SandboxRecord } from '../../packages/server/src/store/store.js';
+import type { RuntimeState } from '../../packages/server/src/core/seams/runtime.js';
+import type { SandboxRecord } from '../../packages/server/src/core/seams/store.js';
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 

@@ -5,10 +5,10 @@ import type { CreateSecrets, PreparedSecrets } from '../../packages/server/src/c
 import { silentLogger } from '../../packages/server/src/core/logger.js';
 import type { NetworkPlan, SandboxNetworks } from '../../packages/server/src/core/network-plan.js';
 import { SandboxService } from '../../packages/server/src/core/sandbox-service.js';
+import type { SecretRule } from '../../packages/server/src/core/seams/store.js';
 import type { ResolvedTemplate } from '../../packages/server/src/core/templates.js';
 import { FakeRuntime } from '../../packages/server/src/runtime/fake/fake-runtime.js';
 import { SqliteStore } from '../../packages/server/src/store/sqlite-store.js';
-import type { SecretRule } from '../../packages/server/src/store/store.js';
 import { FakeClock } from './fake-clock.js';
 
 /** Networks that exist only as entries of `live`; each step can be made to fail. */

@@ -6,6 +6,7 @@ import { PaddockError } from '@paddock/protocol';
 import { AgentClient, AgentProcessClient } from '../../packages/server/src/agent-client/index.js';
 import { Commands } from '../../packages/server/src/core/commands.js';
 import { silentLogger } from '../../packages/server/src/core/logger.js';
+import type { SandboxRecord } from '../../packages/server/src/core/seams/store.js';
 import { signatureValid, signFile } from '../../packages/server/src/e2b/access-token.js';
 import { listPage, parseMetadataFilter } from '../../packages/server/src/e2b/control-plane/list-query.js';
 import { toNetworkPolicy, toNetworkUpdate } from '../../packages/server/src/e2b/control-plane/network-options.js';
@@ -14,7 +15,6 @@ import { envelope, parseRequestMessage } from '../../packages/server/src/e2b/env
 import { basicUserOf, resolvePath } from '../../packages/server/src/e2b/envd/envd-call.js';
 import { PidTable } from '../../packages/server/src/e2b/envd/pid-table.js';
 import { endEventOf, ProcessService } from '../../packages/server/src/e2b/envd/process-service.js';
-import type { SandboxRecord } from '../../packages/server/src/store/store.js';
 
 function record(id: string, createdAtMs: number, extra: Partial<SandboxRecord> = {}): SandboxRecord {
   return {

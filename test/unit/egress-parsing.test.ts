@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
+import type { SecretRule } from '../../packages/server/src/core/seams/store.js';
 import { parseClientHello } from '../../packages/server/src/network/egress-proxy/client-hello.js';
 import { parseHostHeader, sniffHttp } from '../../packages/server/src/network/egress-proxy/http-head.js';
 import { matchesHostPattern } from '../../packages/server/src/secrets/host-pattern.js';
 import { secretsFor, substituteHeaders } from '../../packages/server/src/secrets/placeholder-substitution.js';
-import type { SecretRule } from '../../packages/server/src/store/store.js';
 
 /** Captures the first flight a real node TLS client sends (its ClientHello). */
 describe('TLS ClientHello parsing (real ClientHellos from node)', () => {

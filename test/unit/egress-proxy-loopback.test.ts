@@ -13,10 +13,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { connect as tlsConnect } from 'node:tls';
 import { silentLogger } from '../../packages/server/src/core/logger.js';
+import type { SecretRule } from '../../packages/server/src/core/seams/store.js';
 import type { DeniedAttempt, EgressPolicyOracle } from '../../packages/server/src/network/egress-contract.js';
 import { HostEgressProxy } from '../../packages/server/src/network/egress-proxy/host-egress-proxy.js';
 import { SandboxCa } from '../../packages/server/src/network/egress-proxy/sandbox-ca.js';
-import type { SecretRule } from '../../packages/server/src/store/store.js';
 
 const SANDBOX = 'loopbacksandbox00001';
 // A /24 of 127/8 picked at random so that concurrent runs do not collide on ports 80/443.

@@ -9,11 +9,11 @@ import { silentLogger } from '../../packages/server/src/core/logger.js';
 import { sandboxLifecycle } from '../../packages/server/src/core/pause/lifecycle.js';
 import { lostReason } from '../../packages/server/src/core/reasons.js';
 import { reconcile } from '../../packages/server/src/core/reconcile.js';
+import type { Store } from '../../packages/server/src/core/seams/store.js';
 import type { ResolvedTemplate, TemplateCatalog } from '../../packages/server/src/core/templates.js';
 import { hostBoot } from '../../packages/server/src/host-boot.js';
 import { FakeRuntime } from '../../packages/server/src/runtime/fake/fake-runtime.js';
 import { SqliteStore } from '../../packages/server/src/store/sqlite-store.js';
-import type { Store } from '../../packages/server/src/store/store.js';
 import { FakeClock } from './fake-clock.js';
 
 const base: ResolvedTemplate = {

@@ -11,9 +11,9 @@ import { CommandEnv, CreateSandboxRequest, EnvVars, SecretsRequest, TemplateSpec
 import Database from 'better-sqlite3';
 import { ACCESS, permits } from '../../packages/agent/src/file-access.js';
 import { applySecretFlags, collectSecretHeaders } from '../../packages/sdk/src/cli/secret-option.js';
+import type { SecretRule } from '../../packages/server/src/core/seams/store.js';
 import { secretsFor, substituteHeaders } from '../../packages/server/src/secrets/placeholder-substitution.js';
 import { SqliteStore } from '../../packages/server/src/store/sqlite-store.js';
-import type { SecretRule } from '../../packages/server/src/store/store.js';
 
 const issuesOf = (result: { success: boolean; error?: { issues: { path: PropertyKey[]; message: string }[] } }) =>
   (result.error?.issues ?? []).map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));

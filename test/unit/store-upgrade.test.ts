@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import type { SecretRule } from '../../packages/server/src/core/seams/store.js';
 import { SqliteStore } from '../../packages/server/src/store/sqlite-store.js';
-import type { SecretRule } from '../../packages/server/src/store/store.js';
 
 /**
  * The schema exactly as the server wrote it before the side tables (ports, secrets, networks)

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 
 /**
- * Mirrors `AgentConfig` of the server's `runtime/runtime.ts`, which the driver writes to
+ * Mirrors `AgentConfig` of the server's `core/seams/runtime.ts`, which the driver writes to
  * `PADDOCK_CONFIG`. Checked by hand rather than with zod: the config is read before the
  * agent listens, and zod is loaded only after (see main.ts). Extra fields are ignored so a
  * newer server can add some.

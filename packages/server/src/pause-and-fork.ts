@@ -8,12 +8,12 @@ import { Snapshots } from './core/fork/snapshots.js';
 import type { Logger } from './core/logger.js';
 import type { PauseResume } from './core/pause/pause-resume.js';
 import type { SandboxService } from './core/sandbox-service.js';
+import type { Runtime } from './core/seams/runtime.js';
+import type { Store } from './core/seams/store.js';
 import type { TemplateCatalog } from './core/templates.js';
 import { Volumes } from './core/volumes.js';
 import { hostCommand } from './runtime/host-command.js';
-import type { Runtime } from './runtime/runtime.js';
 import { VolumeDisks } from './runtime/volume-disk.js';
-import type { Store } from './store/store.js';
 
 /**
  * Assembles snapshots, forks and volumes over the server's store, runtimes and data dir, beside

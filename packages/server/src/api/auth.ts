@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Store } from '../store/store.js';
+import type { Store } from '../core/seams/store.js';
 
 /** API keys are stored only as SHA-256 hashes; the plain key is shown once. */
 export function hashApiKey(key: string): string {

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Duplex } from 'node:stream';
 import { ERROR_CODES } from '@paddock/protocol';
 import Fastify, { type FastifyInstance } from 'fastify';
-import type { Store } from '../store/store.js';
+import type { Store } from '../core/seams/store.js';
 import { apiKeyOf, hashApiKey } from './auth.js';
 import type { ApiContext } from './context.js';
 import { installErrorHandler } from './errors.js';

@@ -5,10 +5,10 @@ import {
   type ProcessEvent,
   type StartProcessRequest,
 } from '@paddock/protocol';
-import type { Runtime } from '../runtime/runtime.js';
-import type { SandboxRecord } from '../store/store.js';
 import type { Logger } from './logger.js';
 import { lostError, lostReason, type OomFacts, type Reason } from './reasons.js';
+import type { Runtime } from './seams/runtime.js';
+import type { SandboxRecord } from './seams/store.js';
 
 /** What the command owner needs of the sandboxes (the `SandboxService`). */
 export interface CommandSandboxes {

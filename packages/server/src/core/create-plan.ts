@@ -1,8 +1,8 @@
 import { type CreateSandboxRequest, type Isolation, LIMITS, PaddockError } from '@paddock/protocol';
-import type { Runtime } from '../runtime/runtime.js';
-import type { PoolKey, SandboxRecord } from '../store/store.js';
 import type { CreateSecrets, PreparedSecrets } from './create-secrets.js';
 import type { NetworkPlan, SandboxNetworks } from './network-plan.js';
+import type { Runtime } from './seams/runtime.js';
+import type { PoolKey, SandboxRecord } from './seams/store.js';
 import type { ResolvedTemplate, TemplateCatalog } from './templates.js';
 
 /** The user's settings of a sandbox, defaults applied: what a create asks for beyond the shape. */

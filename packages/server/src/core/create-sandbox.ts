@@ -1,14 +1,14 @@
 import { type CreateSandboxRequest, type Isolation, PaddockError, type VolumeMount } from '@paddock/protocol';
-import { failpoint } from '../failpoints.js';
-import type { Runtime } from '../runtime/runtime.js';
-import type { PoolKey, SandboxRecord, Store } from '../store/store.js';
 import type { Clock } from './clock.js';
 import { type CreatePlan, planCreate, type SandboxShape, type UserSettings, userSettings } from './create-plan.js';
 import type { CreateSecrets } from './create-secrets.js';
+import { failpoint } from './failpoints.js';
 import { launchOf } from './launch.js';
 import type { Logger } from './logger.js';
 import type { SandboxNetworks } from './network-plan.js';
 import { type Reason, reasonPatch } from './reasons.js';
+import type { Runtime } from './seams/runtime.js';
+import type { PoolKey, SandboxRecord, Store } from './seams/store.js';
 import type { Semaphore } from './semaphore.js';
 import type { TemplateCatalog } from './templates.js';
 

@@ -1,5 +1,5 @@
 import type { CreateSandboxRequest } from '@paddock/protocol';
-import type { SecretRule } from '../store/store.js';
+import type { SecretRule } from './seams/store.js';
 
 /** What a create with secrets becomes: env the sandbox sees, and rules only the host keeps. */
 export interface PreparedSecrets {

@@ -1,5 +1,5 @@
-import type { SandboxLaunch } from '../runtime/runtime.js';
-import type { SandboxRecord } from '../store/store.js';
+import type { SandboxLaunch } from './seams/runtime.js';
+import type { SandboxRecord } from './seams/store.js';
 import type { ResolvedTemplate } from './templates.js';
 
 /** The runtime launch of a sandbox row: the one builder, for creates, pool spares and forks. */

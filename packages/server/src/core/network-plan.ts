@@ -1,6 +1,6 @@
 import type { EgressMode, Isolation, NetworkRequest, UpdateNetworkRequest } from '@paddock/protocol';
-import type { NetworkAttachment } from '../runtime/runtime.js';
-import type { SecretRule } from '../store/store.js';
+import type { NetworkAttachment } from './seams/runtime.js';
+import type { SecretRule } from './seams/store.js';
 
 /** A sandbox's network policy with the server's defaults applied. */
 export interface NetworkPlan {

@@ -1,5 +1,5 @@
 import type { ErrorBody, ReasonCode } from '@paddock/protocol';
-import type { SandboxRecord } from '../store/store.js';
+import type { SandboxRecord } from './seams/store.js';
 
 /** Why a sandbox is in its state: a stable code for programs and a message for people. */
 export interface Reason {

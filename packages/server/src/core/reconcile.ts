@@ -1,11 +1,11 @@
 import type { Isolation } from '@paddock/protocol';
-import type { Runtime } from '../runtime/runtime.js';
-import type { Store } from '../store/store.js';
 import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
 import { adoptRunning, keepDisk, reconcilePaused, restartReason } from './pause/reconcile-paused.js';
 import { reasonPatch } from './reasons.js';
 import { LIVE_STATES, type SandboxService } from './sandbox-service.js';
+import type { Runtime } from './seams/runtime.js';
+import type { Store } from './seams/store.js';
 
 /**
  * Brings the store and the runtimes back in line after a restart (clean or kill -9):

@@ -1,5 +1,5 @@
 import { PaddockError } from '@paddock/protocol';
-import { isRuntimeError } from '../runtime/runtime-error.js';
+import { isRuntimeError } from './seams/runtime-error.js';
 
 /**
  * The API error for a runtime failure the caller can act on, decided by its kind: a

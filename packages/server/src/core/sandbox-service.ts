@@ -6,16 +6,16 @@ import {
   type SandboxState,
   type VolumeMount,
 } from '@paddock/protocol';
-import { failpoint } from '../failpoints.js';
-import type { Runtime } from '../runtime/runtime.js';
-import type { PoolKey, SandboxFilter, SandboxRecord, Store } from '../store/store.js';
 import type { Clock } from './clock.js';
 import { resolveShape, type SandboxShape, type UserSettings } from './create-plan.js';
 import { CreateSandbox } from './create-sandbox.js';
 import type { CreateSecrets } from './create-secrets.js';
+import { failpoint } from './failpoints.js';
 import type { Logger } from './logger.js';
 import type { SandboxNetworks } from './network-plan.js';
 import { type Reason, reasonPatch } from './reasons.js';
+import type { Runtime } from './seams/runtime.js';
+import type { PoolKey, SandboxFilter, SandboxRecord, Store } from './seams/store.js';
 import { Semaphore } from './semaphore.js';
 import { type Subscribable, Subscribers } from './subscribers.js';
 import { TaskScope } from './task-scope.js';

@@ -1,8 +1,8 @@
 import { type CreateVolumeRequest, PaddockError, type VolumeMount } from '@paddock/protocol';
-import { failpoint } from '../failpoints.js';
-import type { Store, VolumeRecord } from '../store/store.js';
 import type { Clock } from './clock.js';
+import { failpoint } from './failpoints.js';
 import { FINAL_STATES } from './sandbox-service.js';
+import type { Store, VolumeRecord } from './seams/store.js';
 
 /** The volumes' disks on the host, as the volume service drives them (runtime/volume-disk.ts). */
 export interface VolumeDisks {

@@ -1,8 +1,8 @@
 import type { CreateSandboxRequest } from '@paddock/protocol';
-import type { PoolKey, Store } from '../store/store.js';
 import type { Clock } from './clock.js';
 import type { Logger } from './logger.js';
 import type { SandboxService } from './sandbox-service.js';
+import type { PoolKey, Store } from './seams/store.js';
 
 /** One pool: how many ready spares of which shape (defaults fill the rest). */
 export interface PoolTarget {

@@ -1,6 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import type { Store } from '../core/seams/store.js';
 import { serverSecretBytes } from '../store/server-secret.js';
-import type { Store } from '../store/store.js';
 
 /**
  * The per-sandbox `envdAccessToken` of the E2B facade: HMAC(server secret, sandbox id). Derived,

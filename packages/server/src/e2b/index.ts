@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../api/context.js';
+import type { Store } from '../core/seams/store.js';
 import type { SandboxTrafficRouter } from '../ports/sandbox-traffic.js';
-import type { Store } from '../store/store.js';
 import { EnvdAccessTokens } from './access-token.js';
 import { registerE2bCodeInterpreter } from './code-interpreter/index.js';
 import { e2bControlPlane } from './control-plane/index.js';

@@ -1,4 +1,4 @@
-import type { SecretRule } from '../store/store.js';
+import type { SecretRule } from '../core/seams/store.js';
 
 /**
  * The seam between a sandbox's network (namespace, addresses, nftables, DNS: `sandbox-network`)

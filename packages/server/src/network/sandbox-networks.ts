@@ -12,9 +12,9 @@ import {
 import { KeyedQueue } from '../core/keyed-queue.js';
 import type { Logger } from '../core/logger.js';
 import type { NetworkPlan, SandboxNetworks } from '../core/network-plan.js';
+import type { NetworkAttachment } from '../core/seams/runtime.js';
+import type { NetworkRecord, NetworkStore, SecretRule } from '../core/seams/store.js';
 import { isMountPoint } from '../runtime/mounts.js';
-import type { NetworkAttachment } from '../runtime/runtime.js';
-import type { NetworkRecord, NetworkStore, SecretRule } from '../store/store.js';
 import { DeniedLog } from './denied-log.js';
 import { SandboxResolver } from './dns-resolver.js';
 import { DEFAULT_DOMAIN_PORTS, domainAllows, proxyPorts } from './domain-rules.js';

@@ -5,7 +5,7 @@ import { listListeningPorts } from '../agent-client/tunnel-client.js';
 import type { Clock } from '../core/clock.js';
 import type { PauseResume } from '../core/pause/pause-resume.js';
 import type { SandboxService } from '../core/sandbox-service.js';
-import { ALL_PORTS, type PortStore } from '../store/store.js';
+import { ALL_PORTS, type PortStore } from '../core/seams/store.js';
 import { type PortGrant, PortTokens } from './port-tokens.js';
 
 /** The headers that route a request to a sandbox's port without a wildcard Host. */

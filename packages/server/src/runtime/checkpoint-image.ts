@@ -1,12 +1,12 @@
 import { mkdir, open, rm } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { failpoint } from '../failpoints.js';
+import { failpoint } from '../core/failpoints.js';
+import { RuntimeError } from '../core/seams/runtime-error.js';
 import { quiesceAgent } from './agent-health.js';
 import { hostCommand } from './host-command.js';
 import { logTail } from './log-tail.js';
 import type { OciCli } from './oci-cli.js';
 import { RUN_MOUNT } from './oci-spec.js';
-import { RuntimeError } from './runtime-error.js';
 import { withLog } from './sandbox-death.js';
 import type { SandboxLayout } from './sandbox-layout.js';
 import { createMarkerFile, socketsBoundIn } from './sandbox-writable.js';

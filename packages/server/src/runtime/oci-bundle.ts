@@ -1,11 +1,11 @@
 import { chown, mkdir, open, rm, writeFile } from 'node:fs/promises';
-import { failpoint } from '../failpoints.js';
+import { failpoint } from '../core/failpoints.js';
+import type { SandboxLaunch } from '../core/seams/runtime.js';
 import type { AgentRoot } from './agent-root.js';
 import type { SandboxCgroups } from './cgroups.js';
 import { logTail } from './log-tail.js';
 import type { OciCli } from './oci-cli.js';
 import { ociSpec } from './oci-spec.js';
-import type { SandboxLaunch } from './runtime.js';
 import { waitForAgent, withLog } from './sandbox-death.js';
 import type { SandboxLayout } from './sandbox-layout.js';
 import { createMarkerFile } from './sandbox-writable.js';

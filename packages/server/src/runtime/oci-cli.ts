@@ -1,5 +1,5 @@
 import type { Isolation } from '@paddock/protocol';
-import type { NetworkAttachment } from './runtime.js';
+import type { NetworkAttachment } from '../core/seams/runtime.js';
 import type { SandboxLayout } from './sandbox-layout.js';
 
 /**

@@ -3,14 +3,7 @@ import { lstat, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Isolation, SandboxCapabilities } from '@paddock/protocol';
-import { failpoint } from '../failpoints.js';
-import { type DataPaths, dataPaths } from '../paths.js';
-import { AgentRoot } from './agent-root.js';
-import { SandboxCgroups } from './cgroups.js';
-import { checkpointTo } from './checkpoint-image.js';
-import { unmountAll } from './mounts.js';
-import { OciBundles } from './oci-bundle.js';
-import type { OciCli } from './oci-cli.js';
+import { failpoint } from '../core/failpoints.js';
 import type {
   HibernateMode,
   Runtime,
@@ -18,8 +11,15 @@ import type {
   RuntimeState,
   RuntimeUsage,
   SandboxLaunch,
-} from './runtime.js';
-import { asRuntimeError, RuntimeError, runtimeCall } from './runtime-error.js';
+} from '../core/seams/runtime.js';
+import { asRuntimeError, RuntimeError, runtimeCall } from '../core/seams/runtime-error.js';
+import { type DataPaths, dataPaths } from '../paths.js';
+import { AgentRoot } from './agent-root.js';
+import { SandboxCgroups } from './cgroups.js';
+import { checkpointTo } from './checkpoint-image.js';
+import { unmountAll } from './mounts.js';
+import { OciBundles } from './oci-bundle.js';
+import type { OciCli } from './oci-cli.js';
 import { initAlive, waitForAgent, withNote } from './sandbox-death.js';
 import { assertSandboxId, isSandboxId, type SandboxLayout, sandboxLayout } from './sandbox-layout.js';
 import { createMarkerFile } from './sandbox-writable.js';

@@ -1,4 +1,4 @@
-import type { SandboxLaunch } from './runtime.js';
+import type { SandboxLaunch } from '../core/seams/runtime.js';
 import { seccompProfile } from './seccomp-profile.js';
 import { UID_BASE, UID_COUNT } from './uid-map.js';
 

@@ -2,12 +2,12 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { NetworkAttachment } from '../core/seams/runtime.js';
+import { RuntimeError } from '../core/seams/runtime-error.js';
 import { HostCommandError, hostCommand } from './host-command.js';
 import { isMountPoint } from './mounts.js';
 import type { OciCli } from './oci-cli.js';
 import { OciRuntime, type OciRuntimeOptions } from './oci-runtime.js';
-import type { NetworkAttachment } from './runtime.js';
-import { RuntimeError } from './runtime-error.js';
 import type { SandboxLayout } from './sandbox-layout.js';
 import { exitOf } from './spawn-exit.js';
 

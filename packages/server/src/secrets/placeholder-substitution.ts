@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import type { SecretRule } from '../store/store.js';
+import type { SecretRule } from '../core/seams/store.js';
 import { matchesAnyHost } from './host-pattern.js';
 
 /** How the request reached the proxy. */

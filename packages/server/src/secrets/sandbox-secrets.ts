@@ -8,7 +8,7 @@ import {
   type SecretInfo,
 } from '@paddock/protocol';
 import type { CreateSecrets, PreparedSecrets } from '../core/create-secrets.js';
-import type { SandboxSecretStore, SecretRule } from '../store/store.js';
+import type { SandboxSecretStore, SecretRule } from '../core/seams/store.js';
 
 /** Where the sandbox finds the egress CA, and the bundle it is appended to. */
 export const SANDBOX_CA_FILE = '/usr/local/share/ca-certificates/paddock-egress.crt';

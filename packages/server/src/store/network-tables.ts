@@ -1,6 +1,6 @@
 import type { EgressMode } from '@paddock/protocol';
 import type Database from 'better-sqlite3';
-import type { NetworkRecord, NetworkStore } from './store.js';
+import type { NetworkRecord, NetworkStore } from '../core/seams/store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS sandbox_networks (

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { ALL_PORTS, type PortStore } from './store.js';
+import { ALL_PORTS, type PortStore } from '../core/seams/store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS public_ports (

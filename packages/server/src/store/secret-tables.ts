@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { SandboxSecretStore, SecretRule } from './store.js';
+import type { SandboxSecretStore, SecretRule } from '../core/seams/store.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS sandbox_secrets (

@@ -1,10 +1,5 @@
 import type { ReasonCode } from '@paddock/protocol';
 import Database from 'better-sqlite3';
-import { NetworkTables } from './network-tables.js';
-import { PortTables } from './port-tables.js';
-import { migrateReasonCode } from './reason-column.js';
-import { SecretTables } from './secret-tables.js';
-import { migrateStateful, rowStateful, STATEFUL_COLUMNS, StatefulTables, statefulValue } from './stateful-tables.js';
 import type {
   NetworkStore,
   PoolKey,
@@ -16,7 +11,12 @@ import type {
   Store,
   TemplateRecord,
   VolumeRecord,
-} from './store.js';
+} from '../core/seams/store.js';
+import { NetworkTables } from './network-tables.js';
+import { PortTables } from './port-tables.js';
+import { migrateReasonCode } from './reason-column.js';
+import { SecretTables } from './secret-tables.js';
+import { migrateStateful, rowStateful, STATEFUL_COLUMNS, StatefulTables, statefulValue } from './stateful-tables.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS sandboxes (

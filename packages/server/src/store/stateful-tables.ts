@@ -1,6 +1,6 @@
 import { LIMITS, type OnTimeout, type VolumeMount } from '@paddock/protocol';
 import type Database from 'better-sqlite3';
-import type { SandboxRecord, SnapshotRecord, VolumeRecord } from './store.js';
+import type { SandboxRecord, SnapshotRecord, VolumeRecord } from '../core/seams/store.js';
 
 type StatefulKey = 'timeoutMs' | 'onTimeout' | 'autoResume' | 'retentionMs' | 'volumes' | 'processesRestarted';
 

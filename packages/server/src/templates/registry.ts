@@ -1,9 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PaddockError, type TemplateBuildEvent, type TemplateInfo, type TemplateSpec } from '@paddock/protocol';
+import type { Store } from '../core/seams/store.js';
 import type { ResolvedTemplate, TemplateCatalog } from '../core/templates.js';
 import type { DataPaths } from '../paths.js';
-import type { Store } from '../store/store.js';
 import { buildTemplate, removeTemplateFiles } from './builder.js';
 import { validateTemplateSpec } from './spec.js';
 

@@ -1,6 +1,6 @@
 import { MkdirRequest, PaddockError, RemoveRequest, RenameRequest, SandboxPath } from '@paddock/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { failpoint, failpointArmed } from '../../failpoints.js';
+import { failpoint, failpointArmed } from '../../core/failpoints.js';
 import type { ApiContext } from '../context.js';
 import { requestSignal } from '../request-signal.js';
 import { parseOrThrow } from '../validate.js';

@@ -1,6 +1,6 @@
 import { ForkRequest, HibernateRequest, PaddockError, type SnapshotInfo, SnapshotRequest } from '@paddock/protocol';
 import type { FastifyInstance } from 'fastify';
-import type { SnapshotRecord } from '../../store/store.js';
+import type { SnapshotRecord } from '../../core/seams/store.js';
 import type { ApiContext } from '../context.js';
 import { requestSignal } from '../request-signal.js';
 import { parseOrThrow } from '../validate.js';

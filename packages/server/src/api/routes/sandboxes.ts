@@ -7,7 +7,7 @@ import {
   SetTimeoutRequest,
 } from '@paddock/protocol';
 import type { FastifyInstance } from 'fastify';
-import type { SandboxRecord } from '../../store/store.js';
+import type { SandboxRecord } from '../../core/seams/store.js';
 import type { ApiContext } from '../context.js';
 import { requestSignal } from '../request-signal.js';
 import { parseOrThrow } from '../validate.js';

@@ -1,6 +1,6 @@
 import { CreateVolumeRequest, type VolumeInfo } from '@paddock/protocol';
 import type { FastifyInstance } from 'fastify';
-import type { VolumeRecord } from '../../store/store.js';
+import type { VolumeRecord } from '../../core/seams/store.js';
 import type { ApiContext } from '../context.js';
 import { parseOrThrow } from '../validate.js';
 

@@ -1,11 +1,11 @@
 import { PaddockError } from '@paddock/protocol';
-import { failpoint } from '../../failpoints.js';
-import type { SandboxRecord, Store } from '../../store/store.js';
 import type { Clock } from '../clock.js';
+import { failpoint } from '../failpoints.js';
 import { launchOf } from '../launch.js';
 import { type PauseResume, stoppedServing } from '../pause/pause-resume.js';
 import { apiErrorOfRuntime } from '../runtime-failure.js';
 import type { SandboxService } from '../sandbox-service.js';
+import type { SandboxRecord, Store } from '../seams/store.js';
 import type { TemplateCatalog } from '../templates.js';
 
 export interface ForksDeps {

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { PaddockError } from '@paddock/protocol';
-import { failpoint } from '../../failpoints.js';
-import type { Runtime } from '../../runtime/runtime.js';
-import type { SnapshotRecord, Store } from '../../store/store.js';
 import type { Clock } from '../clock.js';
+import { failpoint } from '../failpoints.js';
 import { LIVE_STATES, type SandboxService } from '../sandbox-service.js';
+import type { Runtime } from '../seams/runtime.js';
+import type { SnapshotRecord, Store } from '../seams/store.js';
 import type { ResolvedTemplate, TemplateCatalog } from '../templates.js';
 
 export interface SnapshotsDeps {

@@ -1,12 +1,12 @@
 import { PaddockError } from '@paddock/protocol';
-import { failpoint } from '../../failpoints.js';
-import type { SandboxRecord, Store } from '../../store/store.js';
 import type { Clock } from '../clock.js';
+import { failpoint } from '../failpoints.js';
 import { KeyedQueue } from '../keyed-queue.js';
 import type { Logger } from '../logger.js';
 import { CLEARED_REASON, type Reason, reasonPatch } from '../reasons.js';
 import { apiErrorOfRuntime } from '../runtime-failure.js';
 import { type ExpiryPolicy, PAUSED_STATES, type SandboxService } from '../sandbox-service.js';
+import type { SandboxRecord, Store } from '../seams/store.js';
 
 export interface PauseResumeDeps {
   service: SandboxService;

@@ -1,10 +1,10 @@
 import type { Isolation } from '@paddock/protocol';
-import type { Runtime } from '../../runtime/runtime.js';
-import type { SandboxRecord, Store } from '../../store/store.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../logger.js';
 import { CLEARED_REASON, DISK_KEPT, type Reason, reasonPatch } from '../reasons.js';
 import { PAUSED_STATES, type SandboxService } from '../sandbox-service.js';
+import type { Runtime } from '../seams/runtime.js';
+import type { SandboxRecord, Store } from '../seams/store.js';
 
 /**
  * After a restart, settles sandboxes that were paused, hibernated or between those states

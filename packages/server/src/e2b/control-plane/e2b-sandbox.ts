@@ -1,6 +1,6 @@
 import { PaddockError } from '@paddock/protocol';
 import { FINAL_STATES, PAUSED_STATES, type SandboxService } from '../../core/sandbox-service.js';
-import type { SandboxRecord } from '../../store/store.js';
+import type { SandboxRecord } from '../../core/seams/store.js';
 import type { EnvdAccessTokens } from '../access-token.js';
 import { ENVD_VERSION } from '../envd-version.js';
 

@@ -1,5 +1,5 @@
 import { PaddockError } from '@paddock/protocol';
-import type { SandboxRecord } from '../../store/store.js';
+import type { SandboxRecord } from '../../core/seams/store.js';
 import { e2bStateOf } from './e2b-sandbox.js';
 
 const MAX_PAGE = 100;

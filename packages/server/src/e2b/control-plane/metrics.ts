@@ -1,5 +1,5 @@
 import type { ApiContext } from '../../api/context.js';
-import type { SandboxRecord } from '../../store/store.js';
+import type { SandboxRecord } from '../../core/seams/store.js';
 
 const MiB = 1_048_576;
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { PaddockError } from '@paddock/protocol';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ApiContext } from '../../api/context.js';
-import type { SnapshotRecord } from '../../store/store.js';
+import type { SnapshotRecord } from '../../core/seams/store.js';
 import type { EnvdAccessTokens } from '../access-token.js';
 import { liveSandbox, toE2bSandbox } from './e2b-sandbox.js';
 import { E2bFork, E2bSnapshot, parseE2b, timeoutMsOf } from './requests.js';

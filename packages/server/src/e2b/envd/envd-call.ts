@@ -1,5 +1,5 @@
 import type { AgentClient } from '../../agent-client/agent-client.js';
-import type { SandboxRecord } from '../../store/store.js';
+import type { SandboxRecord } from '../../core/seams/store.js';
 import { ConnectError } from './connect-protocol.js';
 
 /** What one envd call runs against: the sandbox, its agent, and the Linux user it acts as. */

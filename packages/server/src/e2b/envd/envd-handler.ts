@@ -3,8 +3,8 @@ import type { Duplex } from 'node:stream';
 import type { ApiContext } from '../../api/context.js';
 import { requestSignal } from '../../api/request-signal.js';
 import { PAUSED_STATES } from '../../core/sandbox-service.js';
+import type { SandboxRecord } from '../../core/seams/store.js';
 import type { SandboxPortHandler, SandboxTarget } from '../../ports/sandbox-traffic.js';
-import type { SandboxRecord } from '../../store/store.js';
 import { type EnvdAccessTokens, type FileSignature, signatureValid } from '../access-token.js';
 import {
   ConnectError,

@@ -2,8 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CommandEvent, RunCommandRequest } from '@paddock/protocol';
 import type { Logger } from '../../core/logger.js';
+import type { SandboxSecretStore } from '../../core/seams/store.js';
 import { SandboxSecrets } from '../../secrets/sandbox-secrets.js';
-import type { SandboxSecretStore } from '../../store/store.js';
 import type { DeniedAttempt, EgressPolicyOracle } from '../egress-contract.js';
 import { HostEgressProxy } from './host-egress-proxy.js';
 

@@ -2,7 +2,6 @@ import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Isolation, SandboxCapabilities } from '@paddock/protocol';
 import { healthStatus } from '../../agent-client/lifecycle-client.js';
-import { hostCommand } from '../host-command.js';
 import type {
   HibernateMode,
   Runtime,
@@ -10,8 +9,9 @@ import type {
   RuntimeState,
   RuntimeUsage,
   SandboxLaunch,
-} from '../runtime.js';
-import { RuntimeError, runtimeCall } from '../runtime-error.js';
+} from '../../core/seams/runtime.js';
+import { RuntimeError, runtimeCall } from '../../core/seams/runtime-error.js';
+import { hostCommand } from '../host-command.js';
 import { type HostAgentOptions, HostAgents } from './host-agents.js';
 
 export interface FakeRuntimeOptions {

@@ -2,9 +2,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
+import type { SandboxLaunch } from '../../core/seams/runtime.js';
 import { waitHealthy } from '../agent-health.js';
 import { logTail } from '../log-tail.js';
-import type { SandboxLaunch } from '../runtime.js';
 
 /** Where and how the fake runtime runs its sandboxes' agents as host processes. */
 export interface HostAgentOptions {
