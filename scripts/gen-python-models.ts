@@ -67,7 +67,11 @@ function docOf(name: string, sources: Map<string, string>): string {
   return `\`\`${name}\`\` of the protocol.`;
 }
 
+/** A JSON literal (string, number, boolean, null) as Python source: `Literal[True]`, not `true`. */
 function pyString(value: unknown): string {
+  if (value === true) return 'True';
+  if (value === false) return 'False';
+  if (value === null) return 'None';
   return JSON.stringify(value);
 }
 

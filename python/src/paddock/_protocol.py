@@ -161,6 +161,22 @@ ERROR_HTTP_STATUS: dict[ErrorCode, int] = {
 """The HTTP status of each error code."""
 
 
+class _AgentHealthRequired(TypedDict):
+    ok: Literal[True]
+    pid: float
+    uptimeMs: float
+
+
+class AgentHealth(_AgentHealthRequired, total=False):
+    """The agent's ``GET /health`` answer. ``version`` and ``features`` are absent from agents older
+    than the handshake (a sandbox paused across a server upgrade): those have the minimal set.
+
+    ``AgentHealth`` in packages/protocol/src/agent-health.ts."""
+
+    version: str
+    features: list[str]
+
+
 class _BuildTemplateRequestRequired(TypedDict):
     name: str
     spec: TemplateSpec
