@@ -9,6 +9,7 @@ import type { SecretRule } from '../../packages/server/src/core/seams/store.js';
 import type { ResolvedTemplate } from '../../packages/server/src/core/templates.js';
 import { FakeRuntime } from '../../packages/server/src/runtime/fake/fake-runtime.js';
 import { SqliteStore } from '../../packages/server/src/store/sqlite-store.js';
+import { sequentialIds } from './core-fixture.js';
 import { FakeClock } from './fake-clock.js';
 
 /** Networks that exist only as entries of `live`; each step can be made to fail. */
@@ -106,14 +107,13 @@ function setup(options: { secrets?: boolean } = {}) {
   };
   const networks = new FakeNetworks(calls);
   const secrets = new FakeSecrets(calls);
-  let n = 0;
   const service = new SandboxService({
     store,
     runtimes: { container: runtime },
     templates: { resolve: (name) => (name === 'base' ? base : undefined), resolveHash: () => base },
     clock: new FakeClock(),
     logger: silentLogger,
-    newId: () => `sbx${String(n++).padStart(17, '0')}`,
+    newId: sequentialIds(),
     networks,
     ...(options.secrets === false ? {} : { secrets }),
   });

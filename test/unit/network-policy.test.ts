@@ -10,6 +10,7 @@ import { addressDenial, nameVerdict } from '../../packages/server/src/network/eg
 import { inRange, parseCidr } from '../../packages/server/src/network/ipv4.js';
 import { FakeRuntime } from '../../packages/server/src/runtime/fake/fake-runtime.js';
 import { SqliteStore } from '../../packages/server/src/store/sqlite-store.js';
+import { sequentialIds } from './core-fixture.js';
 import { FakeClock } from './fake-clock.js';
 
 describe('allow entries', () => {
@@ -130,14 +131,13 @@ describe('sandbox lifecycle with networks', () => {
   function setup() {
     const networks = new RecordingNetworks();
     const runtime = new FakeRuntime('container');
-    let n = 0;
     const service = new SandboxService({
       store: new SqliteStore(':memory:'),
       runtimes: { container: runtime, gvisor: new FakeRuntime('gvisor') },
       templates: { resolve: () => base, resolveHash: () => base },
       clock: new FakeClock(),
       logger: silentLogger,
-      newId: () => `sbx${String(n++).padStart(17, '0')}`,
+      newId: sequentialIds(),
       networks,
     });
     return { service, networks, runtime };

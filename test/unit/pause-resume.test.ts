@@ -7,30 +7,19 @@ import { sandboxLifecycle } from '../../packages/server/src/core/pause/lifecycle
 import { PauseResume } from '../../packages/server/src/core/pause/pause-resume.js';
 import { reconcile } from '../../packages/server/src/core/reconcile.js';
 import { SandboxService } from '../../packages/server/src/core/sandbox-service.js';
-import type { ResolvedTemplate, TemplateCatalog } from '../../packages/server/src/core/templates.js';
 import { FakeRuntime } from '../../packages/server/src/runtime/fake/fake-runtime.js';
 import { SqliteStore } from '../../packages/server/src/store/sqlite-store.js';
+import { catalogOf, fakeTemplate, sequentialIds } from './core-fixture.js';
 import { FakeClock } from './fake-clock.js';
 
-const base: ResolvedTemplate = {
-  name: 'base',
-  specHash: 'hash-base',
-  rootfs: '/nonexistent/rootfs',
-  env: {},
-  workdir: '/home/user',
-  user: 'user',
-};
-const catalog: TemplateCatalog = {
-  resolve: (name) => (name === 'base' ? base : undefined),
-  resolveHash: (hash) => (hash === base.specHash ? base : undefined),
-};
+const base = fakeTemplate();
+const catalog = catalogOf(base);
 
 function setup() {
   const store = new SqliteStore(':memory:');
   const clock = new FakeClock();
   const runtimes = { container: new FakeRuntime('container'), gvisor: new FakeRuntime('gvisor') };
-  let n = 0;
-  const newId = () => `sbx${String(n++).padStart(17, '0')}`;
+  const newId = sequentialIds();
   const { service, pause: states } = sandboxLifecycle({
     service: { store, runtimes, templates: catalog, clock, logger: silentLogger, newId },
     pause: { store, clock, logger: silentLogger },

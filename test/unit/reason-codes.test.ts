@@ -10,31 +10,20 @@ import { sandboxLifecycle } from '../../packages/server/src/core/pause/lifecycle
 import { lostReason } from '../../packages/server/src/core/reasons.js';
 import { reconcile } from '../../packages/server/src/core/reconcile.js';
 import type { Store } from '../../packages/server/src/core/seams/store.js';
-import type { ResolvedTemplate, TemplateCatalog } from '../../packages/server/src/core/templates.js';
 import { hostBoot } from '../../packages/server/src/host-boot.js';
 import { FakeRuntime } from '../../packages/server/src/runtime/fake/fake-runtime.js';
 import { SqliteStore } from '../../packages/server/src/store/sqlite-store.js';
+import { catalogOf, fakeTemplate, sequentialIds } from './core-fixture.js';
 import { FakeClock } from './fake-clock.js';
 
-const base: ResolvedTemplate = {
-  name: 'base',
-  specHash: 'hash-base',
-  rootfs: '/nonexistent/rootfs',
-  env: {},
-  workdir: '/home/user',
-  user: 'user',
-};
-const catalog: TemplateCatalog = {
-  resolve: (name) => (name === 'base' ? base : undefined),
-  resolveHash: (hash) => (hash === base.specHash ? base : undefined),
-};
+const base = fakeTemplate();
+const catalog = catalogOf(base);
 const HOUR = 3_600_000;
 
 function setup(store: Store = new SqliteStore(':memory:')) {
   const clock = new FakeClock();
   const runtimes = { container: new FakeRuntime('container'), gvisor: new FakeRuntime('gvisor') };
-  let n = 0;
-  const newId = () => `sbx${String(n++).padStart(17, '0')}`;
+  const newId = sequentialIds();
   const lifecycle = () =>
     sandboxLifecycle({
       service: { store, runtimes, templates: catalog, clock, logger: silentLogger, newId },

@@ -4,37 +4,26 @@ import { PaddockError } from '@paddock/protocol';
 import { silentLogger } from '../../packages/server/src/core/logger.js';
 import { reconcile } from '../../packages/server/src/core/reconcile.js';
 import { SandboxService } from '../../packages/server/src/core/sandbox-service.js';
-import type { ResolvedTemplate, TemplateCatalog } from '../../packages/server/src/core/templates.js';
 import { WarmPool } from '../../packages/server/src/core/warm-pool.js';
 import { FakeRuntime } from '../../packages/server/src/runtime/fake/fake-runtime.js';
 import { SqliteStore } from '../../packages/server/src/store/sqlite-store.js';
+import { catalogOf, fakeTemplate, sequentialIds } from './core-fixture.js';
 import { FakeClock } from './fake-clock.js';
 
-const base: ResolvedTemplate = {
-  name: 'base',
-  specHash: 'hash-base',
-  rootfs: '/nonexistent/rootfs',
-  env: { LANG: 'C.UTF-8' },
-  workdir: '/home/user',
-  user: 'user',
-};
-const catalog: TemplateCatalog = {
-  resolve: (name) => (name === 'base' ? base : undefined),
-  resolveHash: (hash) => (hash === base.specHash ? base : undefined),
-};
+const base = fakeTemplate({ LANG: 'C.UTF-8' });
+const catalog = catalogOf(base);
 
 function setup() {
   const store = new SqliteStore(':memory:');
   const clock = new FakeClock();
   const runtime = new FakeRuntime('container');
-  let n = 0;
   const service = new SandboxService({
     store,
     runtimes: { container: runtime },
     templates: catalog,
     clock,
     logger: silentLogger,
-    newId: () => `sbx${String(n++).padStart(17, '0')}`,
+    newId: sequentialIds(),
   });
   return { store, clock, runtime, service };
 }

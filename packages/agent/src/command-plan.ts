@@ -1,7 +1,8 @@
-import { accessSync, constants, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 import { LIMITS, PaddockError, type RunCommandRequest } from '@paddock/protocol';
 import type { AgentConfig } from './config.js';
+import { executable, isDirectory } from './fs-checks.js';
 import { type SandboxUser, UserDb } from './users.js';
 
 /** Everything `spawn` needs for one command, decided before anything starts. */
@@ -106,21 +107,4 @@ function checkedCwd(cwd: string): string {
     throw new PaddockError('NOT_A_DIRECTORY', `\`cwd\`: not a directory: ${cwd}`, { field: 'cwd', path: cwd });
   }
   return cwd;
-}
-
-function isDirectory(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }

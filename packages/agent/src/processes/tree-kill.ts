@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { executable } from '../fs-checks.js';
 
 /**
  * Finds and signals everything a command started. A command leads its own session and
@@ -154,13 +155,4 @@ function markedAsOwner(pids: number[], line: string): number[] {
     }
   }
   return found;
-}
-
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }

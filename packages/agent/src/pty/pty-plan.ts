@@ -1,7 +1,7 @@
-import { accessSync, constants } from 'node:fs';
 import type { CreatePtyRequest } from '@paddock/protocol';
 import { type CommandPlan, planCommand } from '../command-plan.js';
 import type { AgentConfig } from '../config.js';
+import { executable } from '../fs-checks.js';
 import { type SandboxUser, UserDb } from '../users.js';
 
 /** What node-pty's spawn needs for one session, decided before anything starts. */
@@ -60,13 +60,4 @@ function loginShell(user: SandboxUser): string {
 
 function commandShell(): string {
   return executable('/bin/bash') ? '/bin/bash' : '/bin/sh';
-}
-
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
