@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Optional, Union
 
+from ._wire import base64_text
 from .errors import InternalError, error_from_body
 from .models import CommandExit, CommandOutput, parse_list
 
@@ -143,8 +144,7 @@ class ProcessEventDecoder:
 
 def stdin_body(data: Union[str, bytes, bytearray], eof: bool) -> dict[str, Any]:
     """The ``ProcessStdinRequest`` body."""
-    raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-    body: dict[str, Any] = {"dataBase64": base64.b64encode(raw).decode("ascii")}
+    body: dict[str, Any] = {"dataBase64": base64_text(data)}
     if eof:
         body["eof"] = True
     return body
