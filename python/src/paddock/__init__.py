@@ -16,7 +16,15 @@ Example::
         r = await sbx.commands.run("echo hi")
 """
 
+from . import (
+    sandbox_async,
+    sandbox_sync,
+    volume,  # noqa: F401 (``paddock.volume`` is imported with the package, as it always was)
+)
 from ._code_common import CodeContext, Execution, ExecutionError, Logs, Result
+from ._network_common import DeniedAttempt, NetworkStatus
+from ._ports_common import PortAccess, PortInfo
+from ._pty_common import PtyInfo
 from ._state_common import SnapshotInfo, VolumeInfo
 from ._watch_common import TransferProgress, WatchEvent
 from .connection_config import ConnectionConfig
@@ -58,60 +66,34 @@ from .models import (
     TemplateBuildResult,
     TemplateInfo,
 )
-from .sandbox_async import (
-    AsyncCodeContexts,
-    AsyncCommands,
-    AsyncCommandStream,
-    AsyncFiles,
-    AsyncFileStream,
-    AsyncSandbox,
-    AsyncTemplate,
-)
-from .sandbox_async.watch import AsyncWatchHandle
-from .sandbox_sync import CodeContexts, Commands, CommandStream, Files, FileStream, Sandbox, Template
-from .sandbox_sync.watch import WatchHandle
-from .volume import AsyncVolume, Volume
+
+# The async API and its generated sync twin: each package's __all__ says what it exports.
+from .sandbox_async import *  # noqa: F403
+from .sandbox_sync import *  # noqa: F403
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "AsyncWatchHandle",
-    "TransferProgress",
-    "WatchEvent",
-    "WatchHandle",
-    "AsyncVolume",
-    "SnapshotInfo",
-    "Volume",
-    "VolumeInfo",
-    "AsyncCodeContexts",
     "CodeContext",
-    "CodeContexts",
     "Execution",
     "ExecutionError",
     "Logs",
     "Result",
-    "AsyncCommandStream",
-    "AsyncCommands",
-    "AsyncFileStream",
-    "AsyncFiles",
-    "AsyncSandbox",
-    "AsyncTemplate",
-    "AuthenticationError",
-    "CommandEvent",
-    "CommandExit",
-    "CommandExitError",
-    "CommandOutput",
-    "CommandResult",
-    "CommandStart",
-    "CommandStream",
-    "Commands",
-    "ConflictError",
+    "DeniedAttempt",
+    "NetworkStatus",
+    "PortAccess",
+    "PortInfo",
+    "PtyInfo",
+    "SnapshotInfo",
+    "VolumeInfo",
+    "TransferProgress",
+    "WatchEvent",
     "ConnectionConfig",
-    "DiskFullError",
     "ERROR_CLASSES",
-    "FileInfo",
-    "FileStream",
-    "Files",
+    "AuthenticationError",
+    "CommandExitError",
+    "ConflictError",
+    "DiskFullError",
     "InternalError",
     "InvalidArgumentError",
     "IsADirectoryError",
@@ -121,41 +103,26 @@ __all__ = [
     "PermissionDeniedError",
     "PortNotOpenError",
     "RateLimitError",
-    "ReasonCode",
-    "Sandbox",
     "SandboxError",
-    "SandboxInfo",
     "SandboxNotRunningError",
     "SandboxPausedError",
-    "Template",
     "TemplateBuildError",
+    "TimeoutError",
+    "UnavailableError",
+    "error_from_body",
+    "CommandEvent",
+    "CommandExit",
+    "CommandOutput",
+    "CommandResult",
+    "CommandStart",
+    "FileInfo",
+    "ReasonCode",
+    "SandboxInfo",
     "TemplateBuildEvent",
     "TemplateBuildLog",
     "TemplateBuildProgress",
     "TemplateBuildResult",
     "TemplateInfo",
-    "TimeoutError",
-    "UnavailableError",
-    "error_from_body",
 ]
-
-# Terminals (PTY sessions): sbx.pty in both SDKs.
-from ._pty_common import PtyInfo  # noqa: E402
-from .sandbox_async.pty import AsyncPty, AsyncPtyHandle  # noqa: E402
-from .sandbox_sync.pty import Pty, PtyHandle  # noqa: E402
-
-__all__ += ["AsyncPty", "AsyncPtyHandle", "Pty", "PtyHandle", "PtyInfo"]
-
-# Exposed ports: sbx.ports in both SDKs.
-from ._ports_common import PortAccess, PortInfo  # noqa: E402
-from .sandbox_async.ports import AsyncPorts  # noqa: E402
-from .sandbox_sync.ports import Ports  # noqa: E402
-
-__all__ += ["AsyncPorts", "PortAccess", "PortInfo", "Ports"]
-
-# Each sandbox's network: egress policy, live updates, refused attempts.
-from ._network_common import DeniedAttempt, NetworkStatus  # noqa: E402
-from .sandbox_async.network import AsyncSandboxNetwork  # noqa: E402
-from .sandbox_sync.network import SandboxNetwork  # noqa: E402
-
-__all__ += ["AsyncSandboxNetwork", "DeniedAttempt", "NetworkStatus", "SandboxNetwork"]
+__all__ += sandbox_async.__all__
+__all__ += sandbox_sync.__all__

@@ -9,13 +9,13 @@ carries the total (see docs/api.md, "Processes").
 from __future__ import annotations
 
 import base64
-import codecs
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Optional, Union
 
+from ._wire import base64_text
 from .errors import InternalError, error_from_body
-from .models import CommandExit, CommandOutput, parse_list
+from .models import CommandExit, CommandOutput, OutputText, parse_list
 
 SIGNAL_NAMES = (
     "SIGHUP", "SIGINT", "SIGQUIT", "SIGKILL", "SIGUSR1", "SIGUSR2",
@@ -105,13 +105,10 @@ ProcessEvent = Union[ProcessStart, CommandOutput, ProcessTruncated, ProcessExit]
 
 
 class ProcessEventDecoder:
-    """Turns wire process events into :data:`ProcessEvent` values (UTF-8 decoded per stream)."""
+    """Turns wire process events into :data:`ProcessEvent` values (output text by :class:`OutputText`)."""
 
     def __init__(self) -> None:
-        self._decoders = {
-            "stdout": codecs.getincrementaldecoder("utf-8")("replace"),
-            "stderr": codecs.getincrementaldecoder("utf-8")("replace"),
-        }
+        self._text = OutputText()
 
     def decode(self, raw: Any) -> ProcessEvent:
         if not isinstance(raw, dict):
@@ -120,8 +117,7 @@ class ProcessEventDecoder:
         try:
             if kind in ("stdout", "stderr"):
                 chunk = base64.b64decode(str(raw["data"]), validate=True)
-                text = self._decoders[kind].decode(chunk)
-                return CommandOutput(type=kind, data=text, bytes=chunk, offset=int(raw["offset"]))
+                return self._text.output(kind, chunk, int(raw["offset"]))
             if kind == "start":
                 return ProcessStart(id=str(raw["id"]), pid=int(raw["pid"]))
             if kind == "truncated":
@@ -143,8 +139,7 @@ class ProcessEventDecoder:
 
 def stdin_body(data: Union[str, bytes, bytearray], eof: bool) -> dict[str, Any]:
     """The ``ProcessStdinRequest`` body."""
-    raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-    body: dict[str, Any] = {"dataBase64": base64.b64encode(raw).decode("ascii")}
+    body: dict[str, Any] = {"dataBase64": base64_text(data)}
     if eof:
         body["eof"] = True
     return body

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Callable, Optional, Union
 
+from ._wire import launch_fields
 from .errors import InternalError, UnavailableError, error_from_body
 from .models import _NUMBER, _get, _mapping, _opt, _time
 
@@ -72,13 +73,7 @@ def create_pty_body(
     body: dict[str, Any] = {"cols": cols, "rows": rows}
     if cmd is not None:
         body["cmd"] = cmd
-    if cwd is not None:
-        body["cwd"] = cwd
-    if envs is not None:
-        body["env"] = dict(envs)
-    if user is not None:
-        body["user"] = user
-    return body
+    return {**body, **launch_fields(cwd, envs, user)}
 
 
 def created_of(value: Any) -> tuple[str, int]:

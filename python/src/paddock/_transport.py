@@ -11,7 +11,7 @@ import contextlib
 import json as jsonlib
 from collections.abc import AsyncGenerator, Generator, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Optional, Union
+from typing import Any, Generic, Optional, TypeVar, Union
 
 import httpx
 
@@ -85,16 +85,15 @@ def json_of(response: httpx.Response, body: bytes) -> Any:
         ) from None
 
 
-class SyncTransport:
-    """One ``httpx.Client`` for a sandbox (or a one-off class-level call)."""
+ClientT = TypeVar("ClientT", httpx.Client, httpx.AsyncClient)
 
-    def __init__(self, config: ConnectionConfig) -> None:
+
+class _Transport(Generic[ClientT]):
+    """What both transports share: the connection, request building and error mapping."""
+
+    def __init__(self, config: ConnectionConfig, client: ClientT) -> None:
         self.config = config
-        self._client = httpx.Client(headers=client_headers(config), follow_redirects=False)
-
-    def close(self) -> None:
-        """Closes the pooled connections."""
-        self._client.close()
+        self._client = client
 
     @contextlib.contextmanager
     def _mapped(self, wait: Wait) -> Iterator[None]:
@@ -102,6 +101,30 @@ class SyncTransport:
             yield
         except httpx.TransportError as exc:
             raise transport_error(self.config, wait, exc) from exc
+
+    def _request(self, method: str, path: str, wait: Wait, *, params: Params, json: Any, content: Any) -> httpx.Request:
+        """The request that ``open`` sends: an upload body (``content``) goes as octet-stream."""
+        headers = {"content-type": "application/octet-stream"} if content is not None else None
+        return self._client.build_request(
+            method,
+            self.config.api_url + path,
+            params=params,
+            json=json,
+            content=content,
+            headers=headers,
+            timeout=wait.httpx_timeout(),
+        )
+
+
+class SyncTransport(_Transport[httpx.Client]):
+    """One ``httpx.Client`` for a sandbox (or a one-off class-level call)."""
+
+    def __init__(self, config: ConnectionConfig) -> None:
+        super().__init__(config, httpx.Client(headers=client_headers(config), follow_redirects=False))
+
+    def close(self) -> None:
+        """Closes the pooled connections."""
+        self._client.close()
 
     def open(
         self,
@@ -117,16 +140,7 @@ class SyncTransport:
 
         The caller must close it (``iter_body`` does so when the body ends).
         """
-        headers = {"content-type": "application/octet-stream"} if content is not None else None
-        request = self._client.build_request(
-            method,
-            self.config.api_url + path,
-            params=params,
-            json=json,
-            content=content,
-            headers=headers,
-            timeout=wait.httpx_timeout(),
-        )
+        request = self._request(method, path, wait, params=params, json=json, content=content)
         with self._mapped(wait):
             response = self._client.send(request, stream=True)
             if response.status_code >= 400:
@@ -154,23 +168,15 @@ class SyncTransport:
         return self.read_json(self.open(method, path, wait, params=params, json=json), wait)
 
 
-class AsyncTransport:
+class AsyncTransport(_Transport[httpx.AsyncClient]):
     """One ``httpx.AsyncClient`` for a sandbox (or a one-off class-level call)."""
 
     def __init__(self, config: ConnectionConfig) -> None:
-        self.config = config
-        self._client = httpx.AsyncClient(headers=client_headers(config), follow_redirects=False)
+        super().__init__(config, httpx.AsyncClient(headers=client_headers(config), follow_redirects=False))
 
     async def close(self) -> None:
         """Closes the pooled connections."""
         await self._client.aclose()
-
-    @contextlib.contextmanager
-    def _mapped(self, wait: Wait) -> Iterator[None]:
-        try:
-            yield
-        except httpx.TransportError as exc:
-            raise transport_error(self.config, wait, exc) from exc
 
     async def open(
         self,
@@ -183,16 +189,7 @@ class AsyncTransport:
         content: Any = None,
     ) -> httpx.Response:
         """Sends a request; returns the 2xx response with its body still unread."""
-        headers = {"content-type": "application/octet-stream"} if content is not None else None
-        request = self._client.build_request(
-            method,
-            self.config.api_url + path,
-            params=params,
-            json=json,
-            content=content,
-            headers=headers,
-            timeout=wait.httpx_timeout(),
-        )
+        request = self._request(method, path, wait, params=params, json=json, content=content)
         with self._mapped(wait):
             response = await self._client.send(request, stream=True)
             if response.status_code >= 400:

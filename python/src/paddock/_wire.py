@@ -130,19 +130,29 @@ def run_command_body(
     """
     if isinstance(cmd, (bytes, bytearray)):
         raise TypeError("cmd must be a str (a shell line) or a list of str (argv), not bytes")
-    body: RunCommandRequest = {"cmd": cmd} if isinstance(cmd, str) else {"argv": [str(a) for a in cmd]}
-    if stdin is not None:
-        raw = stdin.encode("utf-8") if isinstance(stdin, str) else bytes(stdin)
-        body["stdinBase64"] = base64.b64encode(raw).decode("ascii")
-    if cwd is not None:
-        body["cwd"] = cwd
-    if envs is not None:
-        body["env"] = dict(envs)
-    if user is not None:
-        body["user"] = user
-    if timeout is not None:
-        body["timeoutMs"] = seconds_to_ms(timeout, "timeout")
-    return body
+    program = {"cmd": cmd} if isinstance(cmd, str) else {"argv": [str(a) for a in cmd]}
+    return cast(
+        RunCommandRequest,
+        _drop_none(
+            {
+                **program,
+                "stdinBase64": None if stdin is None else base64_text(stdin),
+                **launch_fields(cwd, envs, user),
+                "timeoutMs": None if timeout is None else seconds_to_ms(timeout, "timeout"),
+            }
+        ),
+    )
+
+
+def launch_fields(cwd: Optional[str], envs: Optional[Mapping[str, str]], user: Optional[str]) -> dict[str, Any]:
+    """Where and as whom a program starts (``cwd``, ``env``, ``user``), in every body that starts
+    one (a command, a terminal); a field left None is the sandbox's default."""
+    return _drop_none({"cwd": cwd, "env": None if envs is None else dict(envs), "user": user})
+
+
+def base64_text(data: Union[str, bytes, bytearray, memoryview]) -> str:
+    """Bytes (text as UTF-8) as the base64 text that JSON bodies carry."""
+    return base64.b64encode(data.encode("utf-8") if isinstance(data, str) else bytes(data)).decode("ascii")
 
 
 def file_query(path: str, **params: Any) -> dict[str, str]:

@@ -253,6 +253,20 @@ class CommandExit:
     type: Literal["exit"] = field(default="exit", init=False)
 
 
+class OutputText:
+    """Turns stdout and stderr chunks into :class:`CommandOutput` values, with one incremental
+    UTF-8 decoder per stream so that a character split between chunks decodes whole."""
+
+    def __init__(self) -> None:
+        self._decoders = {
+            "stdout": codecs.getincrementaldecoder("utf-8")("replace"),
+            "stderr": codecs.getincrementaldecoder("utf-8")("replace"),
+        }
+
+    def output(self, kind: Literal["stdout", "stderr"], chunk: bytes, offset: int) -> CommandOutput:
+        return CommandOutput(type=kind, data=self._decoders[kind].decode(chunk), bytes=chunk, offset=offset)
+
+
 CommandEvent = Union[CommandStart, CommandOutput, CommandExit]
 """One event of ``commands.stream``: start, an output chunk, or exit."""
 
@@ -290,15 +304,11 @@ TemplateBuildEvent = Union[TemplateBuildProgress, TemplateBuildLog, TemplateBuil
 class CommandEventDecoder:
     """Turns wire command events (parsed NDJSON objects) into :data:`CommandEvent` values.
 
-    Keeps one incremental UTF-8 decoder per stream so multi-byte characters split across
-    chunks decode whole. An ``error`` event raises its typed error.
+    Output is decoded by :class:`OutputText`. An ``error`` event raises its typed error.
     """
 
     def __init__(self) -> None:
-        self._decoders = {
-            "stdout": codecs.getincrementaldecoder("utf-8")("replace"),
-            "stderr": codecs.getincrementaldecoder("utf-8")("replace"),
-        }
+        self._text = OutputText()
 
     def decode(self, raw: Any) -> CommandEvent:
         """Decodes one wire event; raises the typed error for an ``error`` event."""
@@ -312,8 +322,7 @@ class CommandEventDecoder:
                 chunk = base64.b64decode(_get(w, "data", str, what), validate=True)
             except ValueError:
                 raise InternalError("INTERNAL", f"unexpected command event: {kind} data is not base64") from None
-            text = self._decoders[kind].decode(chunk)
-            return CommandOutput(type=kind, data=text, bytes=chunk, offset=int(_get(w, "offset", _NUMBER, what)))
+            return self._text.output(kind, chunk, int(_get(w, "offset", _NUMBER, what)))
         if kind == "start":
             return CommandStart(pid=int(_get(w, "pid", _NUMBER, what)))
         if kind == "exit":

@@ -19,6 +19,7 @@ from .code_interpreter import run_code as _run_code
 from .commands import AsyncCommands
 from .files import AsyncFiles
 from .network import AsyncSandboxNetwork
+from .one_off import one_off_call
 from .ports import AsyncPorts
 from .pty import AsyncPty
 from .state import AsyncStateMixin, fork_sandboxes
@@ -264,12 +265,8 @@ class AsyncSandbox(AsyncStateMixin):
 
             mine = await AsyncSandbox.list(metadata={"agent": "a1"}, state=["running"])
         """
-        transport = AsyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
-        try:
-            query = list_sandboxes_query(metadata, state)
-            body = await transport.call("GET", "/v1/sandboxes", wait_for(transport.config, None), params=tuple(query))
-        finally:
-            await transport.close()
+        config = ConnectionConfig.resolve(api_url, api_key, request_timeout)
+        body = await one_off_call(config, "GET", "/v1/sandboxes", params=tuple(list_sandboxes_query(metadata, state)))
         return parse_list(body, "sandboxes", SandboxInfo.from_wire)
 
     @class_or_instance_method

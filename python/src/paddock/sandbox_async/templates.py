@@ -13,6 +13,7 @@ from .._wire import NdjsonSplitter
 from ..connection_config import ConnectionConfig
 from ..errors import InternalError
 from ..models import TemplateBuildResult, TemplateInfo, decode_template_event, parse_list
+from .one_off import one_off_call
 
 
 async def _lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[Any]:
@@ -79,12 +80,8 @@ class AsyncTemplate:
         *, api_url: Optional[str] = None, api_key: Optional[str] = None, request_timeout: Optional[float] = None
     ) -> builtins.list[TemplateInfo]:
         """The templates on the server."""
-        transport = AsyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
-        try:
-            body = await transport.call("GET", "/v1/templates", wait_for(transport.config, None))
-        finally:
-            await transport.close()
-        return parse_list(body, "templates", TemplateInfo.from_wire)
+        config = ConnectionConfig.resolve(api_url, api_key, request_timeout)
+        return parse_list(await one_off_call(config, "GET", "/v1/templates"), "templates", TemplateInfo.from_wire)
 
     @staticmethod
     async def get(
@@ -95,12 +92,8 @@ class AsyncTemplate:
         request_timeout: Optional[float] = None,
     ) -> TemplateInfo:
         """One template by name; raises ``NotFoundError`` when there is none."""
-        transport = AsyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
-        try:
-            body = await transport.call("GET", template_path(name), wait_for(transport.config, None))
-        finally:
-            await transport.close()
-        return TemplateInfo.from_wire(body)
+        config = ConnectionConfig.resolve(api_url, api_key, request_timeout)
+        return TemplateInfo.from_wire(await one_off_call(config, "GET", template_path(name)))
 
     @staticmethod
     async def remove(
@@ -111,8 +104,4 @@ class AsyncTemplate:
         request_timeout: Optional[float] = None,
     ) -> None:
         """Deletes a template; raises ``ConflictError`` while sandboxes use it."""
-        transport = AsyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
-        try:
-            await transport.call("DELETE", template_path(name), wait_for(transport.config, None))
-        finally:
-            await transport.close()
+        await one_off_call(ConnectionConfig.resolve(api_url, api_key, request_timeout), "DELETE", template_path(name))

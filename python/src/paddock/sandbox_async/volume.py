@@ -6,9 +6,9 @@ import builtins
 from typing import Optional
 
 from .._state_common import VolumeInfo
-from .._transport import AsyncTransport, wait_for
 from ..connection_config import ConnectionConfig
 from ..models import parse_list
+from .one_off import one_off_call
 
 
 class AsyncVolume:
@@ -21,21 +21,6 @@ class AsyncVolume:
     """
 
     @staticmethod
-    async def _call(
-        method: str,
-        path: str,
-        json: Optional[dict],
-        api_url: Optional[str],
-        api_key: Optional[str],
-        request_timeout: Optional[float],
-    ) -> object:
-        transport = AsyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
-        try:
-            return await transport.call(method, path, wait_for(transport.config, None), json=json)
-        finally:
-            await transport.close()
-
-    @staticmethod
     async def create(
         name: str,
         *,
@@ -45,8 +30,8 @@ class AsyncVolume:
         request_timeout: Optional[float] = None,
     ) -> VolumeInfo:
         """Creates a volume. Raises ConflictError when the name is taken."""
-        json = {"name": name, "sizeMiB": size_mib}
-        body = await AsyncVolume._call("POST", "/v1/volumes", json, api_url, api_key, request_timeout)
+        config = ConnectionConfig.resolve(api_url, api_key, request_timeout)
+        body = await one_off_call(config, "POST", "/v1/volumes", json={"name": name, "sizeMiB": size_mib})
         return VolumeInfo.from_wire(body)
 
     @staticmethod
@@ -58,16 +43,16 @@ class AsyncVolume:
         request_timeout: Optional[float] = None,
     ) -> VolumeInfo:
         """One volume by name. Raises NotFoundError when there is none."""
-        body = await AsyncVolume._call("GET", f"/v1/volumes/{name}", None, api_url, api_key, request_timeout)
-        return VolumeInfo.from_wire(body)
+        config = ConnectionConfig.resolve(api_url, api_key, request_timeout)
+        return VolumeInfo.from_wire(await one_off_call(config, "GET", f"/v1/volumes/{name}"))
 
     @staticmethod
     async def list(
         *, api_url: Optional[str] = None, api_key: Optional[str] = None, request_timeout: Optional[float] = None
     ) -> builtins.list[VolumeInfo]:
         """The volumes on the server."""
-        body = await AsyncVolume._call("GET", "/v1/volumes", None, api_url, api_key, request_timeout)
-        return parse_list(body, "volumes", VolumeInfo.from_wire)
+        config = ConnectionConfig.resolve(api_url, api_key, request_timeout)
+        return parse_list(await one_off_call(config, "GET", "/v1/volumes"), "volumes", VolumeInfo.from_wire)
 
     @staticmethod
     async def delete(
@@ -78,4 +63,4 @@ class AsyncVolume:
         request_timeout: Optional[float] = None,
     ) -> None:
         """Deletes a volume and its data. Raises ConflictError while a sandbox mounts it."""
-        await AsyncVolume._call("DELETE", f"/v1/volumes/{name}", None, api_url, api_key, request_timeout)
+        await one_off_call(ConnectionConfig.resolve(api_url, api_key, request_timeout), "DELETE", f"/v1/volumes/{name}")

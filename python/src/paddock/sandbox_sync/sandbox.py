@@ -20,6 +20,7 @@ from .code_interpreter import run_code as _run_code
 from .commands import Commands
 from .files import Files
 from .network import SandboxNetwork
+from .one_off import one_off_call
 from .ports import Ports
 from .pty import Pty
 from .state import SyncStateMixin, fork_sandboxes
@@ -265,12 +266,8 @@ class Sandbox(SyncStateMixin):
 
             mine = Sandbox.list(metadata={"agent": "a1"}, state=["running"])
         """
-        transport = SyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
-        try:
-            query = list_sandboxes_query(metadata, state)
-            body = transport.call("GET", "/v1/sandboxes", wait_for(transport.config, None), params=tuple(query))
-        finally:
-            transport.close()
+        config = ConnectionConfig.resolve(api_url, api_key, request_timeout)
+        body = one_off_call(config, "GET", "/v1/sandboxes", params=tuple(list_sandboxes_query(metadata, state)))
         return parse_list(body, "sandboxes", SandboxInfo.from_wire)
 
     @class_or_instance_method

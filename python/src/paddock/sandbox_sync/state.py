@@ -10,6 +10,7 @@ from .._state_common import SnapshotInfo, hibernate_body
 from .._transport import SyncTransport, wait_for
 from ..connection_config import ConnectionConfig
 from ..models import SandboxInfo, parse_list
+from .one_off import one_off_call
 
 
 class SyncStateMixin:
@@ -59,13 +60,9 @@ def fork_sandboxes(
     request_timeout: Optional[float],
 ) -> list[SandboxInfo]:
     """``POST /fork``: the infos of the new sandboxes."""
-    transport = SyncTransport(config)
-    try:
-        body: dict = {"count": count}
-        if metadata is not None:
-            body["metadata"] = dict(metadata)
-        wait = wait_for(config, 0 if request_timeout is None else request_timeout)
-        answer = transport.call("POST", f"/v1/sandboxes/{sandbox_id}/fork", wait, json=body)
-    finally:
-        transport.close()
+    body: dict = {"count": count}
+    if metadata is not None:
+        body["metadata"] = dict(metadata)
+    wait = wait_for(config, 0 if request_timeout is None else request_timeout)
+    answer = one_off_call(config, "POST", f"/v1/sandboxes/{sandbox_id}/fork", wait=wait, json=body)
     return parse_list(answer, "sandboxes", SandboxInfo.from_wire)

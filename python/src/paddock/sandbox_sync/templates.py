@@ -14,6 +14,7 @@ from .._wire import NdjsonSplitter
 from ..connection_config import ConnectionConfig
 from ..errors import InternalError
 from ..models import TemplateBuildResult, TemplateInfo, decode_template_event, parse_list
+from .one_off import one_off_call
 
 
 def _lines(chunks: Iterator[bytes]) -> Iterator[Any]:
@@ -80,12 +81,8 @@ class Template:
         *, api_url: Optional[str] = None, api_key: Optional[str] = None, request_timeout: Optional[float] = None
     ) -> builtins.list[TemplateInfo]:
         """The templates on the server."""
-        transport = SyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
-        try:
-            body = transport.call("GET", "/v1/templates", wait_for(transport.config, None))
-        finally:
-            transport.close()
-        return parse_list(body, "templates", TemplateInfo.from_wire)
+        config = ConnectionConfig.resolve(api_url, api_key, request_timeout)
+        return parse_list(one_off_call(config, "GET", "/v1/templates"), "templates", TemplateInfo.from_wire)
 
     @staticmethod
     def get(
@@ -96,12 +93,8 @@ class Template:
         request_timeout: Optional[float] = None,
     ) -> TemplateInfo:
         """One template by name; raises ``NotFoundError`` when there is none."""
-        transport = SyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
-        try:
-            body = transport.call("GET", template_path(name), wait_for(transport.config, None))
-        finally:
-            transport.close()
-        return TemplateInfo.from_wire(body)
+        config = ConnectionConfig.resolve(api_url, api_key, request_timeout)
+        return TemplateInfo.from_wire(one_off_call(config, "GET", template_path(name)))
 
     @staticmethod
     def remove(
@@ -112,8 +105,4 @@ class Template:
         request_timeout: Optional[float] = None,
     ) -> None:
         """Deletes a template; raises ``ConflictError`` while sandboxes use it."""
-        transport = SyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
-        try:
-            transport.call("DELETE", template_path(name), wait_for(transport.config, None))
-        finally:
-            transport.close()
+        one_off_call(ConnectionConfig.resolve(api_url, api_key, request_timeout), "DELETE", template_path(name))

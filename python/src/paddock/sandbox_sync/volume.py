@@ -7,9 +7,9 @@ import builtins
 from typing import Optional
 
 from .._state_common import VolumeInfo
-from .._transport import SyncTransport, wait_for
 from ..connection_config import ConnectionConfig
 from ..models import parse_list
+from .one_off import one_off_call
 
 
 class Volume:
@@ -22,21 +22,6 @@ class Volume:
     """
 
     @staticmethod
-    def _call(
-        method: str,
-        path: str,
-        json: Optional[dict],
-        api_url: Optional[str],
-        api_key: Optional[str],
-        request_timeout: Optional[float],
-    ) -> object:
-        transport = SyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
-        try:
-            return transport.call(method, path, wait_for(transport.config, None), json=json)
-        finally:
-            transport.close()
-
-    @staticmethod
     def create(
         name: str,
         *,
@@ -46,8 +31,8 @@ class Volume:
         request_timeout: Optional[float] = None,
     ) -> VolumeInfo:
         """Creates a volume. Raises ConflictError when the name is taken."""
-        json = {"name": name, "sizeMiB": size_mib}
-        body = Volume._call("POST", "/v1/volumes", json, api_url, api_key, request_timeout)
+        config = ConnectionConfig.resolve(api_url, api_key, request_timeout)
+        body = one_off_call(config, "POST", "/v1/volumes", json={"name": name, "sizeMiB": size_mib})
         return VolumeInfo.from_wire(body)
 
     @staticmethod
@@ -59,16 +44,16 @@ class Volume:
         request_timeout: Optional[float] = None,
     ) -> VolumeInfo:
         """One volume by name. Raises NotFoundError when there is none."""
-        body = Volume._call("GET", f"/v1/volumes/{name}", None, api_url, api_key, request_timeout)
-        return VolumeInfo.from_wire(body)
+        config = ConnectionConfig.resolve(api_url, api_key, request_timeout)
+        return VolumeInfo.from_wire(one_off_call(config, "GET", f"/v1/volumes/{name}"))
 
     @staticmethod
     def list(
         *, api_url: Optional[str] = None, api_key: Optional[str] = None, request_timeout: Optional[float] = None
     ) -> builtins.list[VolumeInfo]:
         """The volumes on the server."""
-        body = Volume._call("GET", "/v1/volumes", None, api_url, api_key, request_timeout)
-        return parse_list(body, "volumes", VolumeInfo.from_wire)
+        config = ConnectionConfig.resolve(api_url, api_key, request_timeout)
+        return parse_list(one_off_call(config, "GET", "/v1/volumes"), "volumes", VolumeInfo.from_wire)
 
     @staticmethod
     def delete(
@@ -79,4 +64,4 @@ class Volume:
         request_timeout: Optional[float] = None,
     ) -> None:
         """Deletes a volume and its data. Raises ConflictError while a sandbox mounts it."""
-        Volume._call("DELETE", f"/v1/volumes/{name}", None, api_url, api_key, request_timeout)
+        one_off_call(ConnectionConfig.resolve(api_url, api_key, request_timeout), "DELETE", f"/v1/volumes/{name}")
