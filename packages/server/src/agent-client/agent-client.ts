@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
 import {
@@ -65,6 +66,9 @@ export class AgentClient {
   private readonly gone = new AbortController();
 
   constructor(socketPath: string) {
+    // Every call in flight listens on these until it ends (`joinSignals` in transport.ts removes
+    // it): many concurrent calls on one sandbox are normal, not a leak, so no warning at 11.
+    setMaxListeners(0, this.stopped.signal, this.gone.signal);
     const agent = new AgentSocketPool(socketPath);
     this.endpoint = { socketPath, agent, stop: this.stopped.signal, gone: this.gone.signal };
   }
