@@ -1,28 +1,16 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import {
   ConflictError,
   InvalidArgumentError,
   NotFoundError,
   type PtyCreateOptions,
   type PtyHandle,
-  Sandbox,
+  type Sandbox,
 } from '@paddock/sdk';
-import type { RunningServer } from '@paddock/server';
-import { startTestServer, type TestConnection, waitFor } from '../support/server.js';
+import { useTestServer, waitFor } from '../support/server.js';
 
-let server: RunningServer;
-let conn: TestConnection;
-const made: Sandbox[] = [];
-
-before(async () => {
-  ({ server, conn } = await startTestServer());
-});
-
-after(async () => {
-  await Promise.allSettled(made.map((s) => s.kill()));
-  await server.close();
-});
+const fixture = useTestServer();
 
 /** The text a terminal has shown so far, and a bounded wait for what it should show. */
 class Screen {
@@ -54,8 +42,7 @@ for (const isolation of ['container', 'gvisor'] as const) {
   describe(`terminals through the TypeScript SDK (${isolation})`, () => {
     let sbx: Sandbox;
     before(async () => {
-      sbx = await Sandbox.create({ ...conn, isolation, timeoutMs: 900_000 });
-      made.push(sbx);
+      sbx = await fixture.sandbox({ isolation, timeoutMs: 900_000 });
     });
 
     it('runs the login shell: input, job control, colors, exit code', async () => {
@@ -132,8 +119,7 @@ for (const isolation of ['container', 'gvisor'] as const) {
 describe('terminal errors', () => {
   let sbx: Sandbox;
   before(async () => {
-    sbx = await Sandbox.create({ ...conn, timeoutMs: 900_000 });
-    made.push(sbx);
+    sbx = await fixture.sandbox({ timeoutMs: 900_000 });
   });
 
   it('refuses bad sizes naming the field', async () => {
@@ -155,15 +141,15 @@ describe('terminal errors', () => {
     await assert.rejects(sbx.pty.sendInput('nosuchsession', 'x'), NotFoundError);
     await assert.rejects(sbx.pty.resize('nosuchsession', { cols: 10, rows: 10 }), NotFoundError);
     await assert.rejects(sbx.pty.kill('nosuchsession'), NotFoundError);
-    const res = await fetch(`${conn.apiUrl}/v1/sandboxes/${'z'.repeat(20)}/pty`, {
-      headers: { authorization: `Bearer ${conn.apiKey}` },
+    const res = await fetch(`${fixture.conn.apiUrl}/v1/sandboxes/${'z'.repeat(20)}/pty`, {
+      headers: { authorization: `Bearer ${fixture.conn.apiKey}` },
     });
     assert.equal(res.status, 404);
   });
 
   it('refuses a bad body, an unknown field and a bad fromOffset', async () => {
-    const headers = { authorization: `Bearer ${conn.apiKey}`, 'content-type': 'application/json' };
-    const base = `${conn.apiUrl}/v1/sandboxes/${sbx.id}/pty`;
+    const headers = { authorization: `Bearer ${fixture.conn.apiKey}`, 'content-type': 'application/json' };
+    const base = `${fixture.conn.apiUrl}/v1/sandboxes/${sbx.id}/pty`;
     const unknown = await fetch(base, { method: 'POST', headers, body: JSON.stringify({ cols: 80, rows: 24, x: 1 }) });
     assert.equal(unknown.status, 400);
     assert.match(((await unknown.json()) as { message: string }).message, /`x`/);

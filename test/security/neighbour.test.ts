@@ -4,34 +4,15 @@
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { Sandbox } from '@paddock/sdk';
-import type { RunningServer } from '@paddock/server';
+import { describe, test } from 'node:test';
 import { WORKLOAD_CPU_SHARES } from '../../packages/server/src/runtime/cgroups.js';
 import { nprocLimit, SANDBOX_CPU_SHARES } from '../../packages/server/src/runtime/oci-spec.js';
 import { TEST_CGROUP_PARENT } from '../support/env.js';
-import { startTestServer, type TestConnection } from '../support/server.js';
+import { useTestServer } from '../support/server.js';
 
 const CPU_MOUNT = '/dev/paddock-cpu';
 
-let server: RunningServer;
-let conn: TestConnection;
-const made: Sandbox[] = [];
-
-before(async () => {
-  ({ server, conn } = await startTestServer());
-});
-
-after(async () => {
-  await Promise.allSettled(made.map((s) => s.kill()));
-  await server.close();
-});
-
-async function sandbox(opts: Parameters<typeof Sandbox.create>[0] = {}): Promise<Sandbox> {
-  const sbx = await Sandbox.create({ ...conn, ...opts });
-  made.push(sbx);
-  return sbx;
-}
+const { sandbox } = useTestServer();
 
 function cgroupFile(controller: string, id: string, file: string): Promise<string> {
   return readFile(join('/sys/fs/cgroup', controller, TEST_CGROUP_PARENT, id, file), 'utf8').then((s) => s.trim());

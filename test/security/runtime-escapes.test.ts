@@ -6,13 +6,11 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, test } from 'node:test';
+import { before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { Sandbox } from '@paddock/sdk';
-import type { RunningServer } from '@paddock/server';
 import { TEST_CGROUP_PARENT, TEST_DATA_DIR } from '../support/env.js';
-import { startTestServer, type TestConnection } from '../support/server.js';
+import { useTestServer } from '../support/server.js';
 
 type Isolation = 'container' | 'gvisor';
 type User = 'root' | 'user';
@@ -172,18 +170,7 @@ const THREATS: Threat[] = [
   },
 ];
 
-let server: RunningServer;
-let conn: TestConnection;
-const made: Sandbox[] = [];
-
-before(async () => {
-  ({ server, conn } = await startTestServer());
-});
-
-after(async () => {
-  await Promise.allSettled(made.map((s) => s.kill()));
-  await server?.close();
-});
+const { sandbox } = useTestServer({ metadata: { suite: 'security-runtime-escapes' } });
 
 /** The host file that is the stdout and stderr of a sandbox's init (on its layer image). */
 const initLogOf = (id: string) => join(TEST_DATA_DIR, 'sandboxes', id, 'layer', 'sandbox.log');
@@ -208,8 +195,7 @@ interface Run {
 
 /** One sandbox, the probes as root then as `user`, and the host's view around them. */
 async function probe(isolation: Isolation): Promise<Run> {
-  const sbx = await Sandbox.create({ ...conn, isolation, metadata: { suite: 'security-runtime-escapes' } });
-  made.push(sbx);
+  const sbx = await sandbox({ isolation });
   await sbx.files.write('/tmp/escape-probes.py', await readFile(PROBES, 'utf8'), { mode: 0o644 });
   const hostBefore = await hostView(sbx.id);
   const reports = {} as Record<User, Report>;
@@ -267,13 +253,7 @@ for (const isolation of ISOLATIONS) {
     test("a sandbox's writes to the stdout its init inherited count against its own disk cap, never the host's", async () => {
       // PID 1's stdout is a host file the sandbox's root can append to (/proc/1/fd/1): it lives
       // on the sandbox's layer image, so it fills that (64 MiB here), not the host's disk.
-      const small = await Sandbox.create({
-        ...conn,
-        isolation,
-        diskMiB: 64,
-        metadata: { suite: 'security-runtime-escapes' },
-      });
-      made.push(small);
+      const small = await sandbox({ isolation, diskMiB: 64 });
       const r = await small.commands.run('head -c 100M /dev/zero >> /proc/1/fd/1; echo "rc=$?"', { user: 'root' });
       assert.match(r.stdout + r.stderr, /No space left on device/);
       const { size } = await stat(initLogOf(small.id));

@@ -59,10 +59,14 @@ export async function waitFor<T>(what: string, check: () => Promise<T | undefine
 }
 
 /**
- * One in-process server for a test file: started before its tests, closed after them, with
- * every sandbox made through `sandbox()` killed first.
+ * One in-process server for a test file (or a describe block): started before its tests, closed
+ * after them, with every sandbox made through `sandbox()` killed first, then `beforeClose` run
+ * (for what a suite made some other way: forks, volumes, snapshots) while the server still answers.
  */
-export function useTestServer(defaults: Parameters<typeof Sandbox.create>[0] = {}): {
+export function useTestServer(
+  defaults: Parameters<typeof Sandbox.create>[0] = {},
+  hooks: { beforeClose?: (conn: TestConnection) => Promise<void> } = {},
+): {
   readonly conn: TestConnection;
   sandbox(opts?: Parameters<typeof Sandbox.create>[0]): Promise<Sandbox>;
 } {
@@ -74,7 +78,11 @@ export function useTestServer(defaults: Parameters<typeof Sandbox.create>[0] = {
   });
   after(async () => {
     await Promise.allSettled(made.map((s) => s.kill()));
-    await server?.close();
+    try {
+      if (conn && hooks.beforeClose) await hooks.beforeClose(conn);
+    } finally {
+      await server?.close();
+    }
   });
   const started = (): TestConnection => {
     if (!conn) throw new Error('the test server starts in before(): use conn inside tests');
