@@ -3,11 +3,10 @@
 // the server within a bound although streams are open, ending them resumably.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { type CommandHandle, Sandbox, SandboxPausedError, UnavailableError } from '@paddock/sdk';
-import type { RunningServer } from '@paddock/server';
 import { TEST_API_KEY } from '../support/env.js';
-import { startTestServer, type TestConnection, waitFor } from '../support/server.js';
+import { useTestServer, waitFor } from '../support/server.js';
 import { ServerProcess } from '../support/server-process.js';
 
 /** Prints 1, 2, 3, … a line every 50 ms, for ever. */
@@ -50,23 +49,7 @@ async function firstChunkOffset(handle: CommandHandle, fromOffset: number): Prom
 }
 
 describe('calls in flight when a sandbox stops serving', () => {
-  let server: RunningServer;
-  let conn: TestConnection;
-  const made: Sandbox[] = [];
-  const sandbox = async (opts: Parameters<typeof Sandbox.create>[0] = {}) => {
-    const sbx = await Sandbox.create({ ...conn, metadata: { suite: 'graceful' }, ...opts });
-    made.push(sbx);
-    return sbx;
-  };
-
-  before(async () => {
-    ({ server, conn } = await startTestServer());
-  });
-
-  after(async () => {
-    for (const sbx of made) await sbx.kill().catch(() => {});
-    await server?.close();
-  });
+  const { sandbox } = useTestServer({ metadata: { suite: 'graceful' } });
 
   test('a call in flight when onTimeout pause fires returns (its result or SANDBOX_PAUSED), and the next call resumes', async () => {
     const sbx = await sandbox({ isolation: 'container', timeoutMs: 1_000, onTimeout: 'pause', autoResume: true });

@@ -1,29 +1,12 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { Sandbox, SandboxNotRunningError } from '@paddock/sdk';
-import type { RunningServer } from '@paddock/server';
+import { describe, it } from 'node:test';
+import { SandboxNotRunningError } from '@paddock/sdk';
 import { runCli } from '../support/cli.js';
-import { startTestServer, type TestConnection, waitFor } from '../support/server.js';
+import { useTestServer, waitFor } from '../support/server.js';
 
-let server: RunningServer;
-let conn: TestConnection;
-const made: Sandbox[] = [];
 const label = { owner: 'reason-codes-test' };
-
-async function sandbox(opts: Parameters<typeof Sandbox.create>[0] = {}): Promise<Sandbox> {
-  const sbx = await Sandbox.create({ ...conn, metadata: label, ...opts });
-  made.push(sbx);
-  return sbx;
-}
-
-before(async () => {
-  ({ server, conn } = await startTestServer());
-});
-
-after(async () => {
-  await Promise.allSettled(made.map((s) => s.kill()));
-  await server.close();
-});
+const fixture = useTestServer({ metadata: label });
+const { sandbox } = fixture;
 
 describe('reasonCode through the SDK and the CLI', () => {
   it('a kill through the API says `api`, in getInfo, `sandbox get` and `sandbox ls`', async () => {
@@ -32,7 +15,7 @@ describe('reasonCode through the SDK and the CLI', () => {
     await sbx.kill();
     const info = await sbx.getInfo();
     assert.deepEqual([info.state, info.reasonCode, info.reason], ['killed', 'api', 'killed by the API']);
-    const env = { PADDOCK_URL: conn.apiUrl, PADDOCK_API_KEY: conn.apiKey };
+    const env = { PADDOCK_URL: fixture.conn.apiUrl, PADDOCK_API_KEY: fixture.conn.apiKey };
     const got = await runCli(['sandbox', 'get', sbx.id], { env });
     assert.match(got.stdout, /^reason\s+api \(killed by the API\)$/m);
     const ls = await runCli(['sandbox', 'ls', '--state', 'killed', '-m', `owner=${label.owner}`], { env });

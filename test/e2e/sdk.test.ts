@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   AuthenticationError,
   CommandExitError,
@@ -15,31 +15,20 @@ import {
   SandboxNotRunningError,
   TimeoutError,
 } from '@paddock/sdk';
-import type { RunningServer } from '@paddock/server';
 import { TEST_ROOT } from '../support/env.js';
-import { startTestServer, type TestConnection, waitFor } from '../support/server.js';
+import { useTestServer, waitFor } from '../support/server.js';
 
-let server: RunningServer;
-let conn: TestConnection;
-const made: Sandbox[] = [];
-
-async function sandbox(opts: Parameters<typeof Sandbox.create>[0] = {}): Promise<Sandbox> {
-  const sbx = await Sandbox.create({ ...conn, ...opts });
-  made.push(sbx);
-  return sbx;
-}
-
-before(async () => {
-  ({ server, conn } = await startTestServer());
-});
-
-after(async () => {
-  await Promise.allSettled(made.map((s) => s.kill()));
-  // Whatever is still live on this server (a kill above that failed, a create whose answer was
-  // lost) is this suite's: the next server would otherwise keep it.
-  for (const s of await Sandbox.list(conn)) await Sandbox.kill(s.id, conn);
-  await server.close();
-});
+const fixture = useTestServer(
+  {},
+  {
+    // Whatever is still live on this server (a kill that failed, a create whose answer was
+    // lost) is this suite's: the next server would otherwise keep it.
+    beforeClose: async (conn) => {
+      for (const s of await Sandbox.list(conn)) await Sandbox.kill(s.id, conn);
+    },
+  },
+);
+const { sandbox } = fixture;
 
 describe('sandbox lifecycle through the TypeScript SDK', () => {
   it('creates with options, runs a command, sees its env and metadata, lists, connects, extends, kills', async () => {
@@ -65,14 +54,14 @@ describe('sandbox lifecycle through the TypeScript SDK', () => {
     assert.deepEqual(info.metadata, { agent: 'a1', suite: 'sdk' });
     assert.equal(info.memoryMiB, 512);
 
-    const listed = await Sandbox.list({ ...conn, metadata: { agent: 'a1' } });
+    const listed = await Sandbox.list({ ...fixture.conn, metadata: { agent: 'a1' } });
     assert.deepEqual(
       listed.map((s) => s.id),
       [sbx.id],
     );
-    assert.equal((await Sandbox.list({ ...conn, metadata: { agent: 'nobody' } })).length, 0);
+    assert.equal((await Sandbox.list({ ...fixture.conn, metadata: { agent: 'nobody' } })).length, 0);
 
-    const again = await Sandbox.connect(sbx.id, conn);
+    const again = await Sandbox.connect(sbx.id, fixture.conn);
     assert.equal((await again.commands.run('echo again')).stdout, 'again\n');
     const before = Date.parse(info.expiresAt);
     const extended = await again.setTimeout(600_000);
@@ -82,7 +71,7 @@ describe('sandbox lifecycle through the TypeScript SDK', () => {
     assert.equal((await sbx.getInfo()).state, 'killed');
     await assert.rejects(sbx.commands.run('true'), SandboxNotRunningError);
     await sbx.kill(); // killing twice is fine
-    assert.equal(await Sandbox.kill('aaaaaaaaaaaaaaaaaaaa', conn), false);
+    assert.equal(await Sandbox.kill('aaaaaaaaaaaaaaaaaaaa', fixture.conn), false);
   });
 
   it('streams output as it is produced, with exit codes, stdin, cwd, user and timeouts', async () => {
@@ -231,7 +220,7 @@ describe('sandbox lifecycle through the TypeScript SDK', () => {
 
 describe('bad input gets typed errors that name the field', () => {
   it('rejects bad create options', async () => {
-    await assert.rejects(Sandbox.create({ ...conn, template: 'no-such-template' }), (err: unknown) => {
+    await assert.rejects(Sandbox.create({ ...fixture.conn, template: 'no-such-template' }), (err: unknown) => {
       assert.ok(err instanceof NotFoundError);
       assert.match(err.message, /template/);
       return true;
@@ -246,19 +235,19 @@ describe('bad input gets typed errors that name the field', () => {
       ['timeoutMs', 10 ** 12],
       ['diskMiB', 1],
     ] as const) {
-      await assert.rejects(Sandbox.create({ ...conn, [field]: value }), (err: unknown) => {
+      await assert.rejects(Sandbox.create({ ...fixture.conn, [field]: value }), (err: unknown) => {
         assert.ok(err instanceof InvalidArgumentError, `${field}=${value} → ${String(err)}`);
         assert.match(err.message, new RegExp(field));
         return true;
       });
     }
-    await assert.rejects(Sandbox.create({ ...conn, isolation: 'vm' as never }), InvalidArgumentError);
+    await assert.rejects(Sandbox.create({ ...fixture.conn, isolation: 'vm' as never }), InvalidArgumentError);
   });
 
   it('rejects unknown sandboxes, bad keys and bad paths', async () => {
-    await assert.rejects(Sandbox.connect('zzzzzzzzzzzzzzzzzzzz', conn), NotFoundError);
-    await assert.rejects(Sandbox.list({ ...conn, apiKey: 'wrong' }), AuthenticationError);
-    await assert.rejects(Sandbox.list({ apiUrl: conn.apiUrl, apiKey: '' }), AuthenticationError);
+    await assert.rejects(Sandbox.connect('zzzzzzzzzzzzzzzzzzzz', fixture.conn), NotFoundError);
+    await assert.rejects(Sandbox.list({ ...fixture.conn, apiKey: 'wrong' }), AuthenticationError);
+    await assert.rejects(Sandbox.list({ apiUrl: fixture.conn.apiUrl, apiKey: '' }), AuthenticationError);
     const sbx = await sandbox();
     await assert.rejects(sbx.files.read('relative/path'), (err: unknown) => {
       assert.ok(err instanceof InvalidArgumentError);

@@ -1,7 +1,7 @@
 // Stateful sandboxes through the TS SDK against an in-process server: pause/resume,
 // hibernate, autoResume and onTimeout, snapshots, forks, volumes, and their bad input.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import {
   ConflictError,
   DiskFullError,
@@ -13,34 +13,25 @@ import {
   Snapshot,
   Volume,
 } from '@paddock/sdk';
-import type { RunningServer } from '@paddock/server';
-import { startTestServer, type TestConnection, waitFor } from '../support/server.js';
+import { useTestServer, waitFor } from '../support/server.js';
 
-let server: RunningServer;
-let conn: TestConnection;
-const made: Sandbox[] = [];
 const volumes: string[] = [];
 const snapshots: string[] = [];
 const suffix = process.pid.toString(36);
 
-async function sandbox(opts: Parameters<typeof Sandbox.create>[0] = {}): Promise<Sandbox> {
-  const sbx = await Sandbox.create({ ...conn, metadata: { suite: 'state' }, ...opts });
-  made.push(sbx);
-  return sbx;
-}
-
-before(async () => {
-  ({ server, conn } = await startTestServer());
-});
-
-after(async () => {
-  // Forks are created by the server: find them by the suite label.
-  const all = await Sandbox.list({ ...conn, metadata: { suite: 'state' } });
-  await Promise.allSettled([...made.map((s) => s.kill()), ...all.map((s) => Sandbox.kill(s.id, conn))]);
-  for (const name of snapshots) await Snapshot.delete(name, conn).catch(() => undefined);
-  for (const name of volumes) await Volume.delete(name, conn).catch(() => undefined);
-  await server.close();
-});
+const fixture = useTestServer(
+  { metadata: { suite: 'state' } },
+  {
+    beforeClose: async (conn) => {
+      // Forks are created by the server: find them by the suite label.
+      const all = await Sandbox.list({ ...conn, metadata: { suite: 'state' } });
+      await Promise.allSettled(all.map((s) => Sandbox.kill(s.id, conn)));
+      for (const name of snapshots) await Snapshot.delete(name, conn).catch(() => undefined);
+      for (const name of volumes) await Volume.delete(name, conn).catch(() => undefined);
+    },
+  },
+);
+const { sandbox } = fixture;
 
 /** Starts a Python process that keeps `n` only in memory and appends `TOKEN n` to a file every 50 ms. */
 async function startCounter(sbx: Sandbox): Promise<void> {
@@ -91,7 +82,7 @@ for (const isolation of ['container', 'gvisor'] as const) {
       await assert.rejects(sbx.files.read('/home/user/counter.txt'), SandboxPausedError);
       const frozenAt = (await sbx.getInfo()).expiresAt;
       assert.ok(Date.parse(frozenAt) > Date.now() + 6 * 24 * 3_600_000, 'a paused sandbox expires at its retention');
-      await Sandbox.connect(sbx.id, conn); // resumes
+      await Sandbox.connect(sbx.id, fixture.conn); // resumes
       assert.equal((await sbx.resume()).state, 'running', 'resuming a running sandbox is fine');
       const before = (await counterLines(sbx)).length;
       await waitFor('the counter to go on', async () =>
@@ -253,11 +244,11 @@ describe('snapshots', () => {
     const child = await sandbox({ template: name, isolation: 'gvisor' });
     assert.equal(await child.files.read('/home/user/env.txt'), 'from the snapshot');
     assert.equal((await child.commands.run('test -e /etc/motd', { throwOnError: false })).exitCode, 1, 'deletions too');
-    assert.ok((await Snapshot.list(conn)).some((s) => s.name === name));
-    await assert.rejects(Snapshot.delete(name, conn), ConflictError);
+    assert.ok((await Snapshot.list(fixture.conn)).some((s) => s.name === name));
+    await assert.rejects(Snapshot.delete(name, fixture.conn), ConflictError);
     await child.kill();
-    await Snapshot.delete(name, conn);
-    await assert.rejects(Snapshot.delete(name, conn), NotFoundError);
+    await Snapshot.delete(name, fixture.conn);
+    await assert.rejects(Snapshot.delete(name, fixture.conn), NotFoundError);
   });
 });
 
@@ -266,8 +257,7 @@ describe('fork', () => {
     const parent = await sandbox({ isolation: 'gvisor' });
     await startCounter(parent);
     const token = (await counterLines(parent))[0]?.token;
-    const forks = await Sandbox.fork(parent.id, { ...conn, count: 4, metadata: { suite: 'state' } });
-    made.push(...forks);
+    const forks = await Sandbox.fork(parent.id, { ...fixture.conn, count: 4, metadata: { suite: 'state' } });
     assert.equal(forks.length, 4);
     for (const [i, f] of forks.entries()) {
       await waitFor('the fork to count', async () => ((await counterLines(f)).length > 2 ? true : undefined));
@@ -283,16 +273,16 @@ describe('fork', () => {
 
   it('rejects count 0, a count above the maximum, and crun sandboxes', async () => {
     const crun = await sandbox({ isolation: 'container' });
-    await assert.rejects(Sandbox.fork(crun.id, { ...conn, count: 0 }), InvalidArgumentError);
+    await assert.rejects(Sandbox.fork(crun.id, { ...fixture.conn, count: 0 }), InvalidArgumentError);
     await assert.rejects(
-      Sandbox.fork(crun.id, { ...conn, count: 17 }),
+      Sandbox.fork(crun.id, { ...fixture.conn, count: 17 }),
       (e: unknown) => e instanceof InvalidArgumentError && /count/.test(e.message),
     );
     await assert.rejects(
-      Sandbox.fork(crun.id, { ...conn, count: 1 }),
+      Sandbox.fork(crun.id, { ...fixture.conn, count: 1 }),
       (e: unknown) => e instanceof InvalidArgumentError && /gvisor/.test(e.message),
     );
-    await assert.rejects(Sandbox.fork('nosuchsandbox0000000', { ...conn, count: 1 }), NotFoundError);
+    await assert.rejects(Sandbox.fork('nosuchsandbox0000000', { ...fixture.conn, count: 1 }), NotFoundError);
   });
 });
 
@@ -300,10 +290,10 @@ describe('volumes', () => {
   it('are shared read-write and read-only, capped (DISK_FULL keeps what was written), and cannot be deleted in use', async () => {
     const name = `vol-${suffix}`;
     volumes.push(name);
-    const vol = await Volume.create({ ...conn, name, sizeMiB: 32 });
-    await assert.rejects(Volume.create({ ...conn, name, sizeMiB: 32 }), ConflictError);
-    await assert.rejects(Volume.create({ ...conn, name: 'Bad/Name', sizeMiB: 32 }), InvalidArgumentError);
-    await assert.rejects(Volume.create({ ...conn, name: `${name}x`, sizeMiB: 1 }), InvalidArgumentError);
+    const vol = await Volume.create({ ...fixture.conn, name, sizeMiB: 32 });
+    await assert.rejects(Volume.create({ ...fixture.conn, name, sizeMiB: 32 }), ConflictError);
+    await assert.rejects(Volume.create({ ...fixture.conn, name: 'Bad/Name', sizeMiB: 32 }), InvalidArgumentError);
+    await assert.rejects(Volume.create({ ...fixture.conn, name: `${name}x`, sizeMiB: 1 }), InvalidArgumentError);
     await assert.rejects(sandbox({ volumes: [{ name: 'no-such-volume', path: '/mnt/x' }] }), NotFoundError);
     await assert.rejects(sandbox({ volumes: [{ name, path: 'relative' }] }), InvalidArgumentError);
     const writer = await sandbox({ isolation: 'container', volumes: [{ name, path: '/mnt/data' }] });
@@ -322,6 +312,6 @@ describe('volumes', () => {
     assert.equal(await again.files.read('/mnt/data/keep.txt'), 'kept', 'survives the sandboxes');
     await again.kill();
     await vol.delete();
-    await assert.rejects(Volume.connect(name, conn), NotFoundError);
+    await assert.rejects(Volume.connect(name, fixture.conn), NotFoundError);
   });
 });
