@@ -1,3 +1,4 @@
+import { Sandbox } from '@paddock/sdk';
 import { type ConfigOverrides, type RunningServer, startServer } from '@paddock/server';
 
 /** Where benches keep their data (templates are reused from the test suite's by default). */
@@ -23,4 +24,28 @@ export function startBenchServer(overrides: ConfigOverrides = {}): Promise<Runni
     ...overrides,
     network: { uplink: 'none', dnsUpstreams: ['127.0.0.1'], ...overrides.network },
   });
+}
+
+/** Connection options for the SDK against a bench server. */
+export interface BenchConnection {
+  apiUrl: string;
+  apiKey: string;
+}
+
+/**
+ * Runs `fn` against a fresh bench server, then kills whatever sandboxes are still live on it
+ * (so the next measurement starts from an empty host) and closes it, whether `fn` threw or not.
+ */
+export async function withBenchServer<T>(
+  overrides: ConfigOverrides,
+  fn: (server: RunningServer, conn: BenchConnection) => Promise<T>,
+): Promise<T> {
+  const server = await startBenchServer(overrides);
+  const conn = { apiUrl: server.url, apiKey: BENCH_API_KEY };
+  try {
+    return await fn(server, conn);
+  } finally {
+    for (const s of await Sandbox.list(conn)) await Sandbox.kill(s.id, conn);
+    await server.close();
+  }
 }

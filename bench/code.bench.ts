@@ -12,7 +12,7 @@ import { Sandbox } from '@paddock/sdk';
 import type { RunningServer } from '@paddock/server';
 import { AgentClient } from '../packages/server/src/agent-client/agent-client.js';
 import { CodeClient } from '../packages/server/src/agent-client/code-client.js';
-import { BENCH_API_KEY as API_KEY, startBenchServer } from './bench-server.js';
+import { withBenchServer } from './bench-server.js';
 import { fmtMs, markdownTable, percentile, printTable, saveResult, timeIt } from './stats.js';
 
 const N = Number(process.env.BENCH_N ?? 200);
@@ -21,19 +21,6 @@ const CHART_N = Number(process.env.BENCH_CHART_N ?? 10);
 const WARM_WAIT_MS = 120_000;
 
 type Conn = { apiUrl: string; apiKey: string };
-
-async function withServer<T>(codePoolSize: number, fn: (s: RunningServer, conn: Conn) => Promise<T>): Promise<T> {
-  const server = await startBenchServer({
-    codePoolSize,
-  });
-  try {
-    return await fn(server, { apiUrl: server.url, apiKey: API_KEY });
-  } finally {
-    for (const s of await Sandbox.list({ apiUrl: server.url, apiKey: API_KEY }))
-      await Sandbox.kill(s.id, { apiUrl: server.url, apiKey: API_KEY });
-    await server.close();
-  }
-}
 
 /**
  * Waits until the pool holds a spare whose default Python kernel is up: the state a user's
@@ -89,7 +76,7 @@ async function main(): Promise<void> {
     rows.push([what, String(values.length), fmtMs(percentile(values, 50)), fmtMs(percentile(values, 95)), target]);
   };
 
-  await withServer(1, async (server, conn) => {
+  await withBenchServer({ codePoolSize: 1 }, async (server, conn) => {
     const pooled: { createMs: number; firstRunMs: number; totalMs: number }[] = [];
     for (let i = 0; i < FIRST_N; i++) {
       await waitForWarmSpare(server);
@@ -138,7 +125,7 @@ async function main(): Promise<void> {
     }
   });
 
-  await withServer(0, async (_server, conn) => {
+  await withBenchServer({ codePoolSize: 0 }, async (_server, conn) => {
     const cold: number[] = [];
     for (let i = 0; i < Math.min(FIRST_N, 3); i++) cold.push((await firstRun(conn)).totalMs);
     row('create + first runCode (no pool: boot + kernel start)', cold, '');

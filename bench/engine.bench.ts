@@ -9,33 +9,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Isolation, Sandbox } from '@paddock/sdk';
-import type { RunningServer } from '@paddock/server';
-import {
-  BENCH_API_KEY as API_KEY,
-  BENCH_CGROUP_PARENT as CGROUP_PARENT,
-  BENCH_DATA_DIR as DATA_DIR,
-  startBenchServer,
-} from './bench-server.js';
+import { BENCH_CGROUP_PARENT as CGROUP_PARENT, BENCH_DATA_DIR as DATA_DIR, withBenchServer } from './bench-server.js';
 import { fmtMs, percentile, printTable, saveResult, timeIt } from './stats.js';
 
 const N = Number(process.env.BENCH_N ?? 20);
 const CONCURRENT = Number(process.env.BENCH_CONCURRENT ?? 100);
-
-async function withServer<T>(
-  pool: { poolSize: number; gvisorPoolSize: number },
-  fn: (s: RunningServer, conn: { apiUrl: string; apiKey: string }) => Promise<T>,
-): Promise<T> {
-  const server = await startBenchServer({
-    ...pool,
-  });
-  try {
-    return await fn(server, { apiUrl: server.url, apiKey: API_KEY });
-  } finally {
-    for (const s of await Sandbox.list({ apiUrl: server.url, apiKey: API_KEY }))
-      await Sandbox.kill(s.id, { apiUrl: server.url, apiKey: API_KEY });
-    await server.close();
-  }
-}
 
 async function createToFirstCommand(
   conn: { apiUrl: string; apiKey: string; requestTimeoutMs?: number },
@@ -122,7 +100,7 @@ async function main(): Promise<void> {
   for (const isolation of ['container', 'gvisor'] as const) {
     const n = isolation === 'gvisor' ? Math.max(5, Math.floor(N / 2)) : N;
     // Cold: pool off, every create boots a sandbox.
-    await withServer({ poolSize: 0, gvisorPoolSize: 0 }, async (server, conn) => {
+    await withBenchServer({ poolSize: 0, gvisorPoolSize: 0 }, async (server, conn) => {
       const cold: number[] = [];
       const rtt: number[] = [];
       let kept: Sandbox | undefined;
@@ -162,7 +140,7 @@ async function main(): Promise<void> {
     });
 
     // Warm: a pool of 4; after each claim wait until the pool is full again.
-    await withServer(
+    await withBenchServer(
       { poolSize: isolation === 'container' ? 4 : 0, gvisorPoolSize: isolation === 'gvisor' ? 4 : 0 },
       async (server, conn) => {
         await server.service.scope.idle();
@@ -180,7 +158,7 @@ async function main(): Promise<void> {
     );
 
     // 100 concurrent creates (pool off), each followed by a first command.
-    await withServer({ poolSize: 0, gvisorPoolSize: 0 }, async (_server, conn) => {
+    await withBenchServer({ poolSize: 0, gvisorPoolSize: 0 }, async (_server, conn) => {
       const outcomes = await Promise.allSettled(
         Array.from({ length: CONCURRENT }, () =>
           createToFirstCommand({ ...conn, requestTimeoutMs: 600_000 }, isolation),
