@@ -1,30 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
+import { generated } from '../support/generated-stream.js';
 import { type AgentFixture, paddockError, startAgent, waitFor } from './fixture.js';
 
 const MiB = 1_048_576;
-
-/** `sizeBytes` of pseudo-random bytes, made on the fly (a counter stamped into a random block), hashed as they go. */
-function generated(sizeBytes: number, hash = createHash('sha256')): { stream: Readable; digest: () => string } {
-  const block = randomBytes(MiB);
-  let sent = 0;
-  const stream = new Readable({
-    read() {
-      if (sent >= sizeBytes) return this.push(null);
-      const chunk = Buffer.from(block.subarray(0, Math.min(MiB, sizeBytes - sent)));
-      chunk.writeDoubleLE(sent, 0);
-      sent += chunk.length;
-      hash.update(chunk);
-      this.push(chunk);
-    },
-  });
-  return { stream, digest: () => hash.digest('hex') };
-}
 
 function vmHwmKiB(pid: number): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8')

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { Sandbox, type TransferProgress } from '@paddock/sdk';
 import { TEST_API_KEY } from '../support/env.js';
+import { generated } from '../support/generated-stream.js';
 import { waitFor } from '../support/server.js';
 import { ServerProcess } from '../support/server-process.js';
 
@@ -19,24 +20,6 @@ const SERVER_PEAK_RSS_BOUND_MIB = 256;
 const server = new ServerProcess(18_000 + (process.pid % 1000));
 const conn = { apiUrl: server.url, apiKey: TEST_API_KEY };
 let sbx: Sandbox;
-
-/** `sizeBytes` of pseudo-random bytes made on the fly, hashed as they go out. */
-function generated(sizeBytes: number): { stream: Readable; digest: () => string } {
-  const hash = createHash('sha256');
-  const block = randomBytes(MiB);
-  let sent = 0;
-  const stream = new Readable({
-    read() {
-      if (sent >= sizeBytes) return this.push(null);
-      const chunk = Buffer.from(block.subarray(0, Math.min(MiB, sizeBytes - sent)));
-      chunk.writeDoubleLE(sent, 0);
-      sent += chunk.length;
-      hash.update(chunk);
-      this.push(chunk);
-    },
-  });
-  return { stream, digest: () => hash.digest('hex') };
-}
 
 function memoryMiB(pid: number): { rss: number; hwm: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
