@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 // The real, unmodified SDK, pinned in the root package.json: @e2b/code-interpreter 2.8.0
 // (on e2b 2.51.0). It is configured only by the E2B_* environment variables set below.
@@ -15,6 +14,7 @@ import {
 } from '@e2b/code-interpreter';
 import { Sandbox as PaddockSandbox } from '@paddock/sdk';
 import type { RunningServer } from '@paddock/server';
+import { httpRequest } from '../support/http-request.js';
 import { startTestServer, type TestConnection } from '../support/server.js';
 
 const PINNED = { '@e2b/code-interpreter': '2.8.0', e2b: '2.51.0' } as const;
@@ -345,26 +345,12 @@ describe(`E2B code interpreter through @e2b/code-interpreter ${PINNED['@e2b/code
     assert.equal((await ci('/nope', { method: 'GET', token })).status, 404);
 
     // Routed by Host (`49999-<id>.<domain>`, what the SDKs use without E2B_SANDBOX_URL) too.
-    const byHost = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const url = new URL(server.url);
-      const req = request(
-        {
-          host: url.hostname,
-          port: url.port,
-          path: '/contexts',
-          headers: { host: `49999-${sbx.sandboxId}.localhost`, 'x-access-token': token },
-        },
-        (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => {
-            body += chunk;
-          });
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        },
-      );
-      req.on('error', reject);
-      req.end();
+    const url = new URL(server.url);
+    const byHost = await httpRequest({
+      host: url.hostname,
+      port: url.port,
+      path: '/contexts',
+      headers: { host: `49999-${sbx.sandboxId}.localhost`, 'x-access-token': token },
     });
     assert.equal(byHost.status, 200);
     assert.ok((JSON.parse(byHost.body) as { id: string }[]).some((c) => c.id === 'python'));

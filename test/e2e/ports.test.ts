@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { type IncomingHttpHeaders, type IncomingMessage, request } from 'node:http';
+import { type IncomingMessage, request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import {
   InvalidArgumentError,
@@ -11,6 +11,7 @@ import {
 } from '@paddock/sdk';
 import WebSocket from 'ws';
 import { runCli } from '../support/cli.js';
+import { type HttpAnswer as Answer, loopbackRequest } from '../support/http-request.js';
 import { WEB_SERVER_SOURCE, webServerCommand } from '../support/sandbox-web-server.js';
 import { startTestServer, type TestConnection, waitFor } from '../support/server.js';
 
@@ -47,31 +48,9 @@ async function serve(sbx: Sandbox, port: number, host = '0.0.0.0', keepAliveMs?:
   );
 }
 
-interface Answer {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
 /** One request to the Paddock server with the given Host and headers (no proxy of our own). */
-function call(
-  path: string,
-  headers: Record<string, string>,
-  opts: { method?: string; body?: Buffer } = {},
-): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: serverPort, path, method: opts.method ?? 'GET', headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(opts.body);
-  });
-}
+const call = (path: string, headers: Record<string, string>, opts: { method?: string; body?: Buffer } = {}) =>
+  loopbackRequest(serverPort, path, headers, opts);
 
 const hostOf = (sbx: Sandbox, port: number) => `${port}-${sbx.id}.localhost:${serverPort}`;
 const byHost = (sbx: Sandbox, port: number, token?: string): Record<string, string> => ({

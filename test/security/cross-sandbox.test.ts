@@ -6,7 +6,6 @@
 // that the same request with the right credential or id succeeds.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { type IncomingHttpHeaders, request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Sandbox } from '@paddock/sdk';
@@ -14,6 +13,7 @@ import type { RunningServer } from '@paddock/server';
 import Database from 'better-sqlite3';
 import { PortTokens } from '../../packages/server/src/ports/port-tokens.js';
 import { TEST_DATA_DIR } from '../support/env.js';
+import { type HttpAnswer as Answer, loopbackRequest } from '../support/http-request.js';
 import { WEB_SERVER_SOURCE, webServerCommand } from '../support/sandbox-web-server.js';
 import { startTestServer, type TestConnection, waitFor } from '../support/server.js';
 
@@ -36,36 +36,9 @@ let accessA: string;
 let accessB: string;
 const made: Sandbox[] = [];
 
-interface Answer {
-  status: number;
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
 /** One raw request to the server (Host included, which fetch cannot set); 101 for an accepted upgrade. */
-function call(
-  path: string,
-  headers: Record<string, string>,
-  opts: { method?: string; body?: string } = {},
-): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: serverPort, path, method: opts.method ?? 'GET', headers });
-    req.on('response', (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }),
-      );
-      res.on('error', reject);
-    });
-    req.on('upgrade', (res, socket) => {
-      socket.destroy();
-      resolve({ status: res.statusCode ?? 0, headers: res.headers, body: '' });
-    });
-    req.on('error', reject);
-    req.end(opts.body);
-  });
-}
+const call = (path: string, headers: Record<string, string>, opts: { method?: string; body?: string } = {}) =>
+  loopbackRequest(serverPort, path, headers, opts);
 
 const codeOf = (answer: Answer) => (JSON.parse(answer.body) as { code?: string }).code;
 const hostOf = (sbx: Sandbox | string, port: number | string) =>

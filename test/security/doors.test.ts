@@ -3,12 +3,12 @@
 // proxy lets through to the sandbox's own server.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { request } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { Sandbox as E2bSandbox } from '@e2b/code-interpreter';
 import { Sandbox, type SandboxInfo } from '@paddock/sdk';
 import type { RunningServer } from '@paddock/server';
 import { runCli } from '../support/cli.js';
+import { type HttpAnswer as Answer, loopbackRequest } from '../support/http-request.js';
 import { WEB_SERVER_SOURCE, webServerCommand } from '../support/sandbox-web-server.js';
 import { startTestServer, type TestConnection, waitFor } from '../support/server.js';
 
@@ -44,11 +44,6 @@ async function sandbox(opts: Parameters<typeof Sandbox.create>[0] = {}): Promise
   return sbx;
 }
 
-interface Answer {
-  status: number;
-  body: string;
-}
-
 /** One raw request to the server, addressed to a sandbox port by E2B's routing headers. */
 function toPort(
   sandboxId: string,
@@ -56,25 +51,13 @@ function toPort(
   path: string,
   init: { method?: string; headers?: Record<string, string>; body?: string } = {},
 ): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const headers = {
-      'content-type': 'application/json',
-      'e2b-sandbox-id': sandboxId,
-      'e2b-sandbox-port': port,
-      ...init.headers,
-    };
-    const req = request({ host: '127.0.0.1', port: serverPort, path, method: init.method ?? 'GET', headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        body += chunk;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(init.body);
-  });
+  const headers = {
+    'content-type': 'application/json',
+    'e2b-sandbox-id': sandboxId,
+    'e2b-sandbox-port': port,
+    ...init.headers,
+  };
+  return loopbackRequest(serverPort, path, headers, init);
 }
 
 /** The sandbox's envdAccessToken, read from the E2B control plane (which resumes nothing). */
@@ -244,19 +227,8 @@ describe('every door checks credentials before it acts', () => {
       },
     ];
     for (const headers of sent) {
-      const answer = await new Promise<Answer>((resolve, reject) => {
-        const path = `/hello?paddock_token=${access.token}&keep=1`;
-        const req = request({ host: '127.0.0.1', port: serverPort, path, headers }, (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => {
-            body += chunk;
-          });
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        });
-        req.on('error', reject);
-        req.end();
-      });
+      const path = `/hello?paddock_token=${access.token}&keep=1`;
+      const answer = await loopbackRequest(serverPort, path, headers);
       assert.equal(answer.status, 200, answer.body);
       const seen = JSON.parse(answer.body) as { url: string; headers: Record<string, string> };
       for (const secret of secrets)
@@ -265,19 +237,8 @@ describe('every door checks credentials before it acts', () => {
       for (const name of Object.keys(seen.headers)) assert.doesNotMatch(name, /^(e2b-|x-paddock-|x-access-token)/);
     }
     // The app's own credentials are its business: they pass untouched.
-    const own = await new Promise<Answer>((resolve, reject) => {
-      const headers = { host: access.host, 'x-paddock-token': access.token, authorization: 'Bearer app-token' };
-      const req = request({ host: '127.0.0.1', port: serverPort, path: '/hello', headers }, (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          body += chunk;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      });
-      req.on('error', reject);
-      req.end();
-    });
+    const ownHeaders = { host: access.host, 'x-paddock-token': access.token, authorization: 'Bearer app-token' };
+    const own = await loopbackRequest(serverPort, '/hello', ownHeaders);
     assert.equal(
       (JSON.parse(own.body) as { headers: Record<string, string> }).headers.authorization,
       'Bearer app-token',

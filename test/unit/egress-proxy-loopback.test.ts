@@ -17,6 +17,7 @@ import type { SecretRule } from '../../packages/server/src/core/seams/store.js';
 import type { DeniedAttempt, EgressPolicyOracle } from '../../packages/server/src/network/egress-contract.js';
 import { HostEgressProxy } from '../../packages/server/src/network/egress-proxy/host-egress-proxy.js';
 import { SandboxCa } from '../../packages/server/src/network/egress-proxy/sandbox-ca.js';
+import { httpRequest } from '../support/http-request.js';
 
 const SANDBOX = 'loopbacksandbox00001';
 // A /24 of 127/8 picked at random so that concurrent runs do not collide on ports 80/443.
@@ -143,28 +144,17 @@ describe('egress proxy (loopback)', () => {
     host: string,
     options: { headers?: Record<string, string>; body?: string; agent?: http.Agent; path?: string } = {},
   ) {
-    return new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = http.request(
-        {
-          host: PROXY,
-          port: 80,
-          path: options.path ?? '/p?q=1',
-          method: options.body === undefined ? 'GET' : 'POST',
-          headers: { host, ...options.headers },
-          agent: options.agent ?? false,
-        },
-        (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (d: string) => {
-            body += d;
-          });
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-        },
-      );
-      req.on('error', reject);
-      req.end(options.body);
-    });
+    return httpRequest(
+      {
+        host: PROXY,
+        port: 80,
+        path: options.path ?? '/p?q=1',
+        method: options.body === undefined ? 'GET' : 'POST',
+        headers: { host, ...options.headers },
+        agent: options.agent ?? false,
+      },
+      options.body,
+    );
   }
 
   function viaHttps(
