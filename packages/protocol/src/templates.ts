@@ -12,6 +12,45 @@ export const TemplateFile = z
   .refine((f) => (f.content === undefined) !== (f.src === undefined), 'give exactly one of content or src');
 
 /**
+ * How a sandbox knows that its template's start command is ready; give exactly one of
+ * `command` (exits 0), `port` (accepts TCP connections inside the sandbox) or `url` (answers
+ * HTTP 2xx/3xx inside the sandbox).
+ */
+export const ReadyCheck = z
+  .strictObject({
+    command: z.string().min(1).optional(),
+    port: z.int().min(1).max(65535).optional(),
+    url: z.url().optional(),
+    /** How long a boot waits for readiness before it fails. */
+    timeoutMs: z.int().min(1).max(600_000).optional(),
+  })
+  .refine(
+    (r) => [r.command, r.port, r.url].filter((v) => v !== undefined).length === 1,
+    'give exactly one of command, port or url',
+  );
+export type ReadyCheck = z.infer<typeof ReadyCheck>;
+
+/**
+ * A process a template starts when a sandbox boots (e.g. a dev server), and how to tell it is
+ * ready. Sandboxes (pooled spares included) are handed out only once it is ready.
+ */
+export const TemplateStart = z.strictObject({
+  command: z.string().min(1),
+  ready: ReadyCheck.optional(),
+});
+export type TemplateStart = z.infer<typeof TemplateStart>;
+
+/** Where a template's files came from. */
+export const TemplateSource = z.object({
+  kind: z.enum(['debian', 'image', 'dockerfile', 'e2b']),
+  /** The image reference or Dockerfile path as given. */
+  ref: z.string().optional(),
+  /** The image's manifest digest (`sha256:…`), when built from an image. */
+  digest: z.string().optional(),
+});
+export type TemplateSource = z.infer<typeof TemplateSource>;
+
+/**
  * A template spec (YAML or JSON): Debian packages, build commands, files, env, workdir and
  * default user. Templates are cached by the hash of the spec's content.
  */
@@ -48,6 +87,11 @@ export const TemplateInfo = z.object({
   env: z.record(z.string(), z.string()),
   workdir: z.string(),
   user: z.string(),
+  source: TemplateSource.optional(),
+  /** The image's `Entrypoint` and `Cmd`, kept as the template's defaults. */
+  entrypoint: z.array(z.string()).optional(),
+  cmd: z.array(z.string()).optional(),
+  start: TemplateStart.optional(),
 });
 export type TemplateInfo = z.infer<typeof TemplateInfo>;
 

@@ -808,6 +808,19 @@ class PtySize(TypedDict):
     rows: int
 
 
+class ReadyCheck(TypedDict, total=False):
+    """How a sandbox knows that its template's start command is ready; give exactly one of
+    ``command`` (exits 0), ``port`` (accepts TCP connections inside the sandbox) or ``url`` (answers
+    HTTP 2xx/3xx inside the sandbox).
+
+    ``ReadyCheck`` in packages/protocol/src/templates.ts."""
+
+    command: str
+    port: int
+    url: str
+    timeoutMs: int
+
+
 class _RemoveRequestRequired(TypedDict):
     path: SandboxPath
 
@@ -1068,11 +1081,7 @@ class TemplateFile(_TemplateFileRequired, total=False):
     mode: int
 
 
-class TemplateInfo(TypedDict):
-    """A template as listed by the API.
-
-    ``TemplateInfo`` in packages/protocol/src/templates.ts."""
-
+class _TemplateInfoRequired(TypedDict):
     name: str
     specHash: str
     sizeBytes: float
@@ -1082,12 +1091,36 @@ class TemplateInfo(TypedDict):
     user: str
 
 
+class TemplateInfo(_TemplateInfoRequired, total=False):
+    """A template as listed by the API.
+
+    ``TemplateInfo`` in packages/protocol/src/templates.ts."""
+
+    source: TemplateSource
+    entrypoint: list[str]
+    cmd: list[str]
+    start: TemplateStart
+
+
 class TemplateList(TypedDict):
     """Body of ``GET /v1/templates``.
 
     ``TemplateList`` in packages/protocol/src/templates.ts."""
 
     templates: list[TemplateInfo]
+
+
+class _TemplateSourceRequired(TypedDict):
+    kind: Literal["debian", "image", "dockerfile", "e2b"]
+
+
+class TemplateSource(_TemplateSourceRequired, total=False):
+    """Where a template's files came from.
+
+    ``TemplateSource`` in packages/protocol/src/templates.ts."""
+
+    ref: str
+    digest: str
 
 
 TemplateSpec = TypedDict(
@@ -1102,6 +1135,19 @@ TemplateSpec = TypedDict(
         "user": "str",
     },
 )
+
+
+class _TemplateStartRequired(TypedDict):
+    command: str
+
+
+class TemplateStart(_TemplateStartRequired, total=False):
+    """A process a template starts when a sandbox boots (e.g. a dev server), and how to tell it is
+    ready. Sandboxes (pooled spares included) are handed out only once it is ready.
+
+    ``TemplateStart`` in packages/protocol/src/templates.ts."""
+
+    ready: ReadyCheck
 
 
 class UpdateNetworkRequest(TypedDict, total=False):
