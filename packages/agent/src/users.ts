@@ -40,22 +40,42 @@ export class UserDb {
     return new UserDb(parsePasswd(readOptional(`${etc}/passwd`)), parseGroup(readOptional(`${etc}/group`)));
   }
 
-  /** Resolves a user name or numeric uid; an unknown one is an INVALID_ARGUMENT naming `user`. */
-  resolve(nameOrUid: string): SandboxUser {
+  /**
+   * Resolves a user as Docker's `USER` names one: a name or numeric uid, optionally with
+   * `:group` (a name or gid). A numeric uid without a passwd entry is still a user (images
+   * run as `USER 10001` without adding one): home `/`, primary group the uid's own number.
+   * An unknown name is an INVALID_ARGUMENT naming `user`.
+   */
+  resolve(spec: string): SandboxUser {
+    const [nameOrUid = '', groupPart] = spec.split(':', 2);
     const byUid = /^\d+$/.test(nameOrUid);
     const entry =
       this.passwd.find((e) => (byUid ? e.uid === Number(nameOrUid) : e.name === nameOrUid)) ??
       // A rootfs without /etc/passwd still has root.
       (nameOrUid === 'root' || nameOrUid === '0'
         ? { name: 'root', uid: 0, gid: 0, home: '/root', shell: '/bin/sh' }
-        : undefined);
+        : byUid
+          ? { name: nameOrUid, uid: Number(nameOrUid), gid: Number(nameOrUid), home: '/', shell: '/bin/sh' }
+          : undefined);
     if (entry === undefined) {
       throw new PaddockError('INVALID_ARGUMENT', `\`user\`: no user "${nameOrUid}" in the sandbox's /etc/passwd`, {
         field: 'user',
       });
     }
-    const groups = this.group.filter((g) => g.gid !== entry.gid && g.members.includes(entry.name)).map((g) => g.gid);
-    return { ...entry, groups: [...new Set(groups)] };
+    const gid = groupPart === undefined ? entry.gid : this.resolveGroup(groupPart);
+    const groups = this.group.filter((g) => g.gid !== gid && g.members.includes(entry.name)).map((g) => g.gid);
+    return { ...entry, gid, groups: [...new Set(groups)] };
+  }
+
+  private resolveGroup(nameOrGid: string): number {
+    if (/^\d+$/.test(nameOrGid)) return Number(nameOrGid);
+    const group = this.group.find((g) => g.name === nameOrGid);
+    if (group === undefined) {
+      throw new PaddockError('INVALID_ARGUMENT', `\`user\`: no group "${nameOrGid}" in the sandbox's /etc/group`, {
+        field: 'user',
+      });
+    }
+    return group.gid;
   }
 
   userName(uid: number): string {
