@@ -46,7 +46,7 @@ async function leftovers(layoutDir: string): Promise<string[]> {
   const inLayout = existsSync(layoutDir) ? await readdir(layoutDir) : [];
   const inParent = await readdir(join(layoutDir, '..'));
   return [
-    ...inLayout.filter((n) => n.startsWith('oci-put-blob') || n.endsWith('.json.tmp')),
+    ...inLayout.filter((n) => n.startsWith('oci-put-blob') || n.startsWith('index.json.')),
     ...inParent.filter((n) => n.startsWith('.skopeo-')),
   ];
 }
