@@ -56,8 +56,10 @@ export async function copyIntoLayout(options: CopyIntoLayoutOptions): Promise<{ 
     const plan = await scrubbed(credentials, () =>
       readPullPlan({ source, env, ...(authFile === undefined ? {} : { authFile }), ...(signal ? { signal } : {}) }),
     );
-    return await withLayoutLock(layoutDir, () =>
-      copyLocked({ source, layoutDir, env, workDir: work.dir, plan, credentials, authFile, options }),
+    return await withLayoutLock(
+      layoutDir,
+      () => copyLocked({ source, layoutDir, env, workDir: work.dir, plan, credentials, authFile, options }),
+      signal,
     );
   } finally {
     await work.dispose();
