@@ -52,3 +52,17 @@ if ! dpkg-query -W -f='${Status}' tmux 2>/dev/null | grep -q '^install ok instal
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends tmux >/dev/null
 fi
+
+# --- Images: skopeo moves images into the shared OCI layout; docker-registry is the tests'
+# registry; zstd makes zstd layers for test images; umoci is the unpack benchmark's baseline.
+# One apt-get for whatever is missing. Idempotent.
+img_missing=""
+for pkg in skopeo docker-registry zstd umoci; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q '^install ok installed$' || img_missing="$img_missing $pkg"
+done
+if [ -n "$img_missing" ]; then
+  say "installing image tools:$img_missing"
+  apt-get update -qq
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $img_missing >/dev/null
+fi

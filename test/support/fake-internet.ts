@@ -28,13 +28,14 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { randomBytes, webcrypto } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
+import { lockPrefix } from './address-lock.js';
 
 const run = promisify(execFile);
 
@@ -57,42 +58,6 @@ const LOCK_ROOT = '/run/paddock-fake-internet';
 const PREFIXES = ['203.0.113', '198.51.100', ...Array.from({ length: 10 }, (_, i) => `198.18.${i}`)];
 const METADATA = '169.254.169.254';
 const PRIVATE = '10.99.0.10';
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Takes the first /24 no other live fixture holds (mkdir is atomic; a dead holder's lock is taken over). */
-function lockPrefix(): { prefix: string; index: number; lockDir: string } {
-  mkdirSync(LOCK_ROOT, { recursive: true });
-  for (const [index, prefix] of PREFIXES.entries()) {
-    const lockDir = join(LOCK_ROOT, prefix);
-    try {
-      mkdirSync(lockDir);
-    } catch {
-      // A lock without a pid file is being taken right now (mkdir, then the pid): still held,
-      // unless it is old enough that its maker died in between.
-      const pidFile = join(lockDir, 'pid');
-      const holder = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8') || '0') : -1;
-      if (holder > 0 && pidAlive(holder)) continue;
-      if (holder <= 0 && Date.now() - statSync(lockDir).mtimeMs < 60_000) continue;
-      rmSync(lockDir, { recursive: true, force: true });
-      try {
-        mkdirSync(lockDir);
-      } catch {
-        continue;
-      }
-    }
-    writeFileSync(join(lockDir, 'pid'), String(process.pid));
-    return { prefix, index, lockDir };
-  }
-  throw new Error('fake internet: every fixture address range is taken by live fixtures');
-}
 
 async function makeCertificates(): Promise<{ caPem: string; certPem: string; keyPem: string }> {
   x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
@@ -158,7 +123,7 @@ function waitReady(child: ChildProcess): Promise<void> {
 
 /** Builds the fake internet; always `close()` it in an after() hook. */
 export async function startFakeInternet(): Promise<FakeInternet> {
-  const { prefix, index, lockDir } = lockPrefix();
+  const { prefix, index, lockDir } = lockPrefix({ lockRoot: LOCK_ROOT, prefixes: PREFIXES, owner: 'fake internet' });
   const tag = randomBytes(4).toString('hex');
   const netns = `pti${tag}`;
   const uplink = `pti${tag}r`;
