@@ -11,7 +11,7 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { dataPaths } from '../packages/server/src/paths.js';
 import { buildTemplate } from '../packages/server/src/templates/builder.js';
-import { parseTemplateSpec } from '../packages/server/src/templates/spec.js';
+import { asDebianSpec, parseTemplateSpec } from '../packages/server/src/templates/spec.js';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -28,7 +28,7 @@ if (specFile === undefined || dataDir === undefined) {
   process.exit(2);
 }
 
-const spec = parseTemplateSpec(await readFile(specFile, 'utf8'));
+const spec = asDebianSpec(parseTemplateSpec(await readFile(specFile, 'utf8')));
 // `src` paths are relative to the spec file.
 const contextFiles: Record<string, Uint8Array> = {};
 for (const file of spec.files) {

@@ -17,9 +17,10 @@ import {
   templateRootfs,
 } from '../../packages/server/src/templates/index.js';
 import { removeTree } from '../../packages/server/src/templates/layout.js';
-import { parseTemplateSpec, specHash } from '../../packages/server/src/templates/spec.js';
+import { asDebianSpec, parseTemplateSpec, specHash } from '../../packages/server/src/templates/spec.js';
 
-const SPEC = parseTemplateSpec(`
+const debianSpec = (text: string) => asDebianSpec(parseTemplateSpec(text));
+const SPEC = debianSpec(`
 packages: [hello]
 env:
   GREETING: hi there
@@ -36,7 +37,7 @@ run:
   - grep -c ':' /proc/net/dev > /opt/netdevs.txt
 `);
 const CONTEXT = { 'data.bin': new Uint8Array([0, 1, 2, 255]) };
-const BROKEN_RUN = parseTemplateSpec('packages: [hello]\nrun: ["true", "echo some output; exit 3"]\n');
+const BROKEN_RUN = debianSpec('packages: [hello]\nrun: ["true", "echo some output; exit 3"]\n');
 
 let root: string;
 let paths: DataPaths;
@@ -162,7 +163,7 @@ describe('buildTemplate (real build)', () => {
   });
 
   it('fails an unknown package with its name, leaving nothing behind', async () => {
-    const spec = parseTemplateSpec('packages: [hello, paddock-no-such-package]\n');
+    const spec = debianSpec('packages: [hello, paddock-no-such-package]\n');
     await assert.rejects(buildTemplate({ paths, spec }), (err: unknown) => {
       assert.ok(err instanceof PaddockError);
       assert.equal(err.code, 'TEMPLATE_BUILD_FAILED');
@@ -175,7 +176,7 @@ describe('buildTemplate (real build)', () => {
 
   it('aborts a build, removing its scratch dir', async () => {
     const controller = new AbortController();
-    const spec = parseTemplateSpec('packages: [hello]\nrun: ["echo abort-test"]\n');
+    const spec = debianSpec('packages: [hello]\nrun: ["echo abort-test"]\n');
     const build = buildTemplate({
       paths,
       spec,

@@ -112,3 +112,31 @@ describe('specHash', () => {
     }
   });
 });
+
+describe('specs from an image or a template', () => {
+  it('takes from: { image } and keeps the image defaults (no Debian user or workdir)', () => {
+    const spec = parseTemplateSpec(
+      'from: { image: "registry:5000/team/agent:1.4", insecure: true }\nenv: { A: "1" }\n',
+    );
+    assert.deepEqual(spec.from, { image: 'registry:5000/team/agent:1.4', insecure: true });
+    assert.equal(spec.user, undefined);
+    assert.equal(spec.workdir, undefined);
+    assert.equal(parseTemplateSpec('from: { template: base }\nuser: "1000:1000"\n').user, '1000:1000');
+  });
+
+  it('refuses Debian packages on an image, and malformed bases, naming the field', () => {
+    invalid('from: { image: "python:3.12" }\npackages: [jq]\n', /^packages: Debian packages install only on/);
+    invalid('from: { image: "" }\n', /^from/);
+    invalid('from: { template: "Not A Name" }\n', /^from/);
+    invalid('from: { image: x, registry: y }\n', /registry/);
+    invalid('from: debian:trixie\n', /^from/);
+  });
+
+  it('keeps the content hash of Debian specs as it was (built templates stay cached)', () => {
+    // The hash of `packages: [jq]` before image bases existed.
+    assert.equal(
+      specHash(parseTemplateSpec('packages: [jq]\n')),
+      specHash(parseTemplateSpec('packages: [jq]\nuser: user\nworkdir: /home/user\n')),
+    );
+  });
+});

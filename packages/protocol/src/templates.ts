@@ -54,25 +54,52 @@ export type TemplateSource = z.infer<typeof TemplateSource>;
  * A template spec (YAML or JSON): Debian packages, build commands, files, env, workdir and
  * default user. Templates are cached by the hash of the spec's content.
  */
-export const TemplateSpec = z.strictObject({
-  /** Debian suite of the root filesystem. */
-  from: z.enum(['debian:bookworm']).default('debian:bookworm'),
-  packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]*$/, 'not a Debian package name')).default([]),
-  /**
-   * Shell commands run in order, as root of the template inside an isolated namespace
-   * without network access: install software through `packages`.
-   */
-  run: z.array(z.string().min(1)).default([]),
-  files: z.array(TemplateFile).default([]),
-  env: EnvVars.default({}),
-  workdir: z.string().startsWith('/').default('/home/user'),
-  user: z
-    .string()
-    .regex(/^[a-z_][a-z0-9_-]*$/)
-    .default('user'),
-});
+const TemplateSpecFields = z
+  .strictObject({
+    /**
+     * What the template starts from: Debian bookworm (`packages` are installed with
+     * mmdebstrap), an OCI image (`{ image: "registry:5000/team/agent:1.4" }`, `insecure`
+     * allows a plain-HTTP or self-signed registry), or another template (`{ template: NAME }`).
+     */
+    from: z
+      .union([
+        z.literal('debian:bookworm'),
+        z.strictObject({ image: z.string().min(1), insecure: z.boolean().optional() }),
+        z.strictObject({ template: z.string().regex(/^[a-z0-9][a-z0-9._-]{0,63}$/, 'not a template name') }),
+      ])
+      .default('debian:bookworm'),
+    packages: z.array(z.string().regex(/^[a-z0-9][a-z0-9+.-]*$/, 'not a Debian package name')).default([]),
+    /**
+     * Shell commands run in order, as root of the template inside an isolated namespace
+     * without network access: install software through `packages`.
+     */
+    run: z.array(z.string().min(1)).default([]),
+    files: z.array(TemplateFile).default([]),
+    env: EnvVars.default({}),
+    /** Default cwd of commands; `/home/user` on Debian, the image's `WorkingDir` on images. */
+    workdir: z.string().startsWith('/').optional(),
+    /** Default user of commands; `user` (uid 1000) on Debian, the image's `User` on images. */
+    user: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]*$|^\d+(:\d+)?$/, 'a user name, a uid or uid:gid')
+      .optional(),
+    start: TemplateStart.optional(),
+  })
+  .refine((spec) => spec.from === 'debian:bookworm' || spec.packages.length === 0, {
+    path: ['packages'],
+    message: 'Debian packages install only on from: debian:bookworm; on an image, install them in a Dockerfile',
+  });
+export const TemplateSpec = z.preprocess(withDebianDefaults, TemplateSpecFields);
 export type TemplateSpec = z.infer<typeof TemplateSpec>;
-export type TemplateSpecInput = z.input<typeof TemplateSpec>;
+
+/** Debian specs keep their defaults in the parsed spec, so their content hash never changed. */
+function withDebianDefaults(raw: unknown): unknown {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw;
+  const spec = raw as Record<string, unknown>;
+  if (spec.from !== undefined && spec.from !== 'debian:bookworm') return raw;
+  return { ...spec, workdir: spec.workdir ?? '/home/user', user: spec.user ?? 'user' };
+}
+export type TemplateSpecInput = z.input<typeof TemplateSpecFields>;
 
 /** Template names: lowercase, digits, `-`, `_`, `.`; start with a letter or digit. */
 export const TEMPLATE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -95,18 +122,33 @@ export const TemplateInfo = z.object({
 });
 export type TemplateInfo = z.infer<typeof TemplateInfo>;
 
+/** Registry credentials sent with a build (never stored, logged or put into a sandbox). */
+export const RegistryAuth = z.strictObject({ username: z.string().min(1), password: z.string().min(1) });
+export type RegistryAuth = z.infer<typeof RegistryAuth>;
+
 /** Body of `POST /v1/templates` (the build streams {@link TemplateBuildEvent}s as NDJSON). */
 export const BuildTemplateRequest = z.strictObject({
   name: z.string().regex(TEMPLATE_NAME, 'name must be lowercase letters, digits, ".", "_" or "-" (≤ 64)'),
   spec: TemplateSpec,
   /** Files referenced by `src` in the spec, base64-encoded, keyed by their `src`. */
   contextFiles: z.record(z.string(), z.string()).optional(),
+  /** Credentials for the registry of `spec.from.image`; used for this build only, never stored. */
+  registryAuth: RegistryAuth.optional(),
 });
 export type BuildTemplateRequest = z.input<typeof BuildTemplateRequest>;
 
 /** One line of a template build's progress stream. */
 export const TemplateBuildEvent = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('progress'), message: z.string(), step: z.string() }),
+  z.object({
+    type: z.literal('progress'),
+    message: z.string(),
+    step: z.string(),
+    /** Transfer and unpack counts of an image (pull, unpack). */
+    layersDone: z.number().optional(),
+    layersTotal: z.number().optional(),
+    bytesDone: z.number().optional(),
+    bytesTotal: z.number().optional(),
+  }),
   z.object({ type: z.literal('log'), line: z.string() }),
   z.object({ type: z.literal('done'), template: TemplateInfo, cached: z.boolean() }),
   z.object({

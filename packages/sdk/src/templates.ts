@@ -1,3 +1,5 @@
+import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import {
   parseNdjson,
   type TemplateBuildEvent,
@@ -14,6 +16,27 @@ export interface TemplateBuildOptions extends ConnectionOptions {
   contextFiles?: Record<string, Uint8Array>;
   /** Progress and log lines as the build goes. */
   onEvent?: (event: TemplateBuildEvent) => void;
+  /** Credentials for the registry of `spec.from.image`: sent with this build only, never stored. */
+  registryAuth?: { username: string; password: string };
+}
+
+/** Options of {@link Template.import}. */
+export interface TemplateImportOptions extends ConnectionOptions {
+  /** Upload, unpack and publish progress. */
+  onEvent?: (event: TemplateBuildEvent) => void;
+}
+
+type BuildResult = { template: TemplateInfo; cached: boolean };
+
+/** Follows a build's NDJSON event stream to its `done` (or typed `error`). */
+async function followBuild(res: IncomingMessage, onEvent?: (event: TemplateBuildEvent) => void): Promise<BuildResult> {
+  for await (const raw of parseNdjson(res)) {
+    const event = raw as TemplateBuildEvent;
+    onEvent?.(event);
+    if (event.type === 'error') throw errorFromBody(event.error as never);
+    if (event.type === 'done') return { template: event.template, cached: event.cached };
+  }
+  throw errorFromBody({ code: 'INTERNAL', message: 'the template build stream ended without a result' });
 }
 
 /** Templates: read-only root filesystems that sandboxes start from. */
@@ -26,26 +49,35 @@ export const Template = {
    * await Template.build('py-tools', { packages: ['python3-requests'] }, { onEvent: (e) => console.log(e) })
    * ```
    */
-  async build(
-    name: string,
-    spec: TemplateSpecInput,
-    opts: TemplateBuildOptions = {},
-  ): Promise<{ template: TemplateInfo; cached: boolean }> {
+  async build(name: string, spec: TemplateSpecInput, opts: TemplateBuildOptions = {}): Promise<BuildResult> {
     const conn = new Connection(opts);
     const contextFiles: Record<string, string> = {};
     for (const [k, v] of Object.entries(opts.contextFiles ?? {})) contextFiles[k] = Buffer.from(v).toString('base64');
     const res = await conn.request('POST', '/v1/templates', {
-      json: { name, spec, contextFiles },
+      json: { name, spec, contextFiles, ...(opts.registryAuth ? { registryAuth: opts.registryAuth } : {}) },
       signal: opts.signal,
       requestTimeoutMs: opts.requestTimeoutMs,
     });
-    for await (const raw of parseNdjson(res)) {
-      const event = raw as TemplateBuildEvent;
-      opts.onEvent?.(event);
-      if (event.type === 'error') throw errorFromBody(event.error as never);
-      if (event.type === 'done') return { template: event.template, cached: event.cached };
-    }
-    throw errorFromBody({ code: 'INTERNAL', message: 'the template build stream ended without a result' });
+    return followBuild(res, opts.onEvent);
+  },
+
+  /**
+   * Makes a template from an image archive without a registry: a `docker save` tarball or an
+   * OCI layout packed as a tar, streamed to the server.
+   *
+   * @example
+   * ```ts
+   * await Template.import('agent', createReadStream('agent.tar'), { onEvent: console.log })
+   * ```
+   */
+  async import(name: string, archive: Readable | Uint8Array, opts: TemplateImportOptions = {}): Promise<BuildResult> {
+    const res = await new Connection(opts).request('POST', `/v1/templates/import?name=${encodeURIComponent(name)}`, {
+      body: archive,
+      contentType: 'application/x-tar',
+      signal: opts.signal,
+      requestTimeoutMs: opts.requestTimeoutMs,
+    });
+    return followBuild(res, opts.onEvent);
   },
 
   async list(opts: ConnectionOptions = {}): Promise<TemplateInfo[]> {

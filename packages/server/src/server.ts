@@ -35,6 +35,7 @@ import { serverSecretBytes } from './store/server-secret.js';
 import { SqliteStore } from './store/sqlite-store.js';
 import { buildsInProgress } from './templates/builder.js';
 import { ensureBuiltinTemplates } from './templates/builtin.js';
+import { removeStaleImageFiles } from './templates/image-housekeeping.js';
 import { removeStaleBuilds } from './templates/layout.js';
 import { TemplateRegistry } from './templates/registry.js';
 
@@ -245,6 +246,7 @@ export async function startServer(
   ports.listeningOn(Number(new URL(address).port));
   // Half-finished template builds of a crashed server are garbage; finished ones are atomic.
   await removeStaleBuilds(paths, buildsInProgress());
+  await removeStaleImageFiles(paths);
   await ensureBuiltinTemplates({ templates, store, paths, logger });
   const volumeLeftovers = await pauseAndFork.volumes.mountAll();
   if (volumeLeftovers.length > 0) logger.info({ volumeLeftovers }, 'removed volume disks a crash left unrecorded');

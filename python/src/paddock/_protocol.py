@@ -188,6 +188,7 @@ class BuildTemplateRequest(_BuildTemplateRequestRequired, total=False):
     ``BuildTemplateRequest`` in packages/protocol/src/templates.ts."""
 
     contextFiles: dict[str, str]
+    registryAuth: RegistryAuth
 
 
 class _ChartRequired(TypedDict):
@@ -821,6 +822,15 @@ class ReadyCheck(TypedDict, total=False):
     timeoutMs: int
 
 
+class RegistryAuth(TypedDict):
+    """Registry credentials sent with a build (never stored, logged or put into a sandbox).
+
+    ``RegistryAuth`` in packages/protocol/src/templates.ts."""
+
+    username: str
+    password: str
+
+
 class _RemoveRequestRequired(TypedDict):
     path: SandboxPath
 
@@ -1037,12 +1047,19 @@ class StartProcessRequest(TypedDict, total=False):
     closeStdin: bool
 
 
-class TemplateBuildEventProgress(TypedDict):
-    """The ``progress`` variant of :data:`TemplateBuildEvent`."""
-
+class _TemplateBuildEventProgressRequired(TypedDict):
     type: Literal["progress"]
     message: str
     step: str
+
+
+class TemplateBuildEventProgress(_TemplateBuildEventProgressRequired, total=False):
+    """The ``progress`` variant of :data:`TemplateBuildEvent`."""
+
+    layersDone: float
+    layersTotal: float
+    bytesDone: float
+    bytesTotal: float
 
 
 class TemplateBuildEventLog(TypedDict):
@@ -1123,18 +1140,24 @@ class TemplateSource(_TemplateSourceRequired, total=False):
     digest: str
 
 
-TemplateSpec = TypedDict(
-    "TemplateSpec",
+_TemplateSpecRequired = TypedDict(
+    "_TemplateSpecRequired",
     {
-        "from": "Literal[\"debian:bookworm\"]",
+        "from": "Union[Literal[\"debian:bookworm\"], dict[str, Any]]",
         "packages": "list[str]",
         "run": "list[str]",
         "files": "list[TemplateFile]",
         "env": "EnvVars",
-        "workdir": "str",
-        "user": "str",
     },
 )
+
+
+class TemplateSpec(_TemplateSpecRequired, total=False):
+    """``TemplateSpec`` in packages/protocol/src/templates.ts."""
+
+    workdir: str
+    user: str
+    start: TemplateStart
 
 
 class _TemplateStartRequired(TypedDict):

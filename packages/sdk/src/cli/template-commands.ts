@@ -1,11 +1,88 @@
-import { readFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import type { TemplateSpecInput } from '@paddock/protocol';
+import type { Readable } from 'node:stream';
+import type { TemplateBuildEvent, TemplateInfo, TemplateSpecInput } from '@paddock/protocol';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import type { ConnectionOptions } from '../connection.js';
 import { Template } from '../templates.js';
 import { printJson, printTable } from './output.js';
+import { type RegistryCredentialOptions, registryCredentials } from './registry-credentials.js';
+
+interface TemplateBuildFlags extends RegistryCredentialOptions {
+  name: string;
+  fromImage?: string;
+  insecure?: boolean;
+  json?: boolean;
+}
+
+/** The spec to build: the spec file's, or one made from `--from-image`. */
+async function specOf(specFile: string | undefined, o: TemplateBuildFlags) {
+  const contextFiles: Record<string, Uint8Array> = {};
+  if (o.fromImage !== undefined) {
+    if (specFile !== undefined)
+      throw new Error('give a spec file or --from-image, not both (a spec can say from: { image })');
+    const spec: TemplateSpecInput = { from: { image: o.fromImage, ...(o.insecure ? { insecure: true } : {}) } };
+    return { spec, contextFiles };
+  }
+  if (specFile === undefined) throw new Error('give a spec file or --from-image REF');
+  const text = await readFile(specFile, 'utf8');
+  let spec: TemplateSpecInput;
+  try {
+    spec = parseYaml(text) as TemplateSpecInput;
+  } catch (err) {
+    throw new Error(`${specFile} is not valid YAML/JSON: ${(err as Error).message}`);
+  }
+  // Files named by `src` travel with the request, read relative to the spec file.
+  for (const f of spec?.files ?? []) {
+    if (typeof f.src === 'string') contextFiles[f.src] = await readFile(resolve(dirname(specFile), f.src));
+  }
+  return { spec, contextFiles };
+}
+
+/**
+ * Prints progress to stderr with the time since the start. On a terminal, repeated counts
+ * of one step (pull, unpack bytes) overwrite one line; logs show only on a terminal.
+ */
+function progressPrinter(): (event: TemplateBuildEvent) => void {
+  const started = Date.now();
+  let lastStep = '';
+  let lastPrintedMs = 0;
+  return (ev) => {
+    const t = `${((Date.now() - started) / 1000).toFixed(1)}s`.padStart(7);
+    if (ev.type === 'log' && process.stderr.isTTY) process.stderr.write(`        ${ev.line}\n`);
+    if (ev.type !== 'progress') return;
+    const counting = ev.bytesDone !== undefined && ev.step === lastStep;
+    if (counting && process.stderr.isTTY) {
+      process.stderr.write(`\r\x1b[K${t} ${ev.message}`);
+      return;
+    }
+    // Off a terminal, a count is worth a line every 2 s.
+    if (counting && Date.now() - lastPrintedMs < 2_000) return;
+    if (lastStep !== '' && process.stderr.isTTY) process.stderr.write('\n');
+    process.stderr.write(`${t} ${ev.message}${process.stderr.isTTY ? '' : '\n'}`);
+    lastStep = ev.step;
+    lastPrintedMs = Date.now();
+  };
+}
+
+function printBuilt(o: { name: string; json?: boolean }, result: { template: TemplateInfo; cached: boolean }): void {
+  if (process.stderr.isTTY) process.stderr.write('\n');
+  if (o.json) printJson(result.template);
+  else process.stdout.write(`${o.name} ${result.cached ? '(cached) ' : ''}${result.template.specHash}\n`);
+}
+
+/** An archive file as it is; an OCI layout directory packed by tar on the way out. */
+async function archiveStream(path: string): Promise<Readable> {
+  if (!(await stat(path)).isDirectory()) return createReadStream(path);
+  const tar = spawn('tar', ['-C', path, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  tar.on('exit', (code) => {
+    if (code !== 0) tar.stdout.destroy(new Error(`tar of ${path} failed (exit ${code})`));
+  });
+  return tar.stdout;
+}
 
 /** `paddock template build|ls|rm`. */
 export function registerTemplateCommands(program: Command, conn: () => ConnectionOptions): void {
@@ -13,36 +90,42 @@ export function registerTemplateCommands(program: Command, conn: () => Connectio
 
   template
     .command('build')
-    .description('build a template from a spec file (YAML or JSON), showing progress')
-    .argument('<spec>', 'spec file')
+    .description('build a template from a spec file (YAML or JSON) or an image, showing progress')
+    .argument('[spec]', 'spec file')
     .requiredOption('-n, --name <name>', 'template name')
+    .option('--from-image <ref>', 'an OCI/Docker image, e.g. registry:5000/team/agent:1.4 or python@sha256:…')
+    .option('--insecure', 'allow a plain-HTTP or self-signed registry')
+    .option('--username <user>', 'registry user (with --password-stdin)')
+    .option('--password-stdin', 'read the registry password from stdin')
+    .option('--authfile <path>', 'a docker config.json with registry logins (default ~/.docker/config.json)')
     .option('--json', 'print the template as JSON when done')
-    .action(async (specFile: string, o: { name: string; json?: boolean }) => {
-      const text = await readFile(specFile, 'utf8');
-      let spec: TemplateSpecInput;
-      try {
-        spec = parseYaml(text) as TemplateSpecInput;
-      } catch (err) {
-        throw new Error(`${specFile} is not valid YAML/JSON: ${(err as Error).message}`);
-      }
-      // Files named by `src` travel with the request, read relative to the spec file.
-      const contextFiles: Record<string, Uint8Array> = {};
-      for (const f of spec?.files ?? []) {
-        if (typeof f.src === 'string') contextFiles[f.src] = await readFile(resolve(dirname(specFile), f.src));
-      }
-      const started = Date.now();
+    .action(async (specFile: string | undefined, o: TemplateBuildFlags) => {
+      const { spec, contextFiles } = await specOf(specFile, o);
+      const image = typeof spec.from === 'object' && 'image' in spec.from ? spec.from.image : undefined;
+      const registryAuth = image === undefined ? undefined : await registryCredentials(image, o);
       const result = await Template.build(o.name, spec, {
         ...conn(),
         requestTimeoutMs: 0,
         contextFiles,
-        onEvent: (ev) => {
-          const t = `${((Date.now() - started) / 1000).toFixed(1)}s`.padStart(7);
-          if (ev.type === 'progress') process.stderr.write(`${t} ${ev.message}\n`);
-          else if (ev.type === 'log' && process.stderr.isTTY) process.stderr.write(`        ${ev.line}\n`);
-        },
+        ...(registryAuth ? { registryAuth } : {}),
+        onEvent: progressPrinter(),
       });
-      if (o.json) printJson(result.template);
-      else process.stdout.write(`${o.name} ${result.cached ? '(cached) ' : ''}${result.template.specHash}\n`);
+      printBuilt(o, result);
+    });
+
+  template
+    .command('import')
+    .description('make a template from a `docker save` tarball or an OCI layout (tar or directory)')
+    .argument('<archive>', 'image archive or OCI layout directory')
+    .requiredOption('-n, --name <name>', 'template name')
+    .option('--json', 'print the template as JSON when done')
+    .action(async (archive: string, o: { name: string; json?: boolean }) => {
+      const result = await Template.import(o.name, await archiveStream(archive), {
+        ...conn(),
+        requestTimeoutMs: 0,
+        onEvent: progressPrinter(),
+      });
+      printBuilt(o, result);
     });
 
   template

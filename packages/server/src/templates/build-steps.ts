@@ -10,7 +10,7 @@ import { ALWAYS_PACKAGES, runMmdebstrap } from './mmdebstrap.js';
 import { findUnknownPackages } from './package-check.js';
 import { runProcess } from './process.js';
 import { runInRootfs } from './sandbox-exec.js';
-import { type ContextFiles, contextFile } from './spec.js';
+import { type ContextFiles, contextFile, type DebianSpec } from './spec.js';
 
 /** PATH of templates whose spec sets none (Debian's default for root and users alike). */
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -19,7 +19,7 @@ export const USER_UID = 1000;
 
 export interface BuildJob {
   paths: DataPaths;
-  spec: TemplateSpec;
+  spec: DebianSpec;
   contextFiles: ContextFiles;
   specHash: string;
   signal: AbortSignal;
@@ -114,7 +114,7 @@ export async function runBuild(job: BuildJob): Promise<BuiltTemplate> {
 }
 
 /** `debian:bookworm` → `bookworm`. */
-function debianSuite(spec: TemplateSpec): string {
+function debianSuite(spec: DebianSpec): string {
   return spec.from.slice(spec.from.indexOf(':') + 1);
 }
 
@@ -128,7 +128,8 @@ function buildEnv(spec: TemplateSpec): Record<string, string> {
   return { HOME: '/root', DEBIAN_FRONTEND: 'noninteractive', ...templateEnv(spec) };
 }
 
-async function publish(paths: DataPaths, specHash: string, scratch: string, meta: BuiltTemplate) {
+/** Renames a finished scratch dir into place, unless another build published the same hash first. */
+export async function publish(paths: DataPaths, specHash: string, scratch: string, meta: BuiltTemplate) {
   const final = templateDir(paths, specHash);
   // Another server process may have finished the same spec first; its copy is as good.
   const existing = await readBuiltTemplate(paths, specHash);
@@ -205,7 +206,7 @@ async function writeFileInside(options: {
 }
 
 /** The spec's workdir may not exist (e.g. the default /home/user with another user): make it. */
-async function ensureWorkdir(rootfs: string, spec: TemplateSpec, env: Record<string, string>, signal: AbortSignal) {
+async function ensureWorkdir(rootfs: string, spec: DebianSpec, env: Record<string, string>, signal: AbortSignal) {
   const owner = spec.user === 'root' ? '0' : String(USER_UID);
   const result = await runInRootfs({
     rootfs,
@@ -218,7 +219,7 @@ async function ensureWorkdir(rootfs: string, spec: TemplateSpec, env: Record<str
   }
 }
 
-async function diskUsageBytes(dir: string, signal: AbortSignal): Promise<number> {
+export async function diskUsageBytes(dir: string, signal: AbortSignal): Promise<number> {
   const result = await runProcess({ file: 'du', args: ['-s', '-x', '--block-size=1', '--', dir], signal });
   const bytes = Number.parseInt(result.tail[0]?.split('\t')[0] ?? '', 10);
   if (result.exitCode !== 0 || !Number.isFinite(bytes)) throw new Error(`du ${dir} failed: ${result.tail.join('\n')}`);

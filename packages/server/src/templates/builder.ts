@@ -1,12 +1,12 @@
-import type { TemplateBuildEvent, TemplateSpec } from '@paddock/protocol';
+import type { TemplateBuildEvent } from '@paddock/protocol';
 import type { DataPaths } from '../paths.js';
 import { runBuild } from './build-steps.js';
 import { type BuiltTemplate, readBuiltTemplate, templateDir } from './layout.js';
-import { type ContextFiles, specHash } from './spec.js';
+import { type ContextFiles, type DebianSpec, specHash } from './spec.js';
 
 export interface BuildTemplateOptions {
   paths: DataPaths;
-  spec: TemplateSpec;
+  spec: DebianSpec;
   /** Bytes of the files named by `spec.files[].src`, keyed by `src`. */
   contextFiles?: ContextFiles;
   /** Stops waiting; the build itself stops once every caller sharing it has aborted. */

@@ -6,7 +6,7 @@ import type { Store } from '../core/seams/store.js';
 import type { DataPaths } from '../paths.js';
 import { readBuiltTemplate } from './layout.js';
 import type { TemplateRegistry } from './registry.js';
-import { parseTemplateSpec, specHash } from './spec.js';
+import { asDebianSpec, parseTemplateSpec, specHash } from './spec.js';
 
 /** The repo's `templates/` folder, where the built-in specs live. */
 export const BUILTIN_SPECS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../../../templates');
@@ -32,7 +32,7 @@ export async function ensureBuiltinTemplates(deps: {
   logger: Logger;
 }): Promise<void> {
   for (const name of BUILTIN_TEMPLATES) {
-    const spec = parseTemplateSpec(readFileSync(resolve(BUILTIN_SPECS_DIR, `${name}.yaml`), 'utf8'));
+    const spec = asDebianSpec(parseTemplateSpec(readFileSync(resolve(BUILTIN_SPECS_DIR, `${name}.yaml`), 'utf8')));
     const hash = specHash(spec);
     if (deps.store.getTemplate(name)?.specHash === hash && deps.templates.resolve(name)) continue;
     if (BUILT_AT_SETUP_ONLY.has(name) && (await readBuiltTemplate(deps.paths, hash)) === undefined) {

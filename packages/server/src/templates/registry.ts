@@ -1,11 +1,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { PaddockError, type TemplateBuildEvent, type TemplateInfo, type TemplateSpec } from '@paddock/protocol';
 import type { Store } from '../core/seams/store.js';
 import type { ResolvedTemplate, TemplateCatalog } from '../core/templates.js';
 import type { DataPaths } from '../paths.js';
 import { buildTemplate, removeTemplateFiles } from './builder.js';
-import { validateTemplateSpec } from './spec.js';
+import { importImageArchive } from './image-import.js';
+import { buildImageTemplate, type ImageOverrides } from './image-template.js';
+import type { ImageSource, RegistryCredentials } from './images/image-types.js';
+import { isDebianSpec, validateTemplateSpec } from './spec.js';
 
 type BuiltMeta = Omit<TemplateInfo, 'name'>;
 
@@ -72,18 +76,66 @@ export class TemplateRegistry implements TemplateCatalog {
     name: string;
     spec: unknown;
     contextFiles: Record<string, string>;
+    registryAuth?: RegistryCredentials | undefined;
     onEvent: (event: TemplateBuildEvent) => void;
     signal: AbortSignal;
   }): Promise<{ info: TemplateInfo; cached: boolean }> {
     const spec: TemplateSpec = validateTemplateSpec(opts.spec);
     const files: Record<string, Uint8Array> = {};
     for (const [src, b64] of Object.entries(opts.contextFiles)) files[src] = Buffer.from(b64, 'base64');
-    const { info, cached } = await buildTemplate({
+    const { info, cached } = isDebianSpec(spec)
+      ? await buildTemplate({
+          paths: this.paths,
+          spec,
+          contextFiles: files,
+          signal: opts.signal,
+          onEvent: opts.onEvent,
+        })
+      : await this.buildOnBase(spec, opts);
+    this.store.putTemplate({ name: opts.name, specHash: info.specHash, createdAtMs: Date.now() });
+    return { info: { ...info, name: opts.name }, cached };
+  }
+
+  /** A spec `from` an image (or another template): the image as it is, or a plan of steps over it. */
+  private async buildOnBase(
+    spec: TemplateSpec,
+    opts: {
+      registryAuth?: RegistryCredentials | undefined;
+      onEvent: (event: TemplateBuildEvent) => void;
+      signal: AbortSignal;
+    },
+  ) {
+    const from = spec.from;
+    if (typeof from === 'object' && 'image' in from && spec.run.length === 0 && spec.files.length === 0) {
+      const source: ImageSource = {
+        kind: 'registry',
+        ref: from.image,
+        ...(from.insecure ? { insecure: true } : {}),
+        ...(opts.registryAuth ? { credentials: opts.registryAuth } : {}),
+      };
+      return buildImageTemplate({
+        paths: this.paths,
+        source,
+        overrides: imageOverrides(spec),
+        signal: opts.signal,
+        emit: opts.onEvent,
+      });
+    }
+    throw new PaddockError('INVALID_ARGUMENT', 'run and files on an image base are not supported yet');
+  }
+
+  /** Makes a template from an uploaded `docker save` or OCI-layout tarball and names it. */
+  async importArchive(opts: {
+    name: string;
+    archive: Readable;
+    onEvent: (event: TemplateBuildEvent) => void;
+    signal: AbortSignal;
+  }): Promise<{ info: TemplateInfo; cached: boolean }> {
+    const { info, cached } = await importImageArchive({
       paths: this.paths,
-      spec,
-      contextFiles: files,
+      archive: opts.archive,
       signal: opts.signal,
-      onEvent: opts.onEvent,
+      emit: opts.onEvent,
     });
     this.store.putTemplate({ name: opts.name, specHash: info.specHash, createdAtMs: Date.now() });
     return { info: { ...info, name: opts.name }, cached };
@@ -105,4 +157,14 @@ export class TemplateRegistry implements TemplateCatalog {
       await removeTemplateFiles(this.paths, record.specHash);
     }
   }
+}
+
+/** The spec fields that a template from an image sets over the image's own config. */
+function imageOverrides(spec: TemplateSpec): ImageOverrides {
+  return {
+    ...(Object.keys(spec.env).length > 0 ? { env: spec.env } : {}),
+    ...(spec.workdir ? { workdir: spec.workdir } : {}),
+    ...(spec.user ? { user: spec.user } : {}),
+    ...(spec.start ? { start: spec.start } : {}),
+  };
 }

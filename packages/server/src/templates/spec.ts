@@ -10,6 +10,21 @@ import type { z } from 'zod';
  */
 export const BUILDER_VERSION = 1;
 
+/** A spec that builds from Debian packages; its workdir and user defaults are filled in by parsing. */
+export type DebianSpec = TemplateSpec & { from: 'debian:bookworm'; workdir: string; user: string };
+
+export function isDebianSpec(spec: TemplateSpec): spec is DebianSpec {
+  return spec.from === 'debian:bookworm' && spec.workdir !== undefined && spec.user !== undefined;
+}
+
+/** The spec as a Debian spec, or INVALID_ARGUMENT for callers that build only those (built-ins). */
+export function asDebianSpec(spec: TemplateSpec): DebianSpec {
+  if (!isDebianSpec(spec)) {
+    throw new PaddockError('INVALID_ARGUMENT', 'from: only debian:bookworm specs can be built here; use the API');
+  }
+  return spec;
+}
+
 /** Bytes of the files that a spec's `files[].src` entries name, keyed by that `src`. */
 export type ContextFiles = ReadonlyMap<string, Uint8Array> | Readonly<Record<string, Uint8Array>>;
 

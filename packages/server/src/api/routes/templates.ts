@@ -1,14 +1,15 @@
-import { BuildTemplateRequest, type TemplateBuildEvent } from '@paddock/protocol';
+import type { Readable } from 'node:stream';
+import { BuildTemplateRequest, PaddockError, type TemplateBuildEvent, type TemplateInfo } from '@paddock/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../context.js';
 import { sendNdjson } from '../ndjson-reply.js';
 import { parseOrThrow } from '../validate.js';
 
+type BuildResult = { info: TemplateInfo; cached: boolean };
+
 /** Relays build events as they come; the build's own failure arrives as a final `error` event. */
 async function* buildEvents(
-  ctx: ApiContext,
-  req: ReturnType<typeof BuildTemplateRequest.parse>,
-  signal: AbortSignal,
+  start: (onEvent: (event: TemplateBuildEvent) => void) => Promise<BuildResult>,
 ): AsyncGenerator<TemplateBuildEvent> {
   const queue: TemplateBuildEvent[] = [];
   let wake: (() => void) | undefined;
@@ -17,8 +18,7 @@ async function* buildEvents(
     queue.push(event);
     wake?.();
   };
-  const build = ctx.templates
-    .build({ name: req.name, spec: req.spec, contextFiles: req.contextFiles ?? {}, onEvent: push, signal })
+  const build = start(push)
     .then(
       ({ info, cached }) => push({ type: 'done', template: info, cached }),
       (err: unknown) => {
@@ -52,6 +52,9 @@ async function* buildEvents(
   await build;
 }
 
+/** Largest image archive an import takes (a `docker save` of a big image is several GiB). */
+const IMPORT_LIMIT_BYTES = 64 * 1024 ** 3;
+
 export function templateRoutes(app: FastifyInstance, ctx: ApiContext): void {
   app.get('/v1/templates', async () => ({ templates: ctx.templates.list() }));
 
@@ -61,8 +64,46 @@ export function templateRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.post('/v1/templates', { bodyLimit: 256 * 1024 * 1024 }, async (request, reply) => {
     const req = parseOrThrow(BuildTemplateRequest, request.body ?? {}, 'template build request');
-    return sendNdjson(reply, (signal) => buildEvents(ctx, req, signal));
+    return sendNdjson(reply, (signal) =>
+      buildEvents((onEvent) =>
+        ctx.templates.build({
+          name: req.name,
+          spec: req.spec,
+          contextFiles: req.contextFiles ?? {},
+          registryAuth: req.registryAuth,
+          onEvent,
+          signal,
+        }),
+      ),
+    );
   });
+
+  // An image archive streams in as the body; it is spooled to disk, never held in memory.
+  for (const type of ['application/x-tar', 'application/octet-stream']) {
+    if (!app.hasContentTypeParser(type))
+      app.addContentTypeParser(type, (_request, payload, done) => done(null, payload));
+  }
+  app.post<{ Querystring: { name?: string } }>(
+    '/v1/templates/import',
+    { bodyLimit: IMPORT_LIMIT_BYTES },
+    async (request, reply) => {
+      const name = parseOrThrow(
+        BuildTemplateRequest.shape.name,
+        request.query.name ?? '',
+        'template name (query `name`)',
+      );
+      const archive = request.body as Readable | undefined;
+      if (!archive || typeof archive.pipe !== 'function') {
+        throw new PaddockError(
+          'INVALID_ARGUMENT',
+          'send the image archive (docker save or an OCI layout tar) as the body with content-type application/x-tar',
+        );
+      }
+      return sendNdjson(reply, (signal) =>
+        buildEvents((onEvent) => ctx.templates.importArchive({ name, archive, onEvent, signal })),
+      );
+    },
+  );
 
   app.delete<{ Params: { name: string } }>('/v1/templates/:name', async (request, reply) => {
     const { name } = request.params;

@@ -1,0 +1,219 @@
+/**
+ * Templates from OCI images end to end: a real registry (docker-registry in a namespace of the
+ * test's own, basic auth) holds the base template's files as an image; the server pulls and
+ * unpacks it, and sandboxes run from it with the image's config as their defaults.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { TemplateBuildEvent } from '@paddock/protocol';
+import { Sandbox, Template } from '@paddock/sdk';
+import { baseTemplateImage } from '../support/base-image.js';
+import { runCli } from '../support/cli.js';
+import { TEST_DATA_DIR } from '../support/env.js';
+import { type MadeImage, makeImage, toDockerArchive } from '../support/oci-image-maker.js';
+import { useTestServer } from '../support/server.js';
+import { startTestRegistry, type TestRegistry } from '../support/test-registry.js';
+
+const PASSWORD = 'registry-pw-51d0';
+const AUTH = { username: 'ann', password: PASSWORD };
+
+const server = useTestServer();
+let registry: TestRegistry;
+let image: MadeImage;
+let scratch: string;
+const names: string[] = [];
+
+before(async () => {
+  registry = await startTestRegistry({ auth: 'basic', users: { ann: PASSWORD } });
+  image = await baseTemplateImage({
+    config: {
+      Env: ['PATH=/usr/local/bin:/usr/bin:/bin', 'FROM_IMAGE=yes'],
+      WorkingDir: '/home/user',
+      User: 'user',
+      Entrypoint: ['/bin/bash'],
+      Cmd: ['-l'],
+    },
+  });
+  await registry.push(image.layoutDir, image.tag, 'team/agent:1.4');
+  scratch = await mkdtemp(join(tmpdir(), 'paddock-image-templates-'));
+});
+
+after(async () => {
+  for (const name of names) await Template.remove(name, server.conn).catch(() => {});
+  await registry?.close();
+  await image?.cleanup();
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+
+function cliEnv(): Record<string, string> {
+  return { PADDOCK_URL: server.conn.apiUrl, PADDOCK_API_KEY: server.conn.apiKey };
+}
+
+function build(name: string, ref: string, opts: { auth?: typeof AUTH; events?: TemplateBuildEvent[] } = {}) {
+  names.push(name);
+  return Template.build(
+    name,
+    { from: { image: ref, insecure: true } },
+    {
+      ...server.conn,
+      requestTimeoutMs: 0,
+      ...(opts.auth ? { registryAuth: opts.auth } : {}),
+      onEvent: (e) => opts.events?.push(e),
+    },
+  );
+}
+
+describe('a template from a registry image', () => {
+  let events: TemplateBuildEvent[];
+  let built: Awaited<ReturnType<typeof build>>;
+
+  before(async () => {
+    events = [];
+    built = await build('img-agent', registry.refFor('team/agent', '1.4'), { auth: AUTH, events });
+  });
+
+  it('records the image config as the template defaults, and where it came from', () => {
+    const t = built.template;
+    assert.equal(built.cached, false);
+    assert.equal(t.env.FROM_IMAGE, 'yes');
+    assert.equal(t.workdir, '/home/user');
+    assert.equal(t.user, 'user');
+    assert.deepEqual(t.entrypoint, ['/bin/bash']);
+    assert.deepEqual(t.cmd, ['-l']);
+    assert.equal(t.source?.kind, 'image');
+    assert.equal(t.source?.digest, image.manifestDigest);
+    assert.ok(t.sizeBytes > 100 * 1024 * 1024, `size ${t.sizeBytes}`);
+  });
+
+  it('streams pull and unpack progress with byte and layer counts', () => {
+    const pulls = events.filter((e) => e.type === 'progress' && e.step === 'pull' && e.bytesTotal !== undefined);
+    const unpacks = events.filter((e) => e.type === 'progress' && e.step === 'unpack' && e.layersTotal !== undefined);
+    assert.ok(pulls.length > 0, 'no pull progress with bytes');
+    assert.ok(unpacks.length > 0, 'no unpack progress with layers');
+    const last = unpacks.at(-1);
+    assert.ok(last?.type === 'progress' && last.layersDone === last.layersTotal);
+    assert.ok(!JSON.stringify(events).includes(PASSWORD), 'the password showed in a build event');
+  });
+
+  it('runs sandboxes with the image user, workdir and env, ids mapped inside', async () => {
+    await using sbx = await Sandbox.create({ ...server.conn, template: 'img-agent' });
+    const out = await sbx.commands.run('echo "$FROM_IMAGE $(id -un) $(pwd)"; stat -c %u /home/user /root');
+    assert.equal(out.exitCode, 0, out.stderr);
+    assert.equal(out.stdout, 'yes user /home/user\n1000\n0\n');
+  });
+
+  it('is cached when the tag still names the same digest; pinned digests work', async () => {
+    const again = await build('img-agent-2', registry.refFor('team/agent', '1.4'), { auth: AUTH });
+    assert.equal(again.cached, true);
+    assert.equal(again.template.specHash, built.template.specHash);
+    const pinned = await build('img-agent-pinned', `${registry.host}/team/agent@${image.manifestDigest}`, {
+      auth: AUTH,
+    });
+    assert.equal(pinned.template.source?.digest, image.manifestDigest);
+  });
+});
+
+describe('the CLI', () => {
+  it('builds --from-image with --username and --password-stdin, showing pull progress', async () => {
+    names.push('img-cli');
+    const ref = registry.refFor('team/agent', '1.4');
+    const args = [
+      'template',
+      'build',
+      '--from-image',
+      ref,
+      '--insecure',
+      '-n',
+      'img-cli',
+      '--username',
+      'ann',
+      '--password-stdin',
+    ];
+    const cli = await runCli(args, { env: cliEnv(), stdin: `${PASSWORD}\n` });
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, /^img-cli (\(cached\) )?[0-9a-f]{16}\n$/);
+    assert.match(cli.stderr, /fetching/);
+    assert.ok(!cli.stderr.includes(PASSWORD));
+  });
+
+  it('without credentials the registry refuses, and the CLI says so', async () => {
+    const cli = await runCli(
+      ['template', 'build', '--from-image', registry.refFor('team/agent', '1.4'), '--insecure', '-n', 'img-anon'],
+      {
+        env: { ...cliEnv(), DOCKER_CONFIG: scratch },
+      },
+    );
+    assert.notEqual(cli.code, 0);
+    assert.match(cli.stderr, /UNAUTHENTICATED|credentials|unauthori/i);
+  });
+});
+
+describe('bad image input', () => {
+  it('wrong credentials → UNAUTHENTICATED; nothing named', async () => {
+    await assert.rejects(
+      build('img-bad-auth', registry.refFor('team/agent', '1.4'), { auth: { ...AUTH, password: 'nope' } }),
+      {
+        code: 'UNAUTHENTICATED',
+      },
+    );
+    await assert.rejects(Template.get('img-bad-auth', server.conn), { code: 'NOT_FOUND' });
+  });
+
+  it('an unknown tag → NOT_FOUND naming the ref', async () => {
+    const ref = registry.refFor('team/agent', 'no-such-tag');
+    await assert.rejects(build('img-missing', ref, { auth: AUTH }), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'NOT_FOUND');
+      assert.match(err.message, /team\/agent:no-such-tag/);
+      return true;
+    });
+  });
+
+  it('files owned by ids above the mapped range → INVALID_ARGUMENT, nothing left behind', async () => {
+    const high = await makeImage({
+      layers: [
+        { compression: 'gzip', entries: [{ path: 'opt/high', type: 'file', data: Buffer.from('x'), uid: 70_000 }] },
+      ],
+    });
+    try {
+      await registry.push(high.layoutDir, high.tag, 'team/high:1');
+      const before = await readdir(join(TEST_DATA_DIR, 'templates'));
+      await assert.rejects(
+        build('img-high', registry.refFor('team/high', '1'), { auth: AUTH }),
+        (err: Error & { code?: string }) => {
+          assert.equal(err.code, 'INVALID_ARGUMENT');
+          assert.match(err.message, /70000/);
+          return true;
+        },
+      );
+      assert.deepEqual(await readdir(join(TEST_DATA_DIR, 'templates')), before);
+    } finally {
+      await high.cleanup();
+    }
+  });
+});
+
+describe('import without a registry', () => {
+  it('a docker save tarball, through the CLI, becomes a template sandboxes run', async () => {
+    const archive = join(scratch, 'agent.tar');
+    await toDockerArchive(image, { repoTag: 'team/agent:1.4', path: archive });
+    names.push('img-imported');
+    const cli = await runCli(['template', 'import', archive, '-n', 'img-imported', '--json'], { env: cliEnv() });
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stderr, /received/);
+    assert.equal(JSON.parse(cli.stdout).source.kind, 'image');
+    await using sbx = await Sandbox.create({ ...server.conn, template: 'img-imported' });
+    assert.equal((await sbx.commands.run('echo $FROM_IMAGE')).stdout, 'yes\n');
+  });
+
+  it('something that is not an image archive → INVALID_ARGUMENT; no upload left on disk', async () => {
+    await assert.rejects(Template.import('img-junk', Buffer.from('not a tar at all'.repeat(100)), server.conn), {
+      code: 'INVALID_ARGUMENT',
+    });
+    const uploads = join(TEST_DATA_DIR, 'images', 'uploads');
+    assert.deepEqual(existsSync(uploads) ? await readdir(uploads) : [], []);
+  });
+});
