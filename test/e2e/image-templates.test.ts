@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -207,6 +207,23 @@ describe('import without a registry', () => {
     assert.equal(JSON.parse(cli.stdout).source.kind, 'image');
     await using sbx = await Sandbox.create({ ...server.conn, template: 'img-imported' });
     assert.equal((await sbx.commands.run('echo $FROM_IMAGE')).stdout, 'yes\n');
+  });
+
+  it('removing the last template of an image removes its layers; other images keep theirs', async () => {
+    const layout = join(TEST_DATA_DIR, 'images', 'layout');
+    const blobsOf = async (manifestDigest: string): Promise<string[]> => {
+      const manifest = JSON.parse(await readFile(join(layout, 'blobs', 'sha256', manifestDigest.slice(7)), 'utf8'));
+      return [manifestDigest, manifest.config.digest, ...manifest.layers.map((l: { digest: string }) => l.digest)];
+    };
+    const imported = (await Template.get('img-imported', server.conn)).source?.digest;
+    const pulled = (await Template.get('img-agent', server.conn)).source?.digest;
+    assert.ok(imported && pulled && imported !== pulled);
+    const importedBlobs = await blobsOf(imported);
+    const pulledBlobs = await blobsOf(pulled);
+    await Template.remove('img-imported', server.conn);
+    const present = new Set((await readdir(join(layout, 'blobs', 'sha256'))).map((n) => `sha256:${n}`));
+    for (const blob of importedBlobs) assert.ok(!present.has(blob), `${blob} of the removed image is still there`);
+    for (const blob of pulledBlobs) assert.ok(present.has(blob), `${blob} of a used image was removed`);
   });
 
   it('something that is not an image archive → INVALID_ARGUMENT; no upload left on disk', async () => {

@@ -6,6 +6,7 @@ import type { DataPaths } from '../paths.js';
 import { UID_BASE, UID_COUNT } from '../runtime/uid-map.js';
 import { DEFAULT_PATH, diskUsageBytes, publish } from './build-steps.js';
 import type { ImageConfig, ImageProgress, ImageSource } from './images/image-types.js';
+import { whileImageInUse } from './images/layout-gc.js';
 import { readStoredImage } from './images/oci-layout.js';
 import { copyIntoLayout } from './images/skopeo-copy.js';
 import { unpackImage } from './images/unpack-image.js';
@@ -48,8 +49,7 @@ export function imageLayoutDir(paths: DataPaths): string {
 export async function buildImageTemplate(job: ImageTemplateJob): Promise<{ info: BuiltTemplate; cached: boolean }> {
   const { paths, signal } = job;
   const layoutDir = imageLayoutDir(paths);
-  const progress = (step: string, message: string, counts?: ImageProgress): void =>
-    job.emit({ type: 'progress', step, message, ...(counts ? countsOf(counts) : {}) });
+  const progress = progressOf(job);
 
   progress('pull', `fetching ${describeSource(job.source)}`);
   const pulled = await copyIntoLayout({
@@ -58,7 +58,18 @@ export async function buildImageTemplate(job: ImageTemplateJob): Promise<{ info:
     signal,
     onProgress: (p) => progress('pull', pullMessage(p), p),
   });
-  const image = await readStoredImage(layoutDir, pulled.manifestDigest);
+  // Until published, the image is no template's: keep GC off its blobs.
+  return whileImageInUse(pulled.manifestDigest, () => unpackAsTemplate(job, pulled.manifestDigest));
+}
+
+async function unpackAsTemplate(
+  job: ImageTemplateJob,
+  manifestDigest: string,
+): Promise<{ info: BuiltTemplate; cached: boolean }> {
+  const { paths, signal } = job;
+  const layoutDir = imageLayoutDir(paths);
+  const progress = progressOf(job);
+  const image = await readStoredImage(layoutDir, manifestDigest);
   const hash = imageTemplateHash(image.manifestDigest, job.overrides);
   const existing = await readBuiltTemplate(paths, hash);
   if (existing !== undefined) {
@@ -119,6 +130,12 @@ export function templateDefaults(
     ...(config.entrypoint ? { entrypoint: config.entrypoint } : {}),
     ...(config.cmd ? { cmd: config.cmd } : {}),
   };
+}
+
+/** Progress events of a job, with the counts of a pull or unpack when there are some. */
+function progressOf(job: ImageTemplateJob) {
+  return (step: string, message: string, counts?: ImageProgress): void =>
+    job.emit({ type: 'progress', step, message, ...(counts ? countsOf(counts) : {}) });
 }
 
 function describeSource(source: ImageSource): string {

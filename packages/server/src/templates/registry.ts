@@ -7,8 +7,10 @@ import type { ResolvedTemplate, TemplateCatalog } from '../core/templates.js';
 import type { DataPaths } from '../paths.js';
 import { buildTemplate, removeTemplateFiles } from './builder.js';
 import { importImageArchive } from './image-import.js';
-import { buildImageTemplate, type ImageOverrides } from './image-template.js';
+import { buildImageTemplate, type ImageOverrides, imageLayoutDir } from './image-template.js';
 import type { ImageSource, RegistryCredentials } from './images/image-types.js';
+import { collectGarbage } from './images/layout-gc.js';
+import { listBuiltTemplates } from './layout.js';
 import { isDebianSpec, validateTemplateSpec } from './spec.js';
 
 type BuiltMeta = Omit<TemplateInfo, 'name'>;
@@ -153,9 +155,17 @@ export class TemplateRegistry implements TemplateCatalog {
     }
     this.store.deleteTemplate(name);
     if (!shared) {
+      const wasImage = this.meta(record.specHash)?.source?.digest !== undefined;
       this.metaCache.delete(record.specHash);
       await removeTemplateFiles(this.paths, record.specHash);
+      if (wasImage) await this.collectImageGarbage();
     }
+  }
+
+  /** Drops the shared layout's blobs that no built template's image uses any more. */
+  private async collectImageGarbage(): Promise<void> {
+    const keep = (await listBuiltTemplates(this.paths)).flatMap((t) => (t.source?.digest ? [t.source.digest] : []));
+    await collectGarbage(imageLayoutDir(this.paths), keep);
   }
 }
 
