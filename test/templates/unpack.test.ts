@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, lstatSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -158,6 +158,56 @@ describe('unpackImage', { skip: isRoot ? false : 'needs root (lchown to shifted 
     assert.ok(lstatSync(join(root, 'link')).isDirectory());
     assert.deepEqual(readdirSync(join(root, 'link')), ['file']);
     assert.equal(readFileSync(join(root, 'b'), 'utf8'), 'now a file');
+  });
+
+  it('resolves again after a symlink or dir it went through is replaced', async () => {
+    const { root } = await unpack([
+      {
+        entries: [
+          { name: 'real1/', mode: 0o755 },
+          { name: 'real2/', mode: 0o755 },
+          { name: 'lnk', type: 'symlink', linkname: 'real1' },
+          { name: 'lnk/a', content: 'a' },
+          { name: 'd/sub/f', content: 'f' },
+        ],
+      },
+      {
+        entries: [
+          { name: 'lnk', type: 'symlink', linkname: '/real2' },
+          { name: 'lnk/b', content: 'b' },
+          { name: 'd', content: 'now a file' },
+          { name: 'file-then-dir', content: 'x' },
+        ],
+      },
+      {
+        entries: [
+          { name: 'lnk/c', content: 'c' },
+          { name: 'd/', mode: 0o755 },
+          { name: 'd/sub/g', content: 'g' },
+          { name: 'file-then-dir/', mode: 0o755 },
+          { name: 'file-then-dir/inner', content: 'i' },
+        ],
+      },
+    ]);
+    assert.deepEqual(readdirSync(join(root, 'real1')), ['a']);
+    assert.deepEqual(readdirSync(join(root, 'real2')).sort(), ['b', 'c']);
+    assert.deepEqual(readdirSync(join(root, 'd/sub')), ['g']);
+    assert.equal(readFileSync(join(root, 'file-then-dir/inner'), 'utf8'), 'i');
+  });
+
+  it('refuses entries below a regular file', async () => {
+    await refused(
+      [
+        {
+          entries: [
+            { name: 'f', content: 'x' },
+            { name: 'f/g', content: 'y' },
+          ],
+        },
+      ],
+      'INVALID_ARGUMENT',
+      /"f" in the image is not a directory/,
+    );
   });
 
   it('refuses entries that climb out with ..', async () => {
@@ -330,6 +380,45 @@ describe('unpackImage', { skip: isRoot ? false : 'needs root (lchown to shifted 
       /unsupported layer media type/,
     );
     assert.deepEqual(readdirSync(target), []);
+  });
+
+  it('kills the zstd child when aborted in the middle of a layer', async () => {
+    const children = () =>
+      new Set(
+        readdirSync('/proc/self/task').flatMap((t) =>
+          readFileSync(`/proc/self/task/${t}/children`, 'utf8').split(' ').filter(Boolean),
+        ),
+      );
+    const before = children();
+    const entries = Array.from({ length: 40 }, (_, i) => ({ name: `f${i}`, content: randomBytes(1 << 20) }));
+    const controller = new AbortController();
+    let zstdPids: string[] = [];
+    await assert.rejects(
+      unpack([{ mediaType: LAYER_TYPES.zstd, entries }], {
+        signal: controller.signal,
+        onProgress: () => {
+          if (controller.signal.aborted) return;
+          zstdPids = [...children()].filter((pid) => !before.has(pid));
+          controller.abort(new Error('stop'));
+        },
+      }),
+      /stop/,
+    );
+    assert.equal(zstdPids.length, 1, 'zstd was running when the abort came');
+    // SIGKILL is sent before the unpack rejects; the kernel reaps it a moment later.
+    const pid = zstdPids[0] as string;
+    const deadline = Date.now() + 5000;
+    const running = () => {
+      try {
+        return !/\) [ZX] /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      } catch {
+        return false; // gone
+      }
+    };
+    while (running()) {
+      assert.ok(Date.now() < deadline, `zstd (pid ${pid}) still runs after the abort`);
+      await new Promise((r) => setImmediate(r));
+    }
   });
 
   it('reports progress per layer and stops with the signal reason', async () => {

@@ -24,7 +24,7 @@ import {
 import { PaddockError } from '@paddock/protocol';
 import type { Header } from 'tar-stream';
 import { entryParts, RootedResolver } from './safe-path.js';
-import { applyOpaque, parseWhiteout, removePath } from './whiteouts.js';
+import { applyOpaque, parseWhiteout, type Removed, removePath } from './whiteouts.js';
 
 export interface IdShift {
   /** Host id of id 0 inside. */
@@ -199,11 +199,16 @@ export class TreeWriter {
     }
   }
 
-  /** Something was removed or replaced: cached resolutions and dir fix-ups below it are stale. */
-  private removed(rel: string): void {
-    this.resolver.forget();
+  /**
+   * Something was removed or replaced. Cached resolutions can run through a directory or a
+   * symlink, and dir fix-ups live below directories; a removed file touches neither, which
+   * matters for layers that replace thousands of files.
+   */
+  private removed(rel: string, what: Removed): void {
     this.layerPaths.delete(rel);
-    if (this.dirFixups.size === 0) return;
+    if (what === 'other') return;
+    this.resolver.forget();
+    if (what === 'symlink' || this.dirFixups.size === 0) return;
     const prefix = `${rel}/`;
     for (const key of this.dirFixups.keys()) {
       if (key === rel || key.startsWith(prefix)) this.dirFixups.delete(key);
@@ -212,7 +217,8 @@ export class TreeWriter {
 
   /** Clears the final component for a new non-directory entry (never writing through it). */
   private replace(rel: string, abs: string): void {
-    if (removePath(abs)) this.removed(rel);
+    const what = removePath(abs);
+    if (what !== undefined) this.removed(rel, what);
     this.markWritten(rel);
   }
 
@@ -223,14 +229,15 @@ export class TreeWriter {
     if (parent === undefined) return; // nothing below to hide
     if (whiteout.kind === 'remove') {
       const rel = parent === '' ? whiteout.name : `${parent}/${whiteout.name}`;
-      if (removePath(this.resolver.abs(rel))) this.removed(rel);
+      const what = removePath(this.resolver.abs(rel));
+      if (what !== undefined) this.removed(rel, what);
       return;
     }
     applyOpaque({
       abs: this.resolver.abs(parent),
       rel: parent,
       keep: this.layerPaths,
-      onRemove: (rel) => this.removed(rel),
+      onRemove: (rel, what) => this.removed(rel, what),
     });
   }
 
@@ -259,10 +266,7 @@ export class TreeWriter {
   private dir(e: { rel: string; abs: string; uid: number; gid: number; mode: number; mtime: Date }): void {
     const st = lstatSync(e.abs, { throwIfNoEntry: false });
     if (st === undefined || !st.isDirectory()) {
-      if (st !== undefined) {
-        removePath(e.abs);
-        this.removed(e.rel);
-      }
+      if (st !== undefined) this.removed(e.rel, removePath(e.abs) ?? 'other');
       // Written 0755 until the end: the mode from the tar may forbid writing its children.
       mkdirSync(e.abs, { mode: 0o755 });
     }

@@ -21,14 +21,19 @@ export function parseWhiteout(base: string): Whiteout | undefined {
   return name === '' || name === '.' || name === '..' ? { kind: 'meta' } : { kind: 'remove', name };
 }
 
-/** Removes whatever is at `abs` without following it; true when something was there. */
-export function removePath(abs: string): boolean {
+export type Removed = 'dir' | 'symlink' | 'other';
+
+/** Removes whatever is at `abs` without following it; says what was there (`undefined`: nothing). */
+export function removePath(abs: string): Removed | undefined {
   const st = lstatSync(abs, { throwIfNoEntry: false });
-  if (st === undefined) return false;
-  // rmSync's recursion lstat()s and unlinks links: it never descends through a symlink.
-  if (st.isDirectory()) rmSync(abs, { recursive: true, force: true });
-  else unlinkSync(abs);
-  return true;
+  if (st === undefined) return undefined;
+  if (st.isDirectory()) {
+    // rmSync's recursion lstat()s and unlinks links: it never descends through a symlink.
+    rmSync(abs, { recursive: true, force: true });
+    return 'dir';
+  }
+  unlinkSync(abs);
+  return st.isSymbolicLink() ? 'symlink' : 'other';
 }
 
 export interface OpaqueOptions {
@@ -38,7 +43,7 @@ export interface OpaqueOptions {
   /** Paths (relative to the root) written by the current layer: these stay. */
   keep: ReadonlySet<string>;
   /** Called for each removed path (relative to the root). */
-  onRemove: (rel: string) => void;
+  onRemove: (rel: string, what: Removed) => void;
 }
 
 /** Empties an opaque directory of what lower layers put there, keeping this layer's entries. */
@@ -47,8 +52,8 @@ export function applyOpaque(options: OpaqueOptions): void {
     const rel = options.rel === '' ? dirent.name : `${options.rel}/${dirent.name}`;
     const abs = `${options.abs}/${dirent.name}`;
     if (!options.keep.has(rel)) {
-      removePath(abs);
-      options.onRemove(rel);
+      const what = removePath(abs);
+      if (what !== undefined) options.onRemove(rel, what);
     } else if (dirent.isDirectory()) {
       // A directory this layer (re)wrote keeps only what this layer put below it.
       applyOpaque({ ...options, abs, rel });
