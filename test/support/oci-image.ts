@@ -92,9 +92,15 @@ export interface MadeLayer {
   mediaType: string;
 }
 
-/** Compresses a tar, stores it, and says what a manifest needs of it. */
-export function storeLayer(layoutDir: string, tarBytes: Buffer, mediaType: string): MadeLayer {
-  const kind: Compression = mediaType.endsWith('zstd') ? 'zstd' : mediaType.endsWith('tar') ? 'none' : 'gzip';
+/** Compresses a tar (as its media type says, unless `kind` is given), stores it, and says what a manifest needs of it. */
+export function storeLayer(
+  layoutDir: string,
+  tarBytes: Buffer,
+  mediaType: string,
+  compression?: Compression,
+): MadeLayer {
+  const kind: Compression =
+    compression ?? (mediaType.endsWith('zstd') ? 'zstd' : mediaType.endsWith('tar') ? 'none' : 'gzip');
   const blob = compress(tarBytes, kind);
   return { digest: writeBlob(layoutDir, blob), size: blob.length, diffId: digestOf(tarBytes), mediaType };
 }
@@ -159,11 +165,13 @@ export function tagInLayout(
 /** One image from layer tars: store layers, config, manifest, tag. Returns the manifest digest. */
 export async function makeImage(
   layoutDir: string,
-  layers: readonly { entries: readonly LayerEntry[]; mediaType?: string }[],
+  layers: readonly { entries: readonly LayerEntry[]; mediaType?: string; compression?: Compression }[],
   options: { tag?: string; config?: Record<string, unknown> } = {},
 ): Promise<string> {
   const made: MadeLayer[] = [];
-  for (const l of layers) made.push(storeLayer(layoutDir, await tarLayer(l.entries), l.mediaType ?? LAYER_TYPES.gzip));
+  for (const l of layers) {
+    made.push(storeLayer(layoutDir, await tarLayer(l.entries), l.mediaType ?? LAYER_TYPES.gzip, l.compression));
+  }
   const manifest = storeManifest(layoutDir, { layers: made, ...(options.config ? { config: options.config } : {}) });
   tagInLayout(layoutDir, { ...manifest, tag: options.tag ?? 'latest' });
   return manifest.digest;

@@ -9,7 +9,7 @@ import { PaddockError } from '@paddock/protocol';
 import type { ImageProgress } from '../../packages/server/src/templates/images/image-types.js';
 import { blobPath, readStoredImage } from '../../packages/server/src/templates/images/oci-layout.js';
 import { type UnpackStats, unpackImage } from '../../packages/server/src/templates/images/unpack-image.js';
-import { LAYER_TYPES, type LayerEntry, makeImage } from '../support/oci-image.js';
+import { type Compression, LAYER_TYPES, type LayerEntry, makeImage } from '../support/oci-image.js';
 
 const BASE = 100_000;
 const SHIFT = { base: BASE, count: 65_536 };
@@ -36,12 +36,12 @@ describe('unpackImage', { skip: isRoot ? false : 'needs root (lchown to shifted 
 
   /** Makes an image from layers and unpacks it into a fresh `box/rootfs`; the box must hold nothing else after. */
   async function unpack(
-    layers: { entries: LayerEntry[]; mediaType?: string }[],
+    layers: { entries: LayerEntry[]; mediaType?: string; compression?: Compression }[],
     extra: { onProgress?: (p: ImageProgress) => void; signal?: AbortSignal } = {},
   ): Promise<{ root: string; stats: UnpackStats }> {
     const box = join(dir, `box${n++}`);
     const root = join(box, 'rootfs');
-    await mkdir(root, { recursive: true });
+    await mkdir(root, { recursive: true, mode: 0o700 }); // as mkdtemp makes it
     const digest = await makeImage(layout, layers, { tag: `t${n}` });
     try {
       const stats = await unpackImage({
@@ -150,7 +150,18 @@ describe('unpackImage', { skip: isRoot ? false : 'needs root (lchown to shifted 
         ],
       },
       { mediaType: LAYER_TYPES.dockerGzip, entries: [{ name: 'b', content: 'now a file' }] },
+      // skopeo labels the plain layers of a `docker save` archive tar.gzip: the bytes decide.
+      { mediaType: LAYER_TYPES.dockerGzip, compression: 'none', entries: [{ name: 'plain', content: 'p' }] },
+      { mediaType: LAYER_TYPES.gzip, compression: 'zstd', entries: [{ name: 'zst', content: 'z' }] },
     ]);
+    const rootSt = lstatSync(root);
+    assert.deepEqual(
+      [rootSt.uid, rootSt.gid, rootSt.mode & 0o7777],
+      [BASE, BASE, 0o755],
+      'the root without a ./ entry',
+    );
+    assert.equal(readFileSync(join(root, 'plain'), 'utf8'), 'p');
+    assert.equal(readFileSync(join(root, 'zst'), 'utf8'), 'z');
     assert.deepEqual(readdirSync(join(root, 'a')).sort(), ['keep']);
     assert.deepEqual(readdirSync(join(root, 'opq')).sort(), ['new', 'sub']);
     assert.deepEqual(readdirSync(join(root, 'opq/sub')), ['new2']);

@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash, type Hash } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { Duplex, PassThrough, Transform } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { PaddockError } from '@paddock/protocol';
@@ -18,17 +19,36 @@ const COMPRESSION: Record<string, Compression> = {
   'application/vnd.oci.image.layer.nondistributable.v1.tar': 'none',
   'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip': 'gzip',
   'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd': 'zstd',
+  'application/vnd.docker.image.rootfs.diff.tar': 'none',
   'application/vnd.docker.image.rootfs.diff.tar.gzip': 'gzip',
+  'application/vnd.docker.image.rootfs.diff.tar.zstd': 'zstd',
   'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip': 'gzip',
 };
 
-/** How a layer of this media type is compressed; refuses media types that are not layers. */
+/** How a layer of this media type says it is compressed; refuses media types that are not layers. */
 export function layerCompression(mediaType: string): Compression {
   const found = COMPRESSION[mediaType];
   if (found === undefined) {
     throw new PaddockError('INVALID_ARGUMENT', `unsupported layer media type "${mediaType}"`, { mediaType });
   }
   return found;
+}
+
+/**
+ * How a blob is really compressed, by its magic bytes. The media type is not to be trusted:
+ * skopeo labels the uncompressed layers of a `docker save` archive `tar.gzip`.
+ */
+export function sniffCompression(path: string): Compression {
+  const fd = openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(4);
+    const n = readSync(fd, head, 0, 4, 0);
+    if (n >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+    if (n === 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+    return 'none';
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Passes bytes through while hashing them (sha256) and counting them. */

@@ -10,12 +10,12 @@
  * re-do; the bare parser leaves one place that decides what reaches the disk.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, realpathSync } from 'node:fs';
+import { chmodSync, chownSync, createReadStream, realpathSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { PaddockError } from '@paddock/protocol';
 import tar from 'tar-stream';
 import type { ImageProgress, StoredImage } from './image-types.js';
-import { DigestTap, decompressor, layerCompression } from './layer-stream.js';
+import { type Compression, DigestTap, decompressor, layerCompression, sniffCompression } from './layer-stream.js';
 import { blobPath } from './oci-layout.js';
 import { type IdShift, TreeWriter, type UnpackStats } from './tree-writer.js';
 
@@ -39,16 +39,21 @@ export async function unpackImage(options: UnpackImageOptions): Promise<UnpackSt
   const { image, signal } = options;
   signal?.throwIfAborted();
   // Check every layer's media type before writing anything.
-  const compressions = image.layers.map((l) => layerCompression(l.mediaType));
-  const writer = new TreeWriter({ root: realpathSync(options.target), idShift: options.idShift });
+  for (const l of image.layers) layerCompression(l.mediaType);
+  const root = realpathSync(options.target);
+  // The rootfs's own `/` belongs to the sandbox's root even when no layer lists `./`.
+  chownSync(root, options.idShift.base, options.idShift.base);
+  chmodSync(root, 0o755);
+  const writer = new TreeWriter({ root, idShift: options.idShift });
   const progress = progressReporter(image, options.onProgress);
-  for (const [i, layer] of image.layers.entries()) {
+  for (const layer of image.layers) {
     signal?.throwIfAborted();
     writer.beginLayer(layer.digest);
+    const path = blobPath(options.layoutDir, layer.digest);
     await unpackLayer({
-      path: blobPath(options.layoutDir, layer.digest),
+      path,
       digest: layer.digest,
-      compression: compressions[i] as NonNullable<(typeof compressions)[number]>,
+      compression: sniffCompression(path),
       writer,
       signal,
       onBytes: progress.bytes,
@@ -62,7 +67,7 @@ export async function unpackImage(options: UnpackImageOptions): Promise<UnpackSt
 interface LayerJob {
   path: string;
   digest: string;
-  compression: ReturnType<typeof layerCompression>;
+  compression: Compression;
   writer: TreeWriter;
   signal: AbortSignal | undefined;
   onBytes: (n: number) => void;
