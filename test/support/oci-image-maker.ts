@@ -83,7 +83,7 @@ export async function tarEntries(entries: readonly LayerEntry[]): Promise<Buffer
   const pack = tarPack();
   const chunks: Buffer[] = [];
   const done = new Promise<Buffer>((resolve, reject) => {
-    pack.on('data', (chunk: Buffer) => chunks.push(chunk));
+    pack.on('data', (chunk: unknown) => chunks.push(chunk as Buffer));
     pack.on('end', () => resolve(Buffer.concat(chunks)));
     pack.on('error', reject);
   });
@@ -349,7 +349,7 @@ export async function makeImageFromTree(options: {
   const entry = (header: Parameters<typeof pack.entry>[0], body?: Buffer | NodeJS.ReadableStream): Promise<void> =>
     new Promise((resolve, reject) => {
       if (body === undefined || Buffer.isBuffer(body)) {
-        pack.entry(header, body, (error) => (error ? reject(error) : resolve()));
+        pack.entry(header, body ?? Buffer.alloc(0), (error) => (error ? reject(error) : resolve()));
         return;
       }
       const sink = pack.entry(header, (error) => (error ? reject(error) : resolve()));

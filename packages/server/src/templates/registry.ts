@@ -8,8 +8,8 @@ import type { DataPaths } from '../paths.js';
 import { buildTemplate, removeTemplateFiles } from './builder.js';
 import { importImageArchive } from './image-import.js';
 import { buildImageTemplate, type ImageOverrides, imageLayoutDir } from './image-template.js';
+import { collectImageGarbage } from './images/image-gc.js';
 import type { ImageSource, RegistryCredentials } from './images/image-types.js';
-import { collectGarbage } from './images/layout-gc.js';
 import { listBuiltTemplates } from './layout.js';
 import { isDebianSpec, validateTemplateSpec } from './spec.js';
 
@@ -165,7 +165,7 @@ export class TemplateRegistry implements TemplateCatalog {
   /** Drops the shared layout's blobs that no built template's image uses any more. */
   private async collectImageGarbage(): Promise<void> {
     const keep = (await listBuiltTemplates(this.paths)).flatMap((t) => (t.source?.digest ? [t.source.digest] : []));
-    await collectGarbage(imageLayoutDir(this.paths), keep);
+    await collectImageGarbage(imageLayoutDir(this.paths), keep);
   }
 }
 
