@@ -22,11 +22,19 @@ import { startTestRegistry, type TestRegistry } from '../support/test-registry.j
 const PASSWORD = 'registry-pw-51d0';
 const AUTH = { username: 'ann', password: PASSWORD };
 
-const server = useTestServer();
+const names: string[] = [];
+// Templates go while the server still answers (after() hooks run after the server closed).
+const server = useTestServer(
+  {},
+  {
+    beforeClose: async (conn) => {
+      for (const name of names) await Template.remove(name, conn).catch(() => {});
+    },
+  },
+);
 let registry: TestRegistry;
 let image: MadeImage;
 let scratch: string;
-const names: string[] = [];
 
 before(async () => {
   registry = await startTestRegistry({ auth: 'basic', users: { ann: PASSWORD } });
@@ -45,7 +53,6 @@ before(async () => {
 });
 
 after(async () => {
-  for (const name of names) await Template.remove(name, server.conn).catch(() => {});
   await registry?.close();
   await image?.cleanup();
   if (scratch) await rm(scratch, { recursive: true, force: true });
