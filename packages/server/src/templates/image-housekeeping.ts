@@ -1,6 +1,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DataPaths } from '../paths.js';
+import { unpackedImagesDir } from './image-base.js';
 import { imageLayoutDir } from './image-template.js';
 import { SKOPEO_TEMP_PREFIX } from './images/pull-progress.js';
 
@@ -22,5 +23,6 @@ export async function removeStaleImageFiles(paths: DataPaths): Promise<string[]>
   await sweep(join(paths.images, 'uploads'), () => true);
   await sweep(paths.images, (name) => name.startsWith('.skopeo-'));
   await sweep(imageLayoutDir(paths), (name) => name.startsWith(SKOPEO_TEMP_PREFIX));
+  await sweep(unpackedImagesDir(paths), (name) => name.includes('.tmp-'));
   return removed;
 }

@@ -6,6 +6,7 @@ import type { Store } from '../core/seams/store.js';
 import type { ResolvedTemplate, TemplateCatalog } from '../core/templates.js';
 import type { DataPaths } from '../paths.js';
 import { buildTemplate, removeTemplateFiles } from './builder.js';
+import { unpackedImageDigests } from './image-base.js';
 import { importImageArchive } from './image-import.js';
 import { buildImageTemplate, type ImageOverrides, imageLayoutDir } from './image-template.js';
 import { collectImageGarbage } from './images/image-gc.js';
@@ -164,7 +165,10 @@ export class TemplateRegistry implements TemplateCatalog {
 
   /** Drops the shared layout's blobs that no built template's image uses any more. */
   private async collectImageGarbage(): Promise<void> {
-    const keep = (await listBuiltTemplates(this.paths)).flatMap((t) => (t.source?.digest ? [t.source.digest] : []));
+    const keep = [
+      ...(await listBuiltTemplates(this.paths)).flatMap((t) => (t.source?.digest ? [t.source.digest] : [])),
+      ...(await unpackedImageDigests(this.paths)),
+    ];
     await collectImageGarbage(imageLayoutDir(this.paths), keep);
   }
 }
