@@ -199,6 +199,15 @@ describe('template start commands', () => {
     }
   });
 
+  it('a resume whose processes restarted (hibernated without memory) starts the command again and waits', async () => {
+    const sbx = await create('start-port');
+    await sbx.hibernate({ keepMemory: false });
+    const info = await sbx.resume();
+    assert.equal(info.processesRestarted, true);
+    const got = await sbx.commands.run(fetchInside('http://127.0.0.1:8000/'));
+    assert.equal(got.stdout.trim(), '200');
+  });
+
   it('names start.ready when a build gives two checks or none', async () => {
     for (const ready of [{ port: 1, command: 'true' }, { timeoutMs: 10 }]) {
       const err = await Template.build('start-bad', { start: { command: 'true', ready } }, conn).catch((e) => e);
