@@ -14,7 +14,10 @@ class FakeAgent implements StartAgent {
   private readonly queue: ProcessEvent[] = [];
   private wake: (() => void) | undefined;
 
-  constructor(private readonly exitCodes: number[]) {}
+  constructor(
+    private readonly exitCodes: number[],
+    private readonly refusal?: Error,
+  ) {}
 
   push(event: ProcessEvent): void {
     this.queue.push(event);
@@ -23,6 +26,7 @@ class FakeAgent implements StartAgent {
 
   async follow(request: StartProcessRequest, signal: AbortSignal): Promise<AsyncIterable<ProcessEvent>> {
     this.followed = { request, signal };
+    if (this.refusal) throw this.refusal;
     const self = this;
     return (async function* () {
       for (;;) {
@@ -116,6 +120,19 @@ describe('startTemplateProcess', () => {
       exitCode: 2,
       output: ['no config'],
     });
+  });
+
+  it("fails with TEMPLATE_START_FAILED when the agent refuses the start (the template's user or workdir)", async () => {
+    const clock = new FakeClock();
+    const agent = new FakeAgent([], new PaddockError('INVALID_ARGUMENT', "user: no user named 'app'"));
+    const template = templateWith({ command: 'serve', ready: { port: 80 } });
+    const err = await startTemplateProcess({ clock, agentFor: () => agent }, { record: RECORD, template }).catch(
+      (e: unknown) => e,
+    );
+    assert.ok(err instanceof PaddockError);
+    assert.equal(err.code, 'TEMPLATE_START_FAILED');
+    assert.match(err.message, /refused to start its start command: user: no user named 'app'/);
+    assert.equal(clock.pending, 0);
   });
 
   it('times out by the clock after ready.timeoutMs', async () => {

@@ -36,7 +36,10 @@ export interface TemplateStartDeps {
 }
 
 /** Why a start failed, for the typed error. */
-type Failure = { reason: 'exited'; exitCode: number } | { reason: 'timeout'; timeoutMs: number };
+type Failure =
+  | { reason: 'exited'; exitCode: number }
+  | { reason: 'timeout'; timeoutMs: number }
+  | { reason: 'refused'; error: string };
 
 /**
  * Starts a template's `start` command in a booted sandbox and waits until its `ready` check
@@ -63,7 +66,12 @@ export async function startTemplateProcess(
   const base = { user: template.user, cwd: template.workdir, env: commandEnv(record, undefined) };
   const output = new OutputTail();
   try {
-    const events = await agent.follow({ ...base, cmd: start.command, background: true, follow: true }, scope.signal);
+    const request = { ...base, cmd: start.command, background: true, follow: true };
+    // The agent refusing the start (a user or workdir the rootfs lacks) is the template's fault.
+    const events = await agent.follow(request, scope.signal).catch((err: unknown) => {
+      if (scope.signal.aborted) throw err;
+      throw startFailed(template, { reason: 'refused', error: err instanceof Error ? err.message : String(err) }, []);
+    });
     const exited = watchExit(events, output, scope.signal);
     const deadline = deps.clock.now() + timeoutMs;
     const ready = waitReady({ agent, clock: deps.clock, check: start.ready, base, deadline }, scope.signal);
@@ -175,7 +183,9 @@ function startFailed(template: ResolvedTemplate, failure: Failure, output: strin
   const why =
     failure.reason === 'exited'
       ? `its start command exited with code ${failure.exitCode} before it was ready`
-      : `its start command was not ready within ${failure.timeoutMs} ms (raise start.ready.timeoutMs, or check the ready check)`;
+      : failure.reason === 'timeout'
+        ? `its start command was not ready within ${failure.timeoutMs} ms (raise start.ready.timeoutMs, or check the ready check)`
+        : `the sandbox's agent refused to start its start command: ${failure.error}`;
   const shown = output.length > 0 ? `; last output:\n${output.join('\n')}` : '; it wrote no output';
   return new PaddockError('TEMPLATE_START_FAILED', `template '${template.name}': ${why}${shown}`, {
     template: template.name,
