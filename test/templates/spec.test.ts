@@ -60,6 +60,26 @@ describe('parseTemplateSpec', () => {
     invalid('packages: [git\nrun: [', /not valid YAML or JSON: .*line/);
   });
 
+  it('reads a start command with its ready check', () => {
+    const spec = parseTemplateSpec(
+      'start:\n  command: python3 -m http.server 8000\n  ready: { port: 8000, timeoutMs: 5000 }\n',
+    );
+    assert.deepEqual(spec.start, { command: 'python3 -m http.server 8000', ready: { port: 8000, timeoutMs: 5000 } });
+  });
+
+  it('names start.ready when it gives two checks or none', () => {
+    invalid(
+      'start:\n  command: x\n  ready: { port: 80, command: "true" }\n',
+      /^start\.ready: give exactly one of command, port or url/,
+    );
+    invalid(
+      'start:\n  command: x\n  ready: { timeoutMs: 100 }\n',
+      /^start\.ready: give exactly one of command, port or url/,
+    );
+    invalid('start:\n  command: x\n  ready: { url: "not a url" }\n', /^start\.ready\.url: /);
+    invalid('start:\n  ready: { port: 80 }\n', /^start\.command: /);
+  });
+
   it('rejects a document that is not a mapping', () => {
     invalid('- git\n- vim\n', /^spec: /);
   });
@@ -93,6 +113,13 @@ describe('specHash', () => {
       specHash({ ...base, user: 'alice' }),
     ]);
     assert.equal(hashes.size, 5);
+  });
+
+  it('changes with the start command and its ready check', () => {
+    const plain = parseTemplateSpec('packages: [git]\n');
+    const started = parseTemplateSpec('packages: [git]\nstart: { command: "sleep 1" }\n');
+    const ready = parseTemplateSpec('packages: [git]\nstart: { command: "sleep 1", ready: { port: 1 } }\n');
+    assert.equal(new Set([specHash(plain), specHash(started), specHash(ready)]).size, 3);
   });
 
   it('covers the bytes of src files and requires them', () => {

@@ -31,6 +31,11 @@ export const ERROR_CODES = {
   TIMEOUT: { status: 504, retryable: true, summary: 'The operation did not finish in time' },
   RESOURCE_EXHAUSTED: { status: 429, retryable: true, summary: 'A server-wide limit was reached; retry later' },
   TEMPLATE_BUILD_FAILED: { status: 422, retryable: false, summary: 'Building the template failed' },
+  TEMPLATE_START_FAILED: {
+    status: 422,
+    retryable: false,
+    summary: "The template's start command exited or was not ready in time (its last output is in the details)",
+  },
   PORT_NOT_OPEN: { status: 502, retryable: true, summary: 'Nothing listens on the exposed port inside the sandbox' },
   UNAVAILABLE: { status: 503, retryable: true, summary: 'The server or the sandbox agent is not ready yet' },
   INTERNAL: {

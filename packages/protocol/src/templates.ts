@@ -83,6 +83,10 @@ const TemplateSpecFields = z
       .string()
       .regex(/^[a-z_][a-z0-9_-]*$|^\d+(:\d+)?$/, 'a user name, a uid or uid:gid')
       .optional(),
+    /**
+     * A process started whenever a sandbox boots fresh (e.g. a dev server), as `user` in
+     * `workdir` with the sandbox's env; creates (and pooled spares) wait for its `ready` check.
+     */
     start: TemplateStart.optional(),
   })
   .refine((spec) => spec.from === 'debian:bookworm' || spec.packages.length === 0, {

@@ -59,6 +59,8 @@ export class TimeoutError extends SandboxError {}
 export class RateLimitError extends SandboxError {}
 /** A template build failed; the message names the package or step. */
 export class TemplateBuildError extends SandboxError {}
+/** A template's start command exited or was not ready in time; `details.output` has its last lines. */
+export class TemplateStartError extends SandboxError {}
 /** Nothing listens on the exposed port inside the sandbox (start a server on it first). */
 export class PortNotOpenError extends SandboxError {}
 /** The server or the sandbox's agent is not reachable right now. */
@@ -82,6 +84,7 @@ export const ERROR_CLASSES = {
   TIMEOUT: TimeoutError,
   RESOURCE_EXHAUSTED: RateLimitError,
   TEMPLATE_BUILD_FAILED: TemplateBuildError,
+  TEMPLATE_START_FAILED: TemplateStartError,
   PORT_NOT_OPEN: PortNotOpenError,
   UNAVAILABLE: UnavailableError,
   INTERNAL: InternalError,

@@ -5,6 +5,7 @@ import { commandEventsOf, type Isolation, type PaddockError } from '@paddock/pro
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
 import { AgentClient } from './agent-client/agent-client.js';
+import { AgentStartProbes } from './agent-client/start-probes.js';
 import { ensureApiKey, hashApiKey } from './api/auth.js';
 import { buildHttpServer } from './api/http-server.js';
 import { type ConfigOverrides, loadConfig, type ServerConfig } from './config.js';
@@ -166,6 +167,8 @@ export async function startServer(
       defaultIsolation: config.defaultIsolation,
       // Boots are CPU-bound: more at once than cores only makes each slower.
       maxConcurrentBoots: Math.max(2, availableParallelism()),
+      // A template's start command runs through the same agent client as the processes API.
+      startAgent: (record) => new AgentStartProbes(agentFor(record)),
     },
     pause: {
       store,

@@ -117,6 +117,10 @@ class TemplateBuildError(SandboxError):
     """A template build failed; the message names the package or step."""
 
 
+class TemplateStartError(SandboxError):
+    """A template's start command exited or was not ready in time; ``details["output"]`` has its last lines."""
+
+
 class PortNotOpenError(SandboxError):
     """Nothing listens on the exposed port inside the sandbox (start a server on it first)."""
 
@@ -144,6 +148,7 @@ ERROR_CLASSES: dict[str, type[SandboxError]] = {
     "TIMEOUT": TimeoutError,
     "RESOURCE_EXHAUSTED": RateLimitError,
     "TEMPLATE_BUILD_FAILED": TemplateBuildError,
+    "TEMPLATE_START_FAILED": TemplateStartError,
     "PORT_NOT_OPEN": PortNotOpenError,
     "UNAVAILABLE": UnavailableError,
     "INTERNAL": InternalError,

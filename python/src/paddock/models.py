@@ -190,6 +190,15 @@ class TemplateInfo:
     """Environment variables that sandboxes from this template start with."""
     workdir: str
     user: str
+    source: Optional[dict[str, Any]] = None
+    """Where the files came from: ``kind`` (``debian``, ``image``, ...), ``ref``, ``digest``."""
+    entrypoint: Optional[list[str]] = None
+    """The image's ``Entrypoint``, kept as the template's default."""
+    cmd: Optional[list[str]] = None
+    """The image's ``Cmd``, kept as the template's default."""
+    start: Optional[dict[str, Any]] = None
+    """The process every fresh boot starts: ``command`` and its ``ready`` check (``command``,
+    ``port`` or ``url``, ``timeoutMs``). It is listed by ``commands.list()`` in each sandbox."""
 
     @classmethod
     def from_wire(cls, value: Any) -> TemplateInfo:
@@ -203,6 +212,10 @@ class TemplateInfo:
             env=dict(_get(w, "env", Mapping, what)),
             workdir=_get(w, "workdir", str, what),
             user=_get(w, "user", str, what),
+            source=None if w.get("source") is None else dict(_get(w, "source", Mapping, what)),
+            entrypoint=None if w.get("entrypoint") is None else list(_get(w, "entrypoint", list, what)),
+            cmd=None if w.get("cmd") is None else list(_get(w, "cmd", list, what)),
+            start=None if w.get("start") is None else dict(_get(w, "start", Mapping, what)),
         )
 
 

@@ -10,7 +10,8 @@ import { type Reason, reasonPatch } from './reasons.js';
 import type { Runtime } from './seams/runtime.js';
 import type { PoolKey, SandboxRecord, Store } from './seams/store.js';
 import type { Semaphore } from './semaphore.js';
-import type { TemplateCatalog } from './templates.js';
+import { type StartAgent, startTemplateProcess } from './template-start.js';
+import type { ResolvedTemplate, TemplateCatalog } from './templates.js';
 
 /** The lifecycle verbs a create needs from the service that owns it. */
 export interface CreateLifecycle {
@@ -40,13 +41,16 @@ export interface CreateSandboxDeps {
   liveIds: () => ReadonlySet<string>;
   /** A pooled spare was handed out (the pool refills). */
   claimed: (key: PoolKey) => void;
+  /** The agent of a booted sandbox, for its template's start command; without it a template's `start` is refused. */
+  startAgent: ((record: SandboxRecord) => StartAgent) | undefined;
 }
 
 /**
  * The one create sequence, for `/v1/sandboxes` and the E2B facade alike:
  *
  *   plan (defaults, checks, secret placeholders) → claim a spare or boot (row, network,
- *   runtime) → hand the secrets to the egress side → arm the timeout
+ *   runtime) → hand the secrets to the egress side → start the template's process and wait
+ *   until it is ready (a spare did this while it was made) → arm the timeout
  *
  * A failure or an abort at any step undoes the steps before it here, not in a route: no
  * sandbox runs, no network or secret stays, and the row ends in a final state saying why
@@ -63,16 +67,19 @@ export class CreateSandbox {
     const plan = this.plan(req);
     // Values of sandboxes that died without a network detach (egress 'none') go now at the latest.
     if (plan.secrets) this.deps.secrets?.keepOnly(this.deps.liveIds());
-    const record = (await this.claim(plan, signal)) ?? (await this.boot(plan.shape, plan.settings, signal));
+    const claimed = await this.claim(plan, signal);
+    const record = claimed ?? (await this.boot(plan.shape, plan.settings, signal));
     try {
       // A client that went away gets nothing, and nothing is left running for it.
       signal?.throwIfAborted();
       // The egress side gets the values only now: the sandbox runs and must trust its CA.
       if (plan.secrets) await this.deps.secrets?.commit(record.id, plan.secrets.rules, signal);
       signal?.throwIfAborted();
+      // After the secrets: a start command may use them at once. A spare's is ready already.
+      if (!claimed) await this.startProcess(record, plan.shape.template, signal);
     } catch (err) {
       this.deps.secrets?.forget(record.id);
-      await this.undo(record.id, undoReason(signal));
+      await this.undo(record.id, undoReason(signal, err));
       throw err;
     }
     this.deps.lifecycle.armTimer(record);
@@ -131,6 +138,15 @@ export class CreateSandbox {
         ? err
         : new PaddockError('INTERNAL', `sandbox failed to start: ${reason}`, undefined, { cause: err });
     }
+    // A spare is claimable once it runs, so its template's process must be ready before.
+    if (record.pooled) {
+      try {
+        await this.startProcess(record, shape.template, signal);
+      } catch (err) {
+        await this.undo(id, undoReason(signal, err));
+        throw err;
+      }
+    }
     // A kill that raced with the boot wins: the sandbox is already marked stopping.
     if (store.getSandbox(id)?.state !== 'starting') {
       await this.deps.lifecycle.kill(id);
@@ -138,6 +154,19 @@ export class CreateSandbox {
     }
     store.updateSandbox(id, { state: 'running' });
     return { ...record, state: 'running' };
+  }
+
+  /** Starts the template's `start` command (if any) and waits until it is ready. */
+  private async startProcess(record: SandboxRecord, template: ResolvedTemplate, signal?: AbortSignal): Promise<void> {
+    if (!template.start) return;
+    const startAgent = this.deps.startAgent;
+    if (!startAgent) {
+      throw new PaddockError(
+        'INTERNAL',
+        `template '${template.name}' has a start command, but this server cannot run it`,
+      );
+    }
+    await startTemplateProcess({ clock: this.deps.clock, agentFor: startAgent }, { record, template }, signal);
   }
 
   /**
@@ -150,6 +179,9 @@ export class CreateSandbox {
     const { network, ...stored } = settings;
     const networks = this.deps.networks;
     if (stored.volumes.length > 0 || (network && !networks?.poolable(network, shape.isolation))) return undefined;
+    // A spare's start command runs with the template's env only: one that must see this
+    // create's env (or secrets) boots fresh.
+    if (shape.template.start && Object.keys(stored.env).length > 0) return undefined;
     const now = this.deps.clock.now();
     const claimed = this.deps.store.claimPooled(shape, {
       template: shape.template.name,
@@ -179,8 +211,10 @@ export class CreateSandbox {
 }
 
 /** Why a create that got as far as a running sandbox was undone. */
-function undoReason(signal: AbortSignal | undefined): Reason {
-  return signal?.aborted
-    ? { code: 'start_failed', message: 'the create was cancelled (the client went away)' }
-    : { code: 'start_failed', message: 'secrets could not be set up' };
+function undoReason(signal: AbortSignal | undefined, err: unknown): Reason {
+  if (signal?.aborted) return { code: 'start_failed', message: 'the create was cancelled (the client went away)' };
+  if (err instanceof PaddockError && err.code === 'TEMPLATE_START_FAILED') {
+    return { code: 'start_failed', message: err.message.split('\n')[0] ?? err.message };
+  }
+  return { code: 'start_failed', message: 'secrets could not be set up' };
 }

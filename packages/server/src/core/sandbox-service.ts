@@ -19,6 +19,7 @@ import type { PoolKey, SandboxFilter, SandboxRecord, Store } from './seams/store
 import { Semaphore } from './semaphore.js';
 import { type Subscribable, Subscribers } from './subscribers.js';
 import { TaskScope } from './task-scope.js';
+import { type StartAgent, startTemplateProcess } from './template-start.js';
 import type { TemplateCatalog } from './templates.js';
 
 /** States from which nothing more happens. */
@@ -61,6 +62,8 @@ export interface SandboxServiceDeps {
   secrets?: CreateSecrets | undefined;
   /** What expiry does (see ExpiryPolicy). */
   expiry?: ExpiryPolicy;
+  /** The agent of a booted sandbox, to start its template's `start` command (see template-start.ts). */
+  startAgent?: (record: SandboxRecord) => StartAgent;
 }
 
 /**
@@ -96,6 +99,7 @@ export class SandboxService {
       lifecycle: this,
       liveIds: () => new Set(this.list().map((r) => r.id)),
       claimed: (key) => this.claimed.emit(key),
+      startAgent: deps.startAgent,
     });
   }
 
@@ -143,6 +147,21 @@ export class SandboxService {
   /** Boots a new sandbox of `shape`; a pooled spare when `user` is undefined. */
   boot(shape: SandboxShape, user: UserSettings | undefined, signal?: AbortSignal): Promise<SandboxRecord> {
     return this.creation.boot(shape, user, signal);
+  }
+
+  /**
+   * Starts the template's start command again in a sandbox whose processes restarted (a resume
+   * from a hibernation without memory, a lost sandbox brought back) and waits until it is
+   * ready. A failure (or an abort) is logged, never thrown: the sandbox already runs and holds
+   * the user's files, so it stays running, and the start process shows in its process list.
+   */
+  async restartTemplateProcess(record: SandboxRecord, signal?: AbortSignal): Promise<void> {
+    const template = this.deps.templates.resolveHash(record.templateHash);
+    if (!template?.start || !this.deps.startAgent) return;
+    const deps = { clock: this.deps.clock, agentFor: this.deps.startAgent };
+    await startTemplateProcess(deps, { record, template }, signal).catch((err: unknown) => {
+      this.deps.logger.warn({ err, sandboxId: record.id }, 'template start command failed after a restart');
+    });
   }
 
   /** The sandbox, or NOT_FOUND. Pooled spares are invisible to users. */

@@ -1,3 +1,5 @@
+import type { TemplateStart } from '@paddock/protocol';
+
 /** What core needs to know about a template to start sandboxes from it. */
 export interface ResolvedTemplate {
   name: string;
@@ -9,6 +11,8 @@ export interface ResolvedTemplate {
   user: string;
   /** Read-only layers above `rootfs`, topmost first (a snapshot's). */
   layers?: string[];
+  /** The process every fresh boot starts, and how to know it is ready (see template-start.ts). */
+  start?: TemplateStart;
 }
 
 /** Looks templates up by name; implemented over the store and the built templates on disk. */

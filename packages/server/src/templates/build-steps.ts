@@ -103,6 +103,7 @@ export async function runBuild(job: BuildJob): Promise<BuiltTemplate> {
       env: templateEnv(spec),
       workdir: spec.workdir,
       user: spec.user,
+      ...(spec.start ? { start: spec.start } : {}),
     };
     await writeMeta(scratch, meta);
     return await publish(paths, job.specHash, scratch, meta);

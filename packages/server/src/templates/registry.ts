@@ -51,6 +51,7 @@ export class TemplateRegistry implements TemplateCatalog {
       env: meta.env,
       workdir: meta.workdir,
       user: meta.user,
+      ...(meta.start ? { start: meta.start } : {}),
     };
   }
 

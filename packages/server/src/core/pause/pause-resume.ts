@@ -78,7 +78,10 @@ export class PauseResume implements ExpiryPolicy {
       try {
         const mode = await runtime.wake(id, signal);
         failpoint('wake.started');
-        return this.running(record, { processesRestarted: mode === 'filesystem' });
+        const restarted = mode === 'filesystem';
+        // Processes started fresh: so does the template's start command (see restartTemplateProcess).
+        if (restarted) await this.deps.service.restartTemplateProcess(record, signal);
+        return this.running(record, { processesRestarted: restarted });
       } catch (err) {
         // The disk (and any checkpoint) is still there: stay hibernated, so a retry can work.
         this.deps.store.updateSandbox(id, { state: 'hibernated' });
