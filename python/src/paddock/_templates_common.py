@@ -12,10 +12,18 @@ BuildEventCallback = Callable[[TemplateBuildEvent], Any]
 """Called with each progress, log and done event of a build."""
 
 
-def build_body(name: str, spec: Mapping[str, Any], context_files: Optional[Mapping[str, bytes]]) -> dict[str, Any]:
+def build_body(
+    name: str,
+    spec: Mapping[str, Any],
+    context_files: Optional[Mapping[str, bytes]],
+    registry_auth: Optional[Mapping[str, str]] = None,
+) -> dict[str, Any]:
     """The ``BuildTemplateRequest`` body; context files are sent base64-encoded."""
     files = {src: base64.b64encode(bytes(data)).decode("ascii") for src, data in (context_files or {}).items()}
-    return {"name": name, "spec": dict(spec), "contextFiles": files}
+    body: dict[str, Any] = {"name": name, "spec": dict(spec), "contextFiles": files}
+    if registry_auth is not None:
+        body["registryAuth"] = {"username": registry_auth["username"], "password": registry_auth["password"]}
+    return body
 
 
 def template_path(name: str) -> str:

@@ -42,6 +42,7 @@ class Template:
         spec: Mapping[str, Any],
         *,
         context_files: Optional[Mapping[str, bytes]] = None,
+        registry_auth: Optional[Mapping[str, str]] = None,
         on_event: Optional[BuildEventCallback] = None,
         api_url: Optional[str] = None,
         api_key: Optional[str] = None,
@@ -51,9 +52,12 @@ class Template:
 
         Args:
             name: lowercase letters, digits, ``.``, ``_`` or ``-``.
-            spec: the template spec (``packages``, ``run``, ``files``, ``env``, ``workdir``,
-                ``user``), as in a template YAML file.
+            spec: the template spec (``from``, ``packages``, ``run``, ``files``, ``env``,
+                ``workdir``, ``user``, ``start``), as in a template YAML file; ``{"from":
+                {"image": "python:3.12-slim"}}`` makes a template from an OCI image.
             context_files: bytes of the files named by ``src`` in the spec, keyed by ``src``.
+            registry_auth: ``{"username": ..., "password": ...}`` for the registry of
+                ``spec["from"]["image"]``; used for this build only, never stored.
             on_event: called with each progress, log and done event (in the async SDK it may
                 be a coroutine function).
             request_timeout: seconds to wait for the server to accept the build; the build
@@ -65,7 +69,8 @@ class Template:
         transport = SyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
         wait = wait_for(transport.config, None, None)
         try:
-            response = transport.open("POST", "/v1/templates", wait, json=build_body(name, spec, context_files))
+            body = build_body(name, spec, context_files, registry_auth)
+            response = transport.open("POST", "/v1/templates", wait, json=body)
             for raw in _lines(transport.iter_body(response, wait)):
                 event = decode_template_event(raw)
                 if on_event is not None:
