@@ -183,4 +183,25 @@ describe('Dockerfile builds', () => {
     await bad('FROM base\nADD https://example.com/x.tar /x\n', 2, /network/);
     await bad('FROM base\nCOPY ../outside /x\n', 2, /outside the build context/);
   });
+
+  it('the build request is validated: one of spec or dockerfile, base64 context, ARG names', async () => {
+    const post = async (body: unknown) => {
+      const res = await fetch(`${server.conn.apiUrl}/v1/templates`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${server.conn.apiKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as { code?: string; message?: string } };
+    };
+    const both = await post({ name: 'x', spec: {}, dockerfile: 'FROM base' });
+    assert.equal(both.status, 400);
+    assert.equal(both.body.code, 'INVALID_ARGUMENT');
+    assert.match(both.body.message ?? '', /exactly one of spec or dockerfile/);
+    assert.equal((await post({ name: 'x' })).status, 400);
+    const badData = await post({ name: 'x', dockerfile: 'FROM base', context: { a: { data: '%%%' } } });
+    assert.equal(badData.status, 400);
+    const badArg = await post({ name: 'x', dockerfile: 'FROM base', buildArgs: { 'no-dash': '1' } });
+    assert.equal(badArg.status, 400);
+    assert.match(badArg.body.message ?? '', /buildArgs.no-dash/);
+  });
 });
