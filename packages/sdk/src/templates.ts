@@ -39,6 +39,24 @@ async function followBuild(res: IncomingMessage, onEvent?: (event: TemplateBuild
   throw errorFromBody({ code: 'INTERNAL', message: 'the template build stream ended without a result' });
 }
 
+/** A context file: its bytes, or its bytes and mode (e.g. `0o755` for a script). */
+export type BuildContextFile = Uint8Array | { data: Uint8Array; mode?: number };
+
+/** Options of {@link Template.buildDockerfile}. */
+export interface DockerfileBuildOptions extends ConnectionOptions {
+  /** Dockerfile text. */
+  dockerfile: string;
+  /** The build context by `/`-separated relative path; a `.dockerignore` in it is honoured. */
+  context?: Record<string, BuildContextFile>;
+  /** Values for the Dockerfile's ARGs. */
+  buildArgs?: Record<string, string>;
+  /** Credentials for the registry of the `FROM` images: sent with this build only, never stored. */
+  registryAuth?: { username: string; password: string };
+  /** Allow a plain-HTTP or self-signed registry for `FROM` images. */
+  insecureRegistry?: boolean;
+  onEvent?: (event: TemplateBuildEvent) => void;
+}
+
 /** Templates: read-only root filesystems that sandboxes start from. */
 export const Template = {
   /**
@@ -53,12 +71,8 @@ export const Template = {
     const conn = new Connection(opts);
     const contextFiles: Record<string, string> = {};
     for (const [k, v] of Object.entries(opts.contextFiles ?? {})) contextFiles[k] = Buffer.from(v).toString('base64');
-    const res = await conn.request('POST', '/v1/templates', {
-      json: { name, spec, contextFiles, ...(opts.registryAuth ? { registryAuth: opts.registryAuth } : {}) },
-      signal: opts.signal,
-      requestTimeoutMs: opts.requestTimeoutMs,
-    });
-    return followBuild(res, opts.onEvent);
+    const json = { name, spec, contextFiles, ...(opts.registryAuth ? { registryAuth: opts.registryAuth } : {}) };
+    return streamBuild(conn, { json, opts });
   },
 
   /**
@@ -80,6 +94,39 @@ export const Template = {
     return followBuild(res, opts.onEvent);
   },
 
+  /**
+   * Builds a template from a Dockerfile (steps are cached, so a rebuild after editing a late line
+   * reruns only what follows it). `FROM base` starts from the Paddock template `base`.
+   *
+   * @example
+   * ```ts
+   * await Template.buildDockerfile('web', {
+   *   dockerfile: 'FROM base\nCOPY app.py /app/\nCMD ["python3", "/app/app.py"]',
+   *   context: { 'app.py': new TextEncoder().encode('print("hi")') },
+   * })
+   * ```
+   */
+  async buildDockerfile(
+    name: string,
+    opts: DockerfileBuildOptions,
+  ): Promise<{ template: TemplateInfo; cached: boolean }> {
+    const conn = new Connection(opts);
+    const context: Record<string, { data: string; mode?: number }> = {};
+    for (const [path, file] of Object.entries(opts.context ?? {})) {
+      const { data, mode } = file instanceof Uint8Array ? { data: file, mode: undefined } : file;
+      context[path] = { data: Buffer.from(data).toString('base64'), ...(mode === undefined ? {} : { mode }) };
+    }
+    const json = {
+      name,
+      dockerfile: opts.dockerfile,
+      context,
+      ...(opts.buildArgs ? { buildArgs: opts.buildArgs } : {}),
+      ...(opts.registryAuth ? { registryAuth: opts.registryAuth } : {}),
+      ...(opts.insecureRegistry ? { insecureRegistry: true } : {}),
+    };
+    return streamBuild(conn, { json, opts });
+  },
+
   async list(opts: ConnectionOptions = {}): Promise<TemplateInfo[]> {
     const body = await new Connection(opts).json('GET', '/v1/templates', opts);
     return checked((v) => TemplateList.safeParse(v), body).templates;
@@ -95,3 +142,16 @@ export const Template = {
     await new Connection(opts).json('DELETE', `/v1/templates/${encodeURIComponent(name)}`, opts);
   },
 };
+
+/** Sends a build request and follows its event stream to the result. */
+async function streamBuild(
+  conn: Connection,
+  job: { json: unknown; opts: ConnectionOptions & { onEvent?: (event: TemplateBuildEvent) => void } },
+): Promise<{ template: TemplateInfo; cached: boolean }> {
+  const res = await conn.request('POST', '/v1/templates', {
+    json: job.json,
+    signal: job.opts.signal,
+    requestTimeoutMs: job.opts.requestTimeoutMs,
+  });
+  return followBuild(res, job.opts.onEvent);
+}

@@ -12,6 +12,8 @@ export interface DataPaths {
   templates: string;
   /** Images: the shared OCI layout (`<images>/layout`, blobs by digest) and unpacked bases. */
   images: string;
+  /** Dockerfile step layers by cache key: `<buildCache>/<key>/layer` (see templates/steps). */
+  buildCache: string;
   /** Per-sandbox host dirs: writable layer, bundle, control socket dir, logs. */
   sandboxes: string;
   /** State dirs of the OCI runtimes (`crun --root`, `runsc --root`). */
@@ -26,6 +28,7 @@ export function dataPaths(root: string): DataPaths {
     db: join(root, 'paddock.db'),
     templates: join(root, 'templates'),
     images: join(root, 'images'),
+    buildCache: join(root, 'build-cache'),
     sandboxes: join(root, 'sandboxes'),
     runtimeState: join(root, 'runtime'),
     bootId: join(root, 'boot-id'),

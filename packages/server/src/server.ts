@@ -39,6 +39,7 @@ import { ensureBuiltinTemplates } from './templates/builtin.js';
 import { removeStaleImageFiles } from './templates/image-housekeeping.js';
 import { removeStaleBuilds } from './templates/layout.js';
 import { TemplateRegistry } from './templates/registry.js';
+import { removeStaleBuildScratch } from './templates/steps/layer-cache.js';
 
 /** How long a stop lets open streams end by themselves before it ends them (clients reconnect by offset). */
 const STOP_DRAIN_MS = 2_000;
@@ -250,6 +251,7 @@ export async function startServer(
   // Half-finished template builds of a crashed server are garbage; finished ones are atomic.
   await removeStaleBuilds(paths, buildsInProgress());
   await removeStaleImageFiles(paths);
+  await removeStaleBuildScratch(paths);
   await ensureBuiltinTemplates({ templates, store, paths, logger });
   const volumeLeftovers = await pauseAndFork.volumes.mountAll();
   if (volumeLeftovers.length > 0) logger.info({ volumeLeftovers }, 'removed volume disks a crash left unrecorded');

@@ -14,6 +14,9 @@ import { type RegistryCredentialOptions, registryCredentials } from './registry-
 interface TemplateBuildFlags extends RegistryCredentialOptions {
   name: string;
   fromImage?: string;
+  dockerfile?: string;
+  context?: string;
+  buildArg: string[];
   insecure?: boolean;
   json?: boolean;
 }
@@ -84,22 +87,48 @@ async function archiveStream(path: string): Promise<Readable> {
   return tar.stdout;
 }
 
+import { readContextDir } from './read-context.js';
+
 /** `paddock template build|ls|rm`. */
 export function registerTemplateCommands(program: Command, conn: () => ConnectionOptions): void {
   const template = program.command('template').description('build, list and remove templates');
 
   template
     .command('build')
-    .description('build a template from a spec file (YAML or JSON) or an image, showing progress')
-    .argument('[spec]', 'spec file')
+    .description('build a template from a spec file (YAML or JSON), an image or a Dockerfile, showing progress')
+    .argument('[spec]', 'spec file (omit with --from-image or --dockerfile)')
     .requiredOption('-n, --name <name>', 'template name')
     .option('--from-image <ref>', 'an OCI/Docker image, e.g. registry:5000/team/agent:1.4 or python@sha256:…')
+    .option('-f, --dockerfile <file>', 'build from a Dockerfile (FROM <template> starts from a Paddock template)')
+    .option('--context <dir>', 'build context of the Dockerfile (default: its directory); .dockerignore is honoured')
+    .option('--build-arg <K=V>', 'a value for an ARG of the Dockerfile (repeatable)', collect, [])
     .option('--insecure', 'allow a plain-HTTP or self-signed registry')
     .option('--username <user>', 'registry user (with --password-stdin)')
     .option('--password-stdin', 'read the registry password from stdin')
     .option('--authfile <path>', 'a docker config.json with registry logins (default ~/.docker/config.json)')
     .option('--json', 'print the template as JSON when done')
     .action(async (specFile: string | undefined, o: TemplateBuildFlags) => {
+      const onEvent = progressPrinter();
+      if (o.dockerfile !== undefined) {
+        if (specFile !== undefined || o.fromImage !== undefined) {
+          throw new Error('give one of a spec file, --from-image or --dockerfile');
+        }
+        const dockerfile = await readFile(o.dockerfile, 'utf8');
+        const firstImage = /^\s*FROM\s+(?:--\S+\s+)*(\S+)/im.exec(dockerfile)?.[1];
+        const registryAuth = firstImage === undefined ? undefined : await registryCredentials(firstImage, o);
+        const result = await Template.buildDockerfile(o.name, {
+          ...conn(),
+          requestTimeoutMs: 0,
+          dockerfile,
+          context: await readContextDir(o.context ?? dirname(o.dockerfile)),
+          buildArgs: buildArgs(o.buildArg),
+          ...(registryAuth ? { registryAuth } : {}),
+          ...(o.insecure ? { insecureRegistry: true } : {}),
+          onEvent,
+        });
+        printBuilt(o, result);
+        return;
+      }
       const { spec, contextFiles } = await specOf(specFile, o);
       const image = typeof spec.from === 'object' && 'image' in spec.from ? spec.from.image : undefined;
       const registryAuth = image === undefined ? undefined : await registryCredentials(image, o);
@@ -108,7 +137,7 @@ export function registerTemplateCommands(program: Command, conn: () => Connectio
         requestTimeoutMs: 0,
         contextFiles,
         ...(registryAuth ? { registryAuth } : {}),
-        onEvent: progressPrinter(),
+        onEvent,
       });
       printBuilt(o, result);
     });
@@ -158,4 +187,18 @@ export function registerTemplateCommands(program: Command, conn: () => Connectio
         process.stdout.write(`${name}\n`);
       }
     });
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function buildArgs(pairs: string[]): Record<string, string> {
+  const args: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new Error(`--build-arg ${pair}: give NAME=value`);
+    args[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return args;
 }

@@ -1,20 +1,49 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { PaddockError, type TemplateBuildEvent, type TemplateInfo, type TemplateSpec } from '@paddock/protocol';
+import {
+  PaddockError,
+  type TemplateBuildEvent,
+  type TemplateInfo,
+  type TemplateSource,
+  type TemplateSpec,
+} from '@paddock/protocol';
 import type { Store } from '../core/seams/store.js';
 import type { ResolvedTemplate, TemplateCatalog } from '../core/templates.js';
 import type { DataPaths } from '../paths.js';
 import { buildTemplate, removeTemplateFiles } from './builder.js';
-import { unpackedImageDigests } from './image-base.js';
+import { filterContext } from './dockerfile/build-context.js';
+import { parseDockerfile } from './dockerfile/parse-dockerfile.js';
+import { resolveImageBase, unpackedImageDigests } from './image-base.js';
 import { importImageArchive } from './image-import.js';
 import { buildImageTemplate, type ImageOverrides, imageLayoutDir } from './image-template.js';
 import { collectImageGarbage } from './images/image-gc.js';
 import type { ImageSource, RegistryCredentials } from './images/image-types.js';
 import { listBuiltTemplates } from './layout.js';
+import type { BuildContext, BuildPlan } from './plan.js';
 import { isDebianSpec, validateTemplateSpec } from './spec.js';
+import { buildPlan, type ResolvedBase } from './steps/build-plan.js';
+import { pruneBuildCache } from './steps/layer-cache.js';
+import type { ExternalBase } from './steps/plan-keys.js';
+import { templateBaseResolver } from './steps/template-base.js';
 
 type BuiltMeta = Omit<TemplateInfo, 'name'>;
+
+/** One plan build: the plan, its context, where it came from and how to reach its images. */
+interface PlanBuild {
+  plan: BuildPlan;
+  context: BuildContext;
+  source: TemplateSource;
+  registryAuth?: RegistryCredentials | undefined;
+  insecureRegistry?: boolean;
+  onEvent: (event: TemplateBuildEvent) => void;
+  signal: AbortSignal;
+}
+
+/** Build-cache entries unused this long are pruned after each plan build. */
+const BUILD_CACHE_MAX_AGE_MS = 14 * 24 * 3600 * 1000;
+/** Then the least recently used go until the cache is this small. */
+const BUILD_CACHE_MAX_BYTES = 20 * 1024 ** 3;
 
 /**
  * Names → built templates. Names live in the store; the built root filesystems live on
@@ -22,6 +51,8 @@ type BuiltMeta = Omit<TemplateInfo, 'name'>;
  */
 export class TemplateRegistry implements TemplateCatalog {
   private readonly metaCache = new Map<string, BuiltMeta>();
+  /** Limits of the step cache (`DATA/build-cache`), checked after each plan build. */
+  buildCacheLimits = { maxAgeMs: BUILD_CACHE_MAX_AGE_MS, maxBytes: BUILD_CACHE_MAX_BYTES };
 
   constructor(
     private readonly paths: DataPaths,
@@ -104,11 +135,12 @@ export class TemplateRegistry implements TemplateCatalog {
   private async buildOnBase(
     spec: TemplateSpec,
     opts: {
+      contextFiles: Record<string, string>;
       registryAuth?: RegistryCredentials | undefined;
       onEvent: (event: TemplateBuildEvent) => void;
       signal: AbortSignal;
     },
-  ) {
+  ): Promise<{ info: BuiltMeta; cached: boolean }> {
     const from = spec.from;
     if (typeof from === 'object' && 'image' in from && spec.run.length === 0 && spec.files.length === 0) {
       const source: ImageSource = {
@@ -125,7 +157,41 @@ export class TemplateRegistry implements TemplateCatalog {
         emit: opts.onEvent,
       });
     }
-    throw new PaddockError('INVALID_ARGUMENT', 'run and files on an image base are not supported yet');
+    // Steps over the base: the spec's files and run steps as root, then its defaults.
+    const images = this.imageBases(opts);
+    const base: ExternalBase =
+      typeof from === 'object' && 'image' in from
+        ? { kind: 'image', ref: from.image, ...(from.insecure ? { insecure: true } : {}) }
+        : { kind: 'template', name: typeof from === 'object' ? from.template : 'base' };
+    const baseUser =
+      base.kind === 'image' ? (await images(base, opts.signal)).config.user || 'root' : this.resolve(base.name)?.user;
+    const { plan, context } = specPlan(spec, { base, files: opts.contextFiles, user: spec.user ?? baseUser ?? 'root' });
+    const source: TemplateSource = base.kind === 'image' ? { kind: 'image', ref: base.ref } : { kind: 'dockerfile' };
+    return this.runPlan({ ...opts, plan, context, source });
+  }
+
+  /**
+   * Image bases of one build, with its credentials and `insecure`; memoized, so a spec that
+   * looks at its image's config first does not pull twice.
+   */
+  private imageBases(access: { registryAuth?: RegistryCredentials | undefined; insecureRegistry?: boolean }) {
+    const seen = new Map<string, Promise<ResolvedBase>>();
+    return (base: Extract<ExternalBase, { kind: 'image' }>, signal: AbortSignal): Promise<ResolvedBase> => {
+      const known = seen.get(base.ref);
+      if (known) return known;
+      const credentials = base.credentials ?? access.registryAuth;
+      const resolved = resolveImageBase({
+        paths: this.paths,
+        base: {
+          ...base,
+          ...(base.insecure || access.insecureRegistry ? { insecure: true } : {}),
+          ...(credentials ? { credentials } : {}),
+        },
+        signal,
+      });
+      seen.set(base.ref, resolved);
+      return resolved;
+    };
   }
 
   /** Makes a template from an uploaded `docker save` or OCI-layout tarball and names it. */
@@ -143,6 +209,55 @@ export class TemplateRegistry implements TemplateCatalog {
     });
     this.store.putTemplate({ name: opts.name, specHash: info.specHash, createdAtMs: Date.now() });
     return { info: { ...info, name: opts.name }, cached };
+  }
+
+  /** Builds a Dockerfile (see {@link parseDockerfile}) and points `name` at the result. */
+  async buildDockerfile(opts: {
+    name: string;
+    dockerfile: string;
+    buildArgs?: Record<string, string>;
+    /** Base64 file bytes and modes by context path. */
+    context: Record<string, { data: string; mode?: number | undefined }>;
+    registryAuth?: RegistryCredentials | undefined;
+    insecureRegistry?: boolean;
+    onEvent: (event: TemplateBuildEvent) => void;
+    signal: AbortSignal;
+  }): Promise<{ info: TemplateInfo; cached: boolean }> {
+    const plan = parseDockerfile(opts.dockerfile, {
+      buildArgs: opts.buildArgs ?? {},
+      isTemplate: (name) => this.store.getTemplate(name) !== undefined,
+      baseConfig: (base) => {
+        const template = base.kind === 'template' ? this.resolve(base.name) : undefined;
+        return template && { env: template.env, workdir: template.workdir };
+      },
+    });
+    const files = new Map<string, { data: Uint8Array; mode: number }>();
+    for (const [path, file] of Object.entries(opts.context)) {
+      files.set(path, { data: Buffer.from(file.data, 'base64'), mode: file.mode ?? 0o644 });
+    }
+    return this.buildPlan({ ...opts, plan, context: filterContext(files), source: { kind: 'dockerfile' } });
+  }
+
+  /** Builds (or reuses the cached layers and template of) a BuildPlan and points `name` at it. */
+  async buildPlan(opts: PlanBuild & { name: string }): Promise<{ info: TemplateInfo; cached: boolean }> {
+    const { info, cached } = await this.runPlan(opts);
+    this.store.putTemplate({ name: opts.name, specHash: info.specHash, createdAtMs: Date.now() });
+    return { info: { ...info, name: opts.name }, cached };
+  }
+
+  private async runPlan(opts: PlanBuild): Promise<{ info: BuiltMeta; cached: boolean }> {
+    const resolveBase = templateBaseResolver({ catalog: this, images: this.imageBases(opts) });
+    const result = await buildPlan({
+      paths: this.paths,
+      plan: opts.plan,
+      context: opts.context,
+      resolveBase,
+      source: opts.source,
+      signal: opts.signal,
+      emit: opts.onEvent,
+    });
+    if (!result.cached) await pruneBuildCache(this.paths, { ...this.buildCacheLimits, signal: opts.signal });
+    return result;
   }
 
   /** Removes a name; its files go too when no other name or live sandbox uses them. */
@@ -181,5 +296,37 @@ function imageOverrides(spec: TemplateSpec): ImageOverrides {
     ...(spec.workdir ? { workdir: spec.workdir } : {}),
     ...(spec.user ? { user: spec.user } : {}),
     ...(spec.start ? { start: spec.start } : {}),
+  };
+}
+
+/**
+ * A spec over an image or a template as a plan: its files and run steps as root (what specs
+ * promise), then its env, workdir, user and start command as the template's defaults.
+ */
+function specPlan(
+  spec: TemplateSpec,
+  options: { base: ExternalBase; files: Record<string, string>; user: string },
+): { plan: BuildPlan; context: BuildContext } {
+  const context = new Map<string, { data: Uint8Array; mode: number }>();
+  const steps: BuildPlan['stages'][number]['steps'] = [{ kind: 'user', user: 'root' }];
+  if (Object.keys(spec.env).length > 0) steps.push({ kind: 'env', vars: spec.env });
+  spec.files.forEach((file, i) => {
+    const mode = file.mode ?? 0o644;
+    if (file.content !== undefined) {
+      steps.push({ kind: 'write', dest: file.dest, content: new TextEncoder().encode(file.content), mode });
+      return;
+    }
+    const b64 = file.src === undefined ? undefined : options.files[file.src];
+    if (b64 === undefined) {
+      throw new PaddockError('INVALID_ARGUMENT', `files[${i}].src: context file "${file.src}" was not provided`);
+    }
+    steps.push({ kind: 'write', dest: file.dest, content: Buffer.from(b64, 'base64'), mode });
+  });
+  for (const command of spec.run) steps.push({ kind: 'run', command });
+  if (spec.workdir) steps.push({ kind: 'workdir', path: spec.workdir });
+  steps.push({ kind: 'user', user: options.user });
+  return {
+    plan: { stages: [{ base: options.base, steps }], ...(spec.start ? { start: spec.start } : {}) },
+    context,
   };
 }

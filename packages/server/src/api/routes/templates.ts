@@ -66,14 +66,25 @@ export function templateRoutes(app: FastifyInstance, ctx: ApiContext): void {
     const req = parseOrThrow(BuildTemplateRequest, request.body ?? {}, 'template build request');
     return sendNdjson(reply, (signal) =>
       buildEvents((onEvent) =>
-        ctx.templates.build({
-          name: req.name,
-          spec: req.spec,
-          contextFiles: req.contextFiles ?? {},
-          registryAuth: req.registryAuth,
-          onEvent,
-          signal,
-        }),
+        req.dockerfile !== undefined
+          ? ctx.templates.buildDockerfile({
+              name: req.name,
+              dockerfile: req.dockerfile,
+              ...(req.buildArgs === undefined ? {} : { buildArgs: req.buildArgs }),
+              context: req.context ?? {},
+              registryAuth: req.registryAuth,
+              insecureRegistry: req.insecureRegistry ?? false,
+              onEvent,
+              signal,
+            })
+          : ctx.templates.build({
+              name: req.name,
+              spec: req.spec,
+              contextFiles: req.contextFiles ?? {},
+              registryAuth: req.registryAuth,
+              onEvent,
+              signal,
+            }),
       ),
     );
   });
