@@ -126,6 +126,51 @@ describe('a template from a registry image', () => {
   });
 });
 
+describe('steps over an image', () => {
+  it('a spec from: { image } with files and run steps: they run as root, the image user stays the default', async () => {
+    names.push('img-spec-steps');
+    const built = await Template.build(
+      'img-spec-steps',
+      {
+        from: { image: registry.refFor('team/agent', '1.4'), insecure: true },
+        files: [{ dest: '/opt/app/note.txt', content: 'from the spec\n' }],
+        run: ['id -u > /opt/app/built-by', 'cat /opt/app/note.txt >> /opt/app/built-by'],
+        env: { EXTRA: 'on top' },
+      },
+      { ...server.conn, requestTimeoutMs: 0, registryAuth: AUTH },
+    );
+    assert.equal(built.template.user, 'user');
+    assert.equal(built.template.source?.kind, 'image');
+    await using sbx = await Sandbox.create({ ...server.conn, template: 'img-spec-steps' });
+    const out = await sbx.commands.run('cat /opt/app/built-by; echo "$FROM_IMAGE $EXTRA $(id -un)"');
+    assert.equal(out.stdout, '0\nfrom the spec\nyes on top user\n');
+  });
+
+  it('a Dockerfile FROM a registry image (credentials and plain HTTP as asked)', async () => {
+    names.push('img-dockerfile');
+    const dockerfile = `FROM ${registry.refFor('team/agent', '1.4')}\nUSER root\nRUN echo from-dockerfile > /opt/marker\nUSER user\n`;
+    const built = await Template.buildDockerfile('img-dockerfile', {
+      ...server.conn,
+      requestTimeoutMs: 0,
+      dockerfile,
+      registryAuth: AUTH,
+      insecureRegistry: true,
+    });
+    assert.equal(built.template.user, 'user');
+    await using sbx = await Sandbox.create({ ...server.conn, template: 'img-dockerfile' });
+    assert.equal((await sbx.commands.run('cat /opt/marker; echo $FROM_IMAGE')).stdout, 'from-dockerfile\nyes\n');
+    await assert.rejects(
+      Template.buildDockerfile('img-dockerfile-anon', {
+        ...server.conn,
+        requestTimeoutMs: 0,
+        dockerfile,
+        insecureRegistry: true,
+      }),
+      { code: 'UNAUTHENTICATED' },
+    );
+  });
+});
+
 describe('the CLI', () => {
   it('builds --from-image with --username and --password-stdin, showing pull progress', async () => {
     names.push('img-cli');
