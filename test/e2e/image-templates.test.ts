@@ -15,6 +15,7 @@ import { Sandbox, Template } from '@paddock/sdk';
 import { baseTemplateImage } from '../support/base-image.js';
 import { runCli } from '../support/cli.js';
 import { TEST_DATA_DIR } from '../support/env.js';
+import { loopbackRequest } from '../support/http-request.js';
 import { type MadeImage, makeImage, toDockerArchive } from '../support/oci-image-maker.js';
 import { useTestServer } from '../support/server.js';
 import { startTestRegistry, type TestRegistry } from '../support/test-registry.js';
@@ -281,6 +282,28 @@ describe('import without a registry', () => {
     assert.ok(onlyImported.length >= 2, 'the imported image should have blobs of its own (manifest, layer)');
     for (const blob of onlyImported) assert.ok(!present.has(blob), `${blob} of the removed image is still there`);
     for (const blob of pulledBlobs) assert.ok(present.has(blob), `${blob} of a used image was removed`);
+  });
+
+  it('bad import requests: no key, no or a bad name, not a tar body → typed errors naming what to change', async () => {
+    const port = Number(new URL(server.conn.apiUrl).port);
+    const tar = { 'content-type': 'application/x-tar', authorization: `Bearer ${server.conn.apiKey}` };
+    const post = (path: string, headers: Record<string, string>, body: string) =>
+      loopbackRequest(port, path, headers, { method: 'POST', body });
+    const noKey = await post('/v1/templates/import?name=x', { 'content-type': 'application/x-tar' }, 'x');
+    assert.equal(noKey.status, 401);
+    const noName = await post('/v1/templates/import', tar, 'x');
+    assert.equal(noName.status, 400);
+    assert.match(JSON.parse(noName.body).message, /name/);
+    const badName = await post('/v1/templates/import?name=Not%20A%20Name', tar, 'x');
+    assert.equal(badName.status, 400);
+    assert.equal(JSON.parse(badName.body).code, 'INVALID_ARGUMENT');
+    const json = await post(
+      '/v1/templates/import?name=x',
+      { ...tar, 'content-type': 'application/json' },
+      JSON.stringify({ archive: 'x' }),
+    );
+    assert.equal(json.status, 400);
+    assert.match(JSON.parse(json.body).message, /application\/x-tar/);
   });
 
   it('something that is not an image archive → INVALID_ARGUMENT; no upload left on disk', async () => {
