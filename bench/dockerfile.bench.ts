@@ -13,6 +13,7 @@ import { fmtMs, percentile, printTable, saveResult, timeIt } from './stats.js';
 const REBUILDS = 10;
 const steps = (last: string) =>
   [
+    'USER root',
     'ARG GREETING=hello',
     'ENV APP_HOME=/opt/app',
     'WORKDIR /opt/app',

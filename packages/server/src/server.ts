@@ -39,6 +39,7 @@ import { ensureBuiltinTemplates } from './templates/builtin.js';
 import { removeStaleImageFiles } from './templates/image-housekeeping.js';
 import { removeStaleBuilds } from './templates/layout.js';
 import { TemplateRegistry } from './templates/registry.js';
+import { sandboxBuildNetworks } from './templates/steps/build-network.js';
 import { removeStaleBuildScratch } from './templates/steps/layer-cache.js';
 
 /** How long a stop lets open streams end by themselves before it ends them (clients reconnect by offset). */
@@ -115,6 +116,8 @@ export async function startServer(
         ...store.listSandboxes({ states: LIVE_STATES }).map((r) => r.templateHash),
         ...pauseAndFork.snapshots.baseHashes(),
       ]),
+    // `RUN --network` steps get a network like a sandbox's with open egress (made below).
+    sandboxBuildNetworks(() => networks),
   );
   // Snapshots are templates too: the service resolves names through them (see pause-and-fork.ts).
   const catalog = {

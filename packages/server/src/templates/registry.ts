@@ -22,6 +22,7 @@ import type { ImageSource, RegistryCredentials } from './images/image-types.js';
 import { listBuiltTemplates } from './layout.js';
 import type { BuildContext, BuildPlan } from './plan.js';
 import { isDebianSpec, validateTemplateSpec } from './spec.js';
+import type { BuildNetworks } from './steps/build-network.js';
 import { buildPlan, type ResolvedBase } from './steps/build-plan.js';
 import { pruneBuildCache } from './steps/layer-cache.js';
 import type { ExternalBase } from './steps/plan-keys.js';
@@ -59,6 +60,8 @@ export class TemplateRegistry implements TemplateCatalog {
     private readonly store: Store,
     /** Hashes still used by live sandboxes (a template in use cannot be removed). */
     private readonly hashesInUse: () => Set<string>,
+    /** Networks for `RUN --network` build steps; without them such steps are refused. */
+    private readonly buildNetworks?: BuildNetworks,
   ) {}
 
   private meta(specHash: string): BuiltMeta | undefined {
@@ -253,6 +256,7 @@ export class TemplateRegistry implements TemplateCatalog {
       context: opts.context,
       resolveBase,
       source: opts.source,
+      networks: this.buildNetworks,
       signal: opts.signal,
       emit: opts.onEvent,
     });

@@ -14,6 +14,11 @@ export interface RootfsCommand {
   stdin?: Uint8Array;
   /** Working directory inside the rootfs (must exist); `/` by default. */
   cwd?: string;
+  /**
+   * A network namespace to run in (a build network, see steps/build-network.ts) and the
+   * resolv.conf of its resolver; without it the command has loopback only.
+   */
+  network?: { netnsPath: string; resolvConf: string } | undefined;
   signal?: AbortSignal | undefined;
   onLine?: (line: string) => void;
 }
@@ -43,9 +48,14 @@ export async function runInRootfs(command: RootfsCommand): Promise<ProcessResult
       signal: command.signal,
     });
     if (bind.exitCode !== 0) throw new Error(`bind-mounting ${command.rootfs} failed: ${bind.tail.join('\n')}`);
+    const network = command.network;
+    // Host root joins the build network first: from inside the user namespace, joining a
+    // network namespace of the host's user namespace is not allowed.
+    const viaNetwork = network === undefined ? [] : [`--net=${network.netnsPath}`, '--', '/usr/bin/nsenter'];
     const options = {
       file: '/usr/bin/nsenter',
       args: [
+        ...viaNetwork,
         `--target=${holder.pid}`,
         '--user',
         '--mount',
@@ -59,7 +69,7 @@ export async function runInRootfs(command: RootfsCommand): Promise<ProcessResult
         '--proc',
         '/proc',
         '--unshare-pid',
-        '--unshare-net',
+        ...(network === undefined ? ['--unshare-net'] : ['--ro-bind', network.resolvConf, '/etc/resolv.conf']),
         '--unshare-ipc',
         '--unshare-uts',
         '--hostname',

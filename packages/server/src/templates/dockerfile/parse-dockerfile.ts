@@ -168,6 +168,12 @@ class DockerfileParser {
     if (flags.security !== undefined && flags.security !== 'sandbox') {
       throw invalid(line.line, 'RUN --security=insecure is not supported');
     }
+    if (flags.network !== undefined && !['default', 'none'].includes(flags.network)) {
+      throw invalid(
+        line.line,
+        `RUN --network=${flags.network}: a step gets no network, or with --network=default one like a sandbox's with open egress (never the host's)`,
+      );
+    }
     if (rest === '') throw invalid(line.line, 'RUN needs a command');
     const exec = jsonArray(rest);
     const command = exec ?? (state.shell === DEFAULT_SHELL ? rest : [...state.shell, rest]);
@@ -177,7 +183,7 @@ class DockerfileParser {
     return {
       kind: 'run',
       command,
-      ...(flags.network !== undefined && flags.network !== 'none' ? { network: true } : {}),
+      ...(flags.network === 'default' ? { network: true } : {}),
       ...(Object.keys(args).length > 0 ? { args } : {}),
     };
   }

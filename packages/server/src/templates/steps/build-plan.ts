@@ -13,6 +13,7 @@ import type { BuiltTemplate } from '../layout.js';
 import { readBuiltTemplate } from '../layout.js';
 import { throttleLines } from '../log-throttle.js';
 import type { BuildContext, BuildPlan } from '../plan.js';
+import type { BuildNetworks } from './build-network.js';
 import { copyStep } from './copy-step.js';
 import { cachedLayer } from './layer-cache.js';
 import { buildLayer } from './layer-step.js';
@@ -32,6 +33,8 @@ export interface BuildPlanOptions {
   resolveBase: ResolveBase;
   /** Recorded in the template's meta (e.g. `{ kind: 'dockerfile' }`). */
   source: TemplateSource;
+  /** Networks for `RUN --network` steps. */
+  networks?: BuildNetworks | undefined;
   signal: AbortSignal;
   emit: (event: TemplateBuildEvent) => void;
 }
@@ -116,7 +119,15 @@ async function applyStep(job: {
   const { step } = planned;
   const { signal } = options;
   if (step.kind === 'run') {
-    await runStep({ merged, step, state: planned.state, label, signal, onLine: job.onLine });
+    await runStep({
+      merged,
+      step,
+      state: planned.state,
+      label,
+      signal,
+      onLine: job.onLine,
+      networks: options.networks,
+    });
   } else if (step.kind === 'copy' && planned.fromStage !== undefined) {
     const from = job.lowers.get(planned.fromStage) as string[];
     await withLayerView({ paths: options.paths, lowers: from, signal }, (fromRoot) =>

@@ -2,6 +2,7 @@ import { PaddockError } from '@paddock/protocol';
 import { DEFAULT_PATH } from '../build-steps.js';
 import type { BuildStep } from '../plan.js';
 import { runInRootfs } from '../sandbox-exec.js';
+import type { BuildNetworks } from './build-network.js';
 import { makeDirInside, resolveUser } from './rootfs-files.js';
 import type { StageState } from './stage-state.js';
 
@@ -15,16 +16,19 @@ export interface RunJob {
   label: string;
   signal: AbortSignal;
   onLine: (line: string) => void;
+  /** Networks for `RUN --network` steps; without it they are refused. */
+  networks?: BuildNetworks | undefined;
 }
 
 /**
- * Runs a RUN step in the build sandbox (bubblewrap in a user namespace, no network) on the merged
+ * Runs a RUN step in the build sandbox (bubblewrap in a user namespace; no network unless the
+ * step asks, `RUN --network=default`, and then a sandbox-like one with open egress) on the merged
  * overlay, in the stage's WORKDIR (made when missing, as Docker does) and as its USER.
  */
 export async function runStep(job: RunJob): Promise<void> {
   const { step, state } = job;
-  if (step.network === true) {
-    throw new PaddockError('INVALID_ARGUMENT', 'network in build steps is not supported yet (RUN --network)', {
+  if (step.network === true && job.networks === undefined) {
+    throw new PaddockError('INVALID_ARGUMENT', `${job.label}: RUN --network is not available on this server`, {
       step: job.label,
     });
   }
@@ -51,14 +55,21 @@ export async function runStep(job: RunJob): Promise<void> {
     ...step.args,
     ...state.env,
   };
-  const result = await runInRootfs({
-    rootfs: job.merged,
-    argv,
-    env,
-    cwd: state.workdir,
-    signal: job.signal,
-    onLine: job.onLine,
-  });
+  const network = step.network === true ? await job.networks?.(job.signal) : undefined;
+  let result: Awaited<ReturnType<typeof runInRootfs>>;
+  try {
+    result = await runInRootfs({
+      rootfs: job.merged,
+      argv,
+      env,
+      cwd: state.workdir,
+      network,
+      signal: job.signal,
+      onLine: job.onLine,
+    });
+  } finally {
+    await network?.release();
+  }
   if (result.exitCode !== 0) {
     const status = result.exitCode === null ? `signal ${result.exitSignal}` : `exit code ${result.exitCode}`;
     const shown = typeof step.command === 'string' ? step.command : JSON.stringify(step.command);
