@@ -95,13 +95,38 @@ export const TemplateInfo = z.object({
 });
 export type TemplateInfo = z.infer<typeof TemplateInfo>;
 
-/** Body of `POST /v1/templates` (the build streams {@link TemplateBuildEvent}s as NDJSON). */
-export const BuildTemplateRequest = z.strictObject({
-  name: z.string().regex(TEMPLATE_NAME, 'name must be lowercase letters, digits, ".", "_" or "-" (≤ 64)'),
-  spec: TemplateSpec,
-  /** Files referenced by `src` in the spec, base64-encoded, keyed by their `src`. */
-  contextFiles: z.record(z.string(), z.string()).optional(),
+/** One file of a Dockerfile build context: base64 bytes and the file mode (e.g. 0o755). */
+export const ContextFile = z.strictObject({
+  data: z.base64(),
+  mode: z.int().min(0).max(0o7777).optional(),
 });
+export type ContextFile = z.infer<typeof ContextFile>;
+
+/**
+ * Body of `POST /v1/templates` (the build streams {@link TemplateBuildEvent}s as NDJSON): give
+ * exactly one of `spec` (Debian packages) or `dockerfile`.
+ */
+export const BuildTemplateRequest = z
+  .strictObject({
+    name: z.string().regex(TEMPLATE_NAME, 'name must be lowercase letters, digits, ".", "_" or "-" (≤ 64)'),
+    spec: TemplateSpec.optional(),
+    /** Files referenced by `src` in the spec, base64-encoded, keyed by their `src`. */
+    contextFiles: z.record(z.string(), z.string()).optional(),
+    /**
+     * Dockerfile text. `FROM name` uses a Paddock template of that name when one exists (stages of
+     * the same Dockerfile first, then templates, then image references); `FROM scratch` is empty.
+     */
+    dockerfile: z
+      .string()
+      .min(1)
+      .max(1024 * 1024)
+      .optional(),
+    /** `--build-arg` values for the Dockerfile's ARGs. */
+    buildArgs: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'not an ARG name'), z.string()).optional(),
+    /** The Dockerfile's build context: files by `/`-separated path relative to the context dir. */
+    context: z.record(z.string().min(1), ContextFile).optional(),
+  })
+  .refine((r) => (r.spec === undefined) !== (r.dockerfile === undefined), 'give exactly one of spec or dockerfile');
 export type BuildTemplateRequest = z.input<typeof BuildTemplateRequest>;
 
 /** One line of a template build's progress stream. */

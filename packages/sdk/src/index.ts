@@ -77,6 +77,11 @@ export {
 } from './pty.js';
 export { Sandbox, type SandboxCreateOptions, type SandboxListOptions } from './sandbox.js';
 export { Snapshot } from './snapshots.js';
-export { Template, type TemplateBuildOptions } from './templates.js';
+export {
+  type BuildContextFile,
+  type DockerfileBuildOptions,
+  Template,
+  type TemplateBuildOptions,
+} from './templates.js';
 export { Volume } from './volume.js';
 export { type WatchCallback, WatchHandle, type WatchOptions } from './watch.js';

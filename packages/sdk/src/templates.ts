@@ -16,6 +16,20 @@ export interface TemplateBuildOptions extends ConnectionOptions {
   onEvent?: (event: TemplateBuildEvent) => void;
 }
 
+/** A context file: its bytes, or its bytes and mode (e.g. `0o755` for a script). */
+export type BuildContextFile = Uint8Array | { data: Uint8Array; mode?: number };
+
+/** Options of {@link Template.buildDockerfile}. */
+export interface DockerfileBuildOptions extends ConnectionOptions {
+  /** Dockerfile text. */
+  dockerfile: string;
+  /** The build context by `/`-separated relative path; a `.dockerignore` in it is honoured. */
+  context?: Record<string, BuildContextFile>;
+  /** Values for the Dockerfile's ARGs. */
+  buildArgs?: Record<string, string>;
+  onEvent?: (event: TemplateBuildEvent) => void;
+}
+
 /** Templates: read-only root filesystems that sandboxes start from. */
 export const Template = {
   /**
@@ -34,18 +48,38 @@ export const Template = {
     const conn = new Connection(opts);
     const contextFiles: Record<string, string> = {};
     for (const [k, v] of Object.entries(opts.contextFiles ?? {})) contextFiles[k] = Buffer.from(v).toString('base64');
-    const res = await conn.request('POST', '/v1/templates', {
-      json: { name, spec, contextFiles },
-      signal: opts.signal,
-      requestTimeoutMs: opts.requestTimeoutMs,
-    });
-    for await (const raw of parseNdjson(res)) {
-      const event = raw as TemplateBuildEvent;
-      opts.onEvent?.(event);
-      if (event.type === 'error') throw errorFromBody(event.error as never);
-      if (event.type === 'done') return { template: event.template, cached: event.cached };
+    return streamBuild(conn, { json: { name, spec, contextFiles }, opts });
+  },
+
+  /**
+   * Builds a template from a Dockerfile (steps are cached, so a rebuild after editing a late line
+   * reruns only what follows it). `FROM base` starts from the Paddock template `base`.
+   *
+   * @example
+   * ```ts
+   * await Template.buildDockerfile('web', {
+   *   dockerfile: 'FROM base\nCOPY app.py /app/\nCMD ["python3", "/app/app.py"]',
+   *   context: { 'app.py': new TextEncoder().encode('print("hi")') },
+   * })
+   * ```
+   */
+  async buildDockerfile(
+    name: string,
+    opts: DockerfileBuildOptions,
+  ): Promise<{ template: TemplateInfo; cached: boolean }> {
+    const conn = new Connection(opts);
+    const context: Record<string, { data: string; mode?: number }> = {};
+    for (const [path, file] of Object.entries(opts.context ?? {})) {
+      const { data, mode } = file instanceof Uint8Array ? { data: file, mode: undefined } : file;
+      context[path] = { data: Buffer.from(data).toString('base64'), ...(mode === undefined ? {} : { mode }) };
     }
-    throw errorFromBody({ code: 'INTERNAL', message: 'the template build stream ended without a result' });
+    const json = {
+      name,
+      dockerfile: opts.dockerfile,
+      context,
+      ...(opts.buildArgs ? { buildArgs: opts.buildArgs } : {}),
+    };
+    return streamBuild(conn, { json, opts });
   },
 
   async list(opts: ConnectionOptions = {}): Promise<TemplateInfo[]> {
@@ -63,3 +97,22 @@ export const Template = {
     await new Connection(opts).json('DELETE', `/v1/templates/${encodeURIComponent(name)}`, opts);
   },
 };
+
+/** Sends a build request and follows its event stream to the result. */
+async function streamBuild(
+  conn: Connection,
+  job: { json: unknown; opts: ConnectionOptions & { onEvent?: (event: TemplateBuildEvent) => void } },
+): Promise<{ template: TemplateInfo; cached: boolean }> {
+  const res = await conn.request('POST', '/v1/templates', {
+    json: job.json,
+    signal: job.opts.signal,
+    requestTimeoutMs: job.opts.requestTimeoutMs,
+  });
+  for await (const raw of parseNdjson(res)) {
+    const event = raw as TemplateBuildEvent;
+    job.opts.onEvent?.(event);
+    if (event.type === 'error') throw errorFromBody(event.error as never);
+    if (event.type === 'done') return { template: event.template, cached: event.cached };
+  }
+  throw errorFromBody({ code: 'INTERNAL', message: 'the template build stream ended without a result' });
+}

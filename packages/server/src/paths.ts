@@ -10,6 +10,8 @@ export interface DataPaths {
   db: string;
   /** Built templates: `<templates>/<specHash>/rootfs` plus `meta.json`. */
   templates: string;
+  /** Dockerfile step layers by cache key: `<buildCache>/<key>/layer` (see templates/steps). */
+  buildCache: string;
   /** Per-sandbox host dirs: writable layer, bundle, control socket dir, logs. */
   sandboxes: string;
   /** State dirs of the OCI runtimes (`crun --root`, `runsc --root`). */
@@ -23,6 +25,7 @@ export function dataPaths(root: string): DataPaths {
     root,
     db: join(root, 'paddock.db'),
     templates: join(root, 'templates'),
+    buildCache: join(root, 'build-cache'),
     sandboxes: join(root, 'sandboxes'),
     runtimeState: join(root, 'runtime'),
     bootId: join(root, 'boot-id'),

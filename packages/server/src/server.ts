@@ -37,6 +37,7 @@ import { buildsInProgress } from './templates/builder.js';
 import { ensureBuiltinTemplates } from './templates/builtin.js';
 import { removeStaleBuilds } from './templates/layout.js';
 import { TemplateRegistry } from './templates/registry.js';
+import { removeStaleBuildScratch } from './templates/steps/layer-cache.js';
 
 /** How long a stop lets open streams end by themselves before it ends them (clients reconnect by offset). */
 const STOP_DRAIN_MS = 2_000;
@@ -245,6 +246,7 @@ export async function startServer(
   ports.listeningOn(Number(new URL(address).port));
   // Half-finished template builds of a crashed server are garbage; finished ones are atomic.
   await removeStaleBuilds(paths, buildsInProgress());
+  await removeStaleBuildScratch(paths);
   await ensureBuiltinTemplates({ templates, store, paths, logger });
   const volumeLeftovers = await pauseAndFork.volumes.mountAll();
   if (volumeLeftovers.length > 0) logger.info({ volumeLeftovers }, 'removed volume disks a crash left unrecorded');

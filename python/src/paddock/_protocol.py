@@ -179,15 +179,19 @@ class AgentHealth(_AgentHealthRequired, total=False):
 
 class _BuildTemplateRequestRequired(TypedDict):
     name: str
-    spec: TemplateSpec
 
 
 class BuildTemplateRequest(_BuildTemplateRequestRequired, total=False):
-    """Body of ``POST /v1/templates`` (the build streams ``TemplateBuildEvent``s as NDJSON).
+    """Body of ``POST /v1/templates`` (the build streams ``TemplateBuildEvent``s as NDJSON): give
+    exactly one of ``spec`` (Debian packages) or ``dockerfile``.
 
     ``BuildTemplateRequest`` in packages/protocol/src/templates.ts."""
 
+    spec: TemplateSpec
     contextFiles: dict[str, str]
+    dockerfile: str
+    buildArgs: dict[str, str]
+    context: dict[str, ContextFile]
 
 
 class _ChartRequired(TypedDict):
@@ -353,6 +357,18 @@ class CommandEventError(TypedDict):
 
     type: Literal["error"]
     error: dict[str, Any]
+
+
+class _ContextFileRequired(TypedDict):
+    data: str
+
+
+class ContextFile(_ContextFileRequired, total=False):
+    """One file of a Dockerfile build context: base64 bytes and the file mode (e.g. 0o755).
+
+    ``ContextFile`` in packages/protocol/src/templates.ts."""
+
+    mode: int
 
 
 class CreateCodeContextRequest(TypedDict, total=False):

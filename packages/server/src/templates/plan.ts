@@ -30,7 +30,13 @@ export type BuildBase =
 
 export type BuildStep =
   /** A string is shell form (`/bin/sh -c`); an array is exec form. */
-  | { kind: 'run'; command: string | string[]; network?: boolean }
+  | {
+      kind: 'run';
+      command: string | string[];
+      network?: boolean;
+      /** Build-time variables (Dockerfile `ARG`s in scope) the command sees; not kept in the template. */
+      args?: Record<string, string>;
+    }
   /** Context paths (or, with `fromStage`, paths in that stage) copied to `dest`. */
   | {
       kind: 'copy';

@@ -1,13 +1,32 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PaddockError, type TemplateBuildEvent, type TemplateInfo, type TemplateSpec } from '@paddock/protocol';
+import {
+  PaddockError,
+  type TemplateBuildEvent,
+  type TemplateInfo,
+  type TemplateSource,
+  type TemplateSpec,
+} from '@paddock/protocol';
 import type { Store } from '../core/seams/store.js';
 import type { ResolvedTemplate, TemplateCatalog } from '../core/templates.js';
 import type { DataPaths } from '../paths.js';
 import { buildTemplate, removeTemplateFiles } from './builder.js';
+import { filterContext } from './dockerfile/build-context.js';
+import { parseDockerfile } from './dockerfile/parse-dockerfile.js';
+import type { BuildContext, BuildPlan } from './plan.js';
 import { validateTemplateSpec } from './spec.js';
+import { buildPlan, type ResolvedBase } from './steps/build-plan.js';
+import { pruneBuildCache } from './steps/layer-cache.js';
+import type { ExternalBase } from './steps/plan-keys.js';
+import { templateBaseResolver } from './steps/template-base.js';
 
 type BuiltMeta = Omit<TemplateInfo, 'name'>;
+type ImageBases = (base: Extract<ExternalBase, { kind: 'image' }>, signal: AbortSignal) => Promise<ResolvedBase>;
+
+/** Build-cache entries unused this long are pruned after each plan build. */
+const BUILD_CACHE_MAX_AGE_MS = 14 * 24 * 3600 * 1000;
+/** Then the least recently used go until the cache is this small. */
+const BUILD_CACHE_MAX_BYTES = 20 * 1024 ** 3;
 
 /**
  * Names → built templates. Names live in the store; the built root filesystems live on
@@ -15,6 +34,9 @@ type BuiltMeta = Omit<TemplateInfo, 'name'>;
  */
 export class TemplateRegistry implements TemplateCatalog {
   private readonly metaCache = new Map<string, BuiltMeta>();
+  private imageBases: ImageBases | undefined;
+  /** Limits of the step cache (`DATA/build-cache`), checked after each plan build. */
+  buildCacheLimits = { maxAgeMs: BUILD_CACHE_MAX_AGE_MS, maxBytes: BUILD_CACHE_MAX_BYTES };
 
   constructor(
     private readonly paths: DataPaths,
@@ -86,6 +108,63 @@ export class TemplateRegistry implements TemplateCatalog {
       onEvent: opts.onEvent,
     });
     this.store.putTemplate({ name: opts.name, specHash: info.specHash, createdAtMs: Date.now() });
+    return { info: { ...info, name: opts.name }, cached };
+  }
+
+  /** Wires image bases (`FROM registry/image`) for plan builds: pull + unpack. */
+  useImageBases(resolve: ImageBases): void {
+    this.imageBases = resolve;
+  }
+
+  /** Builds a Dockerfile (see {@link parseDockerfile}) and points `name` at the result. */
+  async buildDockerfile(opts: {
+    name: string;
+    dockerfile: string;
+    buildArgs?: Record<string, string>;
+    /** Base64 file bytes and modes by context path. */
+    context: Record<string, { data: string; mode?: number | undefined }>;
+    onEvent: (event: TemplateBuildEvent) => void;
+    signal: AbortSignal;
+  }): Promise<{ info: TemplateInfo; cached: boolean }> {
+    const plan = parseDockerfile(opts.dockerfile, {
+      buildArgs: opts.buildArgs ?? {},
+      isTemplate: (name) => this.store.getTemplate(name) !== undefined,
+      baseConfig: (base) => {
+        const template = base.kind === 'template' ? this.resolve(base.name) : undefined;
+        return template && { env: template.env, workdir: template.workdir };
+      },
+    });
+    const files = new Map<string, { data: Uint8Array; mode: number }>();
+    for (const [path, file] of Object.entries(opts.context)) {
+      files.set(path, { data: Buffer.from(file.data, 'base64'), mode: file.mode ?? 0o644 });
+    }
+    return this.buildPlan({ ...opts, plan, context: filterContext(files), source: { kind: 'dockerfile' } });
+  }
+
+  /** Builds (or reuses the cached layers and template of) a BuildPlan and points `name` at it. */
+  async buildPlan(opts: {
+    name: string;
+    plan: BuildPlan;
+    context: BuildContext;
+    source: TemplateSource;
+    onEvent: (event: TemplateBuildEvent) => void;
+    signal: AbortSignal;
+  }): Promise<{ info: TemplateInfo; cached: boolean }> {
+    const resolveBase = templateBaseResolver({
+      catalog: this,
+      ...(this.imageBases === undefined ? {} : { images: this.imageBases }),
+    });
+    const { info, cached } = await buildPlan({
+      paths: this.paths,
+      plan: opts.plan,
+      context: opts.context,
+      resolveBase,
+      source: opts.source,
+      signal: opts.signal,
+      emit: opts.onEvent,
+    });
+    this.store.putTemplate({ name: opts.name, specHash: info.specHash, createdAtMs: Date.now() });
+    if (!cached) await pruneBuildCache(this.paths, { ...this.buildCacheLimits, signal: opts.signal });
     return { info: { ...info, name: opts.name }, cached };
   }
 

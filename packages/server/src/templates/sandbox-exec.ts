@@ -12,6 +12,8 @@ export interface RootfsCommand {
   /** The command's whole environment. */
   env: Readonly<Record<string, string>>;
   stdin?: Uint8Array;
+  /** Working directory inside the rootfs (must exist); `/` by default. */
+  cwd?: string;
   signal?: AbortSignal | undefined;
   onLine?: (line: string) => void;
 }
@@ -65,7 +67,7 @@ export async function runInRootfs(command: RootfsCommand): Promise<ProcessResult
         '--die-with-parent',
         '--new-session',
         '--chdir',
-        '/',
+        command.cwd ?? '/',
         '--',
         ...command.argv,
       ],

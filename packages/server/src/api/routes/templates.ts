@@ -17,8 +17,24 @@ async function* buildEvents(
     queue.push(event);
     wake?.();
   };
-  const build = ctx.templates
-    .build({ name: req.name, spec: req.spec, contextFiles: req.contextFiles ?? {}, onEvent: push, signal })
+  const started =
+    req.dockerfile !== undefined
+      ? ctx.templates.buildDockerfile({
+          name: req.name,
+          dockerfile: req.dockerfile,
+          ...(req.buildArgs === undefined ? {} : { buildArgs: req.buildArgs }),
+          context: req.context ?? {},
+          onEvent: push,
+          signal,
+        })
+      : ctx.templates.build({
+          name: req.name,
+          spec: req.spec,
+          contextFiles: req.contextFiles ?? {},
+          onEvent: push,
+          signal,
+        });
+  const build = started
     .then(
       ({ info, cached }) => push({ type: 'done', template: info, cached }),
       (err: unknown) => {
