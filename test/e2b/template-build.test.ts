@@ -7,9 +7,8 @@ import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import type { RunningServer } from '@paddock/server';
 // The real, unmodified SDK (e2b 2.51.0), configured only by the E2B_* variables set in before().
-import { BuildError, type LogEntry, Sandbox, Template, TemplateError } from 'e2b';
+import { BuildError, type LogEntry, Sandbox, Template, TemplateError, waitForFile } from 'e2b';
 import tar from 'tar-stream';
-import { TemplateRegistry } from '../../packages/server/src/templates/registry.js';
 import { startTestServer } from '../support/server.js';
 
 const API_KEY = `e2b_${randomBytes(20).toString('hex')}`;
@@ -17,8 +16,6 @@ const SUFFIX = randomBytes(3).toString('hex');
 /** Template names this suite builds or tags; removed in after(). */
 const made = new Set<string>();
 const sandboxes: Sandbox[] = [];
-const NO_EXECUTOR =
-  !('buildPlan' in TemplateRegistry.prototype) && 'the plan executor (wt-dockerfile) is not merged yet';
 
 let server: RunningServer;
 let contextDir: string;
@@ -81,7 +78,6 @@ after(async () => {
 
 describe('E2B template builder through the SDK (e2b 2.51.0)', () => {
   it('fromTemplate(base) + runCmd, copy, setEnvs, setWorkdir → Sandbox.create(alias) has them', {
-    skip: NO_EXECUTOR,
     timeout: 300_000,
   }, async () => {
     const alias = `e2b-tpl-${SUFFIX}`;
@@ -118,7 +114,6 @@ describe('E2B template builder through the SDK (e2b 2.51.0)', () => {
   });
 
   it('a failing runCmd: the SDK throws BuildError with our reason, the log shows the output', {
-    skip: NO_EXECUTOR,
     timeout: 300_000,
   }, async () => {
     const alias = `e2b-tpl-fail-${SUFFIX}`;
@@ -137,6 +132,45 @@ describe('E2B template builder through the SDK (e2b 2.51.0)', () => {
       logs.map((l) => l.message).join('\n'),
     );
     assert.equal(await Template.exists(alias), false);
+  });
+
+  it('name:tag and tags: each tag starts the build; setStartCmd + waitForFile land in the template', {
+    timeout: 300_000,
+  }, async () => {
+    const name = `e2b-tpl-tags-${SUFFIX}`;
+    for (const n of [`${name}:v1`, `${name}:stable`]) made.add(n);
+    const template = Template({ fileContextPath: contextDir })
+      .fromTemplate('base')
+      .runCmd('echo tagged > /tmp/tagged.txt')
+      .setStartCmd('touch /tmp/started && sleep infinity', waitForFile('/tmp/started'));
+    const built = await Template.build(template, `${name}:v1`, { tags: ['stable'] });
+    assert.deepEqual([...built.tags].sort(), ['stable', 'v1']);
+    assert.equal(await Template.exists(name), false, 'no default tag was built');
+    const tags = await Template.getTags(name);
+    assert.deepEqual(tags.map((t) => t.tag).sort(), ['stable', 'v1']);
+    assert.equal(tags[0]?.buildId, built.buildId);
+    assert.equal(tags[1]?.buildId, built.buildId);
+    const info = await api('GET', `/v1/templates/${encodeURIComponent(`${name}:stable`)}`);
+    assert.deepEqual(info.json?.start, {
+      command: 'touch /tmp/started && sleep infinity',
+      ready: { command: '[ -f /tmp/started ]' },
+    });
+    assert.deepEqual(info.json?.source, { kind: 'e2b' });
+    const sbx = await Sandbox.create(`${name}:stable`, { timeoutMs: 60_000 });
+    sandboxes.push(sbx);
+    assert.equal((await sbx.commands.run('cat /tmp/tagged.txt')).stdout, 'tagged\n');
+  });
+
+  it('fromImage passes the image ref through to the executor as an image base', { timeout: 60_000 }, async () => {
+    // A loopback port where nothing listens: whether or not this server pulls images yet, the
+    // build fails naming the ref, and nothing leaves the machine.
+    const ref = '127.0.0.1:1/paddock-none/app:1';
+    const t = Template({ fileContextPath: contextDir }).fromImage(ref).runCmd('true');
+    await assert.rejects(Template.build(t, { alias: `e2b-tpl-img-${SUFFIX}` }), (err: Error) => {
+      assert.ok(err instanceof BuildError, String(err));
+      assert.ok(err.message.includes(ref), err.message);
+      return true;
+    });
   });
 
   it('refused before building: unknown fromTemplate, no alias, unknown step type, built-in names', async () => {

@@ -286,6 +286,26 @@ describe('E2B builds (fake executor)', () => {
     assert.ok(status.reason?.logEntries.some((e) => e.message === 'no such file'));
   });
 
+  it("without details, the executor's `step N/M` label names the step", async () => {
+    const { builds } = harness({
+      buildPlan: async () => {
+        throw new PaddockError('TEMPLATE_BUILD_FAILED', 'step 3/3 RUN failed with exit code 1: b');
+      },
+    });
+    const build = builds.request('mine', ['mine'], ['default']);
+    // E2B steps: 1 RUN a (as root: three plan steps), 2 RUN b → plan step 3 is E2B step 1.
+    const body = {
+      fromTemplate: 'base',
+      steps: [
+        { type: 'RUN', args: ['a', 'root'] },
+        { type: 'RUN', args: ['b'] },
+      ],
+    };
+    builds.start(build, translateBuild(E2bBuildStart.parse(body), options()));
+    await builds.close();
+    assert.equal(builds.status(build, 0).reason?.step, '1');
+  });
+
   it('close() aborts running builds', async () => {
     const { builds } = harness({
       buildPlan: (o) =>

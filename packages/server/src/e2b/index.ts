@@ -1,5 +1,4 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { PaddockError } from '@paddock/protocol';
 import type { FastifyInstance } from 'fastify';
 import type { ApiContext } from '../api/context.js';
 import type { Store } from '../core/seams/store.js';
@@ -45,7 +44,7 @@ export function installE2bFacade(options: E2bFacadeOptions): E2bFacade {
   const tokens = new EnvdAccessTokens(options.store);
   const templateBuilder = new E2bTemplateBuilder({
     templates: options.ctx.templates,
-    executor: options.planExecutor ?? planExecutorOf(options.ctx.templates),
+    executor: options.planExecutor ?? options.ctx.templates,
     store: options.store,
     logger: options.ctx.logger,
   });
@@ -60,16 +59,5 @@ export function installE2bFacade(options: E2bFacadeOptions): E2bFacade {
   return {
     tokens,
     routeSignedFiles: (req, res) => envd.routeSignedFiles(req, res) || templateBuilder.routeUpload(req, res),
-  };
-}
-
-/** The registry's plan builder; until the executor is in, builds fail with a reason that says so. */
-function planExecutorOf(templates: ApiContext['templates']): PlanExecutor {
-  const registry = templates as Partial<PlanExecutor>;
-  if (typeof registry.buildPlan === 'function') return registry as PlanExecutor;
-  return {
-    buildPlan: async () => {
-      throw new PaddockError('UNAVAILABLE', 'this server cannot build template plans yet (no plan executor)');
-    },
   };
 }

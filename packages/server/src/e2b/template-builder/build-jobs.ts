@@ -133,6 +133,7 @@ export class E2bBuilds {
         name,
         plan: translated.plan,
         context: translated.context,
+        source: { kind: 'e2b' },
         signal,
         onEvent: (event) => this.logEvent(build, event),
       });
@@ -169,10 +170,15 @@ export class E2bBuilds {
   }
 }
 
-/** The failed plan step (if the executor names it) as E2B's 1-based step number. */
+/**
+ * The failed plan step as E2B's 1-based step number (the SDK shows the stack of the user's call
+ * for it). From `details.stepIndex` when the executor gives one, else from the executor's
+ * `step N/M …` label, which counts the steps of a one-stage plan from 1.
+ */
 function e2bStepOf(pe: PaddockError | undefined, map: number[]): string | undefined {
-  const index = pe?.details?.stepIndex ?? pe?.details?.step;
-  if (typeof index !== 'number') return undefined;
-  const e2b = map[index];
+  const index = pe?.details?.stepIndex;
+  const labelled = /^step (\d+)\/\d+ /.exec(pe?.message ?? '');
+  const planIndex = typeof index === 'number' ? index : labelled ? Number(labelled[1]) - 1 : undefined;
+  const e2b = planIndex === undefined ? undefined : map[planIndex];
   return e2b === undefined ? undefined : String(e2b);
 }

@@ -1,4 +1,4 @@
-import type { TemplateBuildEvent, TemplateInfo } from '@paddock/protocol';
+import type { TemplateBuildEvent, TemplateInfo, TemplateSource } from '@paddock/protocol';
 import type { BuildContext, BuildPlan } from '../../templates/plan.js';
 
 /**
@@ -11,6 +11,7 @@ export interface PlanExecutor {
     name: string;
     plan: BuildPlan;
     context: BuildContext;
+    source: TemplateSource;
     onEvent: (event: TemplateBuildEvent) => void;
     signal: AbortSignal;
   }): Promise<{ info: TemplateInfo; cached: boolean }>;
