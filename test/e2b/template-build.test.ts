@@ -219,6 +219,10 @@ describe('E2B template builder through the SDK (e2b 2.51.0)', () => {
     expectField(await api('GET', `/templates/${templateID}/builds/nope/status`), 404, 'build');
     const waiting = await api('GET', `/templates/${templateID}/builds/${buildID}/status`);
     assert.equal(waiting.json?.status, 'waiting');
+    // A build starts once: the second start is a 409 (the first one goes on).
+    made.add(templateID);
+    assert.equal((await api('POST', start, { fromTemplate: 'base' })).status, 202);
+    expectField(await api('POST', start, { fromTemplate: 'base' }), 409, 'already started');
   });
 
   it('uploads: the URL points back here; without its token (or with another hash’s) it is refused', async () => {
