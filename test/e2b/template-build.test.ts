@@ -72,8 +72,11 @@ before(async () => {
 after(async () => {
   for (const sbx of sandboxes) await sbx.kill().catch(() => undefined);
   for (const name of made) await api('DELETE', `/v1/templates/${encodeURIComponent(name)}`);
+  const left = await api('GET', '/v1/templates');
+  const leaked = (left.json?.templates as { name: string }[] | undefined)?.filter((t) => t.name.includes(SUFFIX));
   await server?.close();
   rmSync(contextDir, { recursive: true, force: true });
+  assert.deepEqual(leaked, [], 'templates this suite made are all removed');
 });
 
 describe('E2B template builder through the SDK (e2b 2.51.0)', () => {
@@ -88,7 +91,10 @@ describe('E2B template builder through the SDK (e2b 2.51.0)', () => {
       .runCmd('mkdir -p /opt/app && echo built-by-run > /opt/app/run.txt')
       .copy('hello.txt', '/opt/app/hello.txt')
       .setEnvs({ GREETING: 'hi there', STAGE: 'e2b' })
-      .setWorkdir('/opt/app');
+      .setWorkdir('/opt/app')
+      .setUser('root')
+      .runCmd('id -un > /opt/app/builder.txt')
+      .runCmd('id -un > /tmp/as-user.txt', { user: 'user' });
     const built = await Template.build(template, {
       alias,
       cpuCount: 1,
@@ -107,10 +113,25 @@ describe('E2B template builder through the SDK (e2b 2.51.0)', () => {
     sandboxes.push(sbx);
     const out = await sbx.commands.run('cat run.txt hello.txt; echo "$GREETING/$STAGE"; pwd');
     assert.equal(out.stdout, 'built-by-run\nhello from the build context\nhi there/e2b\n/opt/app\n');
+    // setUser is the user of later steps and of the sandbox; a RUN's own user is for that RUN.
+    const users = await sbx.commands.run('cat builder.txt /tmp/as-user.txt; id -un');
+    assert.equal(users.stdout, 'root\nuser\nroot\n');
     // The same files again: the upload is cached by its hash and not sent twice.
     const again: LogEntry[] = [];
     await Template.build(template, { alias, onBuildLogs: (entry) => again.push(entry) });
     assert.ok(again.some((l) => /Skipping upload of 'hello.txt', already cached/.test(l.message)));
+  });
+
+  it("fromBaseImage() (E2B's own base image) builds on our base template", { timeout: 300_000 }, async () => {
+    const alias = `e2b-tpl-base-${SUFFIX}`;
+    made.add(alias);
+    await Template.build(
+      Template({ fileContextPath: contextDir }).fromBaseImage().runCmd('touch /tmp/from-base'),
+      alias,
+    );
+    const sbx = await Sandbox.create(alias, { timeoutMs: 60_000 });
+    sandboxes.push(sbx);
+    assert.equal((await sbx.commands.run('ls /tmp/from-base && python3 -c "print(2)"')).stdout, '/tmp/from-base\n2\n');
   });
 
   it('a failing runCmd: the SDK throws BuildError with our reason, the log shows the output', {
@@ -123,7 +144,9 @@ describe('E2B template builder through the SDK (e2b 2.51.0)', () => {
       .runCmd('echo about-to-fail; exit 3');
     await assert.rejects(Template.build(template, { alias, onBuildLogs: (e) => logs.push(e) }), (err: Error) => {
       assert.ok(err instanceof BuildError, String(err));
-      assert.match(err.message, /3/);
+      assert.match(err.message, /exit code 3/);
+      // reason.step names the failed step, so the SDK shows the stack of the runCmd call itself.
+      assert.ok(!err.stack?.includes('node_modules/e2b'), err.stack);
       return true;
     });
     assert.ok(logs.some((l) => l.level === 'error'));
@@ -159,6 +182,13 @@ describe('E2B template builder through the SDK (e2b 2.51.0)', () => {
     const sbx = await Sandbox.create(`${name}:stable`, { timeoutMs: 60_000 });
     sandboxes.push(sbx);
     assert.equal((await sbx.commands.run('cat /tmp/tagged.txt')).stdout, 'tagged\n');
+    // A tag is a template name of its own: Paddock's API removes it like any other.
+    assert.equal((await api('DELETE', `/v1/templates/${name}:v1`)).status, 204);
+    assert.deepEqual(
+      (await Template.getTags(name)).map((t) => t.tag),
+      ['stable'],
+    );
+    assert.equal((await api('DELETE', `/v1/templates/${name}:bad%20tag`)).status, 400);
   });
 
   it('fromImage passes the image ref through to the executor as an image base', { timeout: 60_000 }, async () => {

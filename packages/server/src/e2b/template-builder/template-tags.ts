@@ -1,10 +1,8 @@
-import { PaddockError, TEMPLATE_NAME } from '@paddock/protocol';
+import { PaddockError, TEMPLATE_NAME, TEMPLATE_TAG } from '@paddock/protocol';
 import { paddockTemplateOf } from '../template-names.js';
 
 /** E2B's tag for a build named without one: `Sandbox.create('my-env')` starts it. */
 export const DEFAULT_TAG = 'default';
-
-const TAG = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export interface NameAndTag {
   name: string;
@@ -28,7 +26,7 @@ export function parseNameTag(ref: string, field: string): NameAndTag {
 }
 
 export function checkTag(tag: string, field: string): void {
-  if (!TAG.test(tag)) {
+  if (!TEMPLATE_TAG.test(tag)) {
     throw new PaddockError('INVALID_ARGUMENT', `${field}: '${tag}' is not a tag (letters, digits, ".", "_" or "-")`, {
       field,
     });
