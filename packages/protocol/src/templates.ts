@@ -108,6 +108,12 @@ export type TemplateSpecInput = z.input<typeof TemplateSpecFields>;
 /** Template names: lowercase, digits, `-`, `_`, `.`; start with a letter or digit. */
 export const TEMPLATE_NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 
+/**
+ * Tags of a template build (E2B's `name:tag`): letters, digits, `.`, `_`, `-`. A tagged build is
+ * listed as the template `name:tag`; the tag `default` is the plain name.
+ */
+export const TEMPLATE_TAG = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
 /** A template as listed by the API. */
 export const TemplateInfo = z.object({
   name: z.string(),

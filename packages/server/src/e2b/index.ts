@@ -8,6 +8,7 @@ import { registerE2bCodeInterpreter } from './code-interpreter/index.js';
 import { e2bControlPlane } from './control-plane/index.js';
 import type { CpuUsageNs } from './control-plane/metrics.js';
 import { ENVD_PORT, EnvdHandler } from './envd/envd-handler.js';
+import { E2bTemplateBuilder, type PlanExecutor } from './template-builder/index.js';
 
 export { EnvdAccessTokens } from './access-token.js';
 export { e2bUnauthenticatedReply } from './control-plane/index.js';
@@ -16,7 +17,10 @@ export { e2bUnauthenticatedReply } from './control-plane/index.js';
 export interface E2bFacade {
   /** The envd access tokens (the code-interpreter port checks `X-Access-Token` with them). */
   tokens: EnvdAccessTokens;
-  /** Takes a signed `/files` request that names no sandbox (see EnvdHandler); true when handled. */
+  /**
+   * Takes a request that carries its own credential instead of an API key: a signed `/files`
+   * URL that names no sandbox (see EnvdHandler), or a template upload URL; true when handled.
+   */
   routeSignedFiles: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
@@ -28,6 +32,8 @@ export interface E2bFacadeOptions {
   sandboxTraffic: SandboxTrafficRouter;
   /** CPU time of a sandbox, for metrics (optional). */
   cpuUsageNs?: CpuUsageNs | undefined;
+  /** Builds E2B template plans (default: the template registry). */
+  planExecutor?: PlanExecutor;
 }
 
 /**
@@ -36,13 +42,22 @@ export interface E2bFacadeOptions {
  */
 export function installE2bFacade(options: E2bFacadeOptions): E2bFacade {
   const tokens = new EnvdAccessTokens(options.store);
-  e2bControlPlane(options.app, { ctx: options.ctx, tokens, cpuUsageNs: options.cpuUsageNs });
+  const templateBuilder = new E2bTemplateBuilder({
+    templates: options.ctx.templates,
+    executor: options.planExecutor ?? options.ctx.templates,
+    store: options.store,
+    logger: options.ctx.logger,
+  });
+  e2bControlPlane(options.app, { ctx: options.ctx, tokens, templateBuilder, cpuUsageNs: options.cpuUsageNs });
   const envd = new EnvdHandler(options.ctx, tokens);
-  options.app.addHook('preClose', (done) => {
+  options.app.addHook('preClose', async () => {
     envd.close();
-    done();
+    await templateBuilder.close();
   });
   options.sandboxTraffic.registerPort(ENVD_PORT, envd);
   registerE2bCodeInterpreter(options.sandboxTraffic, { ctx: options.ctx, accessTokens: tokens });
-  return { tokens, routeSignedFiles: (req, res) => envd.routeSignedFiles(req, res) };
+  return {
+    tokens,
+    routeSignedFiles: (req, res) => envd.routeSignedFiles(req, res) || templateBuilder.routeUpload(req, res),
+  };
 }

@@ -1,11 +1,20 @@
 import type { Readable } from 'node:stream';
-import { BuildTemplateRequest, PaddockError, type TemplateBuildEvent, type TemplateInfo } from '@paddock/protocol';
+import {
+  BuildTemplateRequest,
+  PaddockError,
+  TEMPLATE_TAG,
+  type TemplateBuildEvent,
+  type TemplateInfo,
+} from '@paddock/protocol';
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import type { ApiContext } from '../context.js';
 import { sendNdjson } from '../ndjson-reply.js';
 import { parseOrThrow } from '../validate.js';
 
 type BuildResult = { info: TemplateInfo; cached: boolean };
+
+const TAG = z.string().regex(TEMPLATE_TAG, 'a tag is letters, digits, ".", "_" or "-"');
 
 /** Relays build events as they come; the build's own failure arrives as a final `error` event. */
 async function* buildEvents(
@@ -118,7 +127,10 @@ export function templateRoutes(app: FastifyInstance, ctx: ApiContext): void {
 
   app.delete<{ Params: { name: string } }>('/v1/templates/:name', async (request, reply) => {
     const { name } = request.params;
-    parseOrThrow(BuildTemplateRequest.shape.name, name, 'template name');
+    // `name:tag` names are E2B tags of a build (e2b/template-builder): removable here too.
+    const colon = name.indexOf(':');
+    parseOrThrow(BuildTemplateRequest.shape.name, colon < 0 ? name : name.slice(0, colon), 'template name');
+    if (colon >= 0) parseOrThrow(TAG, name.slice(colon + 1), 'template tag');
     await ctx.templates.remove(name);
     return reply.status(204).send();
   });
