@@ -9,7 +9,10 @@ import type { RunningServer } from '@paddock/server';
 // The real, unmodified SDK (e2b 2.51.0), configured only by the E2B_* variables set in before().
 import { BuildError, type LogEntry, Sandbox, Template, TemplateError, waitForFile } from 'e2b';
 import tar from 'tar-stream';
+import { baseTemplateImage } from '../support/base-image.js';
+import type { MadeImage } from '../support/oci-image-maker.js';
 import { startTestServer } from '../support/server.js';
+import { startTestRegistry, type TestRegistry } from '../support/test-registry.js';
 
 const API_KEY = `e2b_${randomBytes(20).toString('hex')}`;
 const SUFFIX = randomBytes(3).toString('hex');
@@ -19,6 +22,9 @@ const sandboxes: Sandbox[] = [];
 
 let server: RunningServer;
 let contextDir: string;
+let registry: TestRegistry;
+let image: MadeImage;
+const REGISTRY_PASSWORD = 'e2b-registry-pw';
 
 async function api(method: string, path: string, body?: unknown, key: string | null = API_KEY) {
   const headers: Record<string, string> = {};
@@ -60,7 +66,12 @@ function expectField(
 }
 
 before(async () => {
-  ({ server } = await startTestServer({ apiKey: API_KEY }));
+  // A private registry (basic auth) in a namespace of the test's own, plain HTTP: the server is
+  // told it is insecure, as an operator would (E2B's fromImage has no way to say so).
+  registry = await startTestRegistry({ auth: 'basic', users: { ann: REGISTRY_PASSWORD } });
+  image = await baseTemplateImage({ config: { Env: ['PATH=/usr/bin:/bin', 'FROM_IMAGE=yes'], User: 'user' } });
+  await registry.push(image.layoutDir, image.tag, 'team/agent:1');
+  ({ server } = await startTestServer({ apiKey: API_KEY, insecureRegistries: [registry.host] }));
   process.env.E2B_API_URL = server.url;
   process.env.E2B_SANDBOX_URL = server.url;
   process.env.E2B_DOMAIN = `localhost:${new URL(server.url).port}`;
@@ -75,6 +86,8 @@ after(async () => {
   const left = await api('GET', '/v1/templates');
   const leaked = (left.json?.templates as { name: string }[] | undefined)?.filter((t) => t.name.includes(SUFFIX));
   await server?.close();
+  await registry?.close();
+  await image?.cleanup();
   rmSync(contextDir, { recursive: true, force: true });
   assert.deepEqual(leaked, [], 'templates this suite made are all removed');
 });
@@ -191,14 +204,32 @@ describe('E2B template builder through the SDK (e2b 2.51.0)', () => {
     assert.equal((await api('DELETE', `/v1/templates/${name}:bad%20tag`)).status, 400);
   });
 
-  it('fromImage passes the image ref through to the executor as an image base', { timeout: 60_000 }, async () => {
-    // A loopback port where nothing listens: whether or not this server pulls images yet, the
-    // build fails naming the ref, and nothing leaves the machine.
-    const ref = '127.0.0.1:1/paddock-none/app:1';
-    const t = Template({ fileContextPath: contextDir }).fromImage(ref).runCmd('true');
-    await assert.rejects(Template.build(t, { alias: `e2b-tpl-img-${SUFFIX}` }), (err: Error) => {
+  it('fromImage with registry credentials pulls the image; Sandbox.create(alias) runs it', {
+    timeout: 300_000,
+  }, async () => {
+    const alias = `e2b-tpl-img-${SUFFIX}`;
+    made.add(alias);
+    const ref = registry.refFor('team/agent', '1');
+    const t = Template({ fileContextPath: contextDir })
+      .fromImage(ref, { username: 'ann', password: REGISTRY_PASSWORD })
+      .setUser('root')
+      .runCmd('echo pulled > /opt/from-e2b')
+      .setUser('user');
+    await Template.build(t, { alias });
+    const sbx = await Sandbox.create(alias);
+    sandboxes.push(sbx);
+    const out = await sbx.commands.run('cat /opt/from-e2b; echo "$FROM_IMAGE $(id -un)"');
+    assert.equal(out.stdout, 'pulled\nyes user\n');
+  });
+
+  it('fromImage with a wrong password fails the build naming the registry', { timeout: 60_000 }, async () => {
+    const t = Template({ fileContextPath: contextDir })
+      .fromImage(registry.refFor('team/agent', '1'), { username: 'ann', password: 'wrong' })
+      .runCmd('true');
+    await assert.rejects(Template.build(t, { alias: `e2b-tpl-img-bad-${SUFFIX}` }), (err: Error) => {
       assert.ok(err instanceof BuildError, String(err));
-      assert.ok(err.message.includes(ref), err.message);
+      assert.ok(err.message.includes(registry.host), err.message);
+      assert.ok(!err.message.includes('wrong'), 'the password shows in the error');
       return true;
     });
   });

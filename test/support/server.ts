@@ -23,6 +23,8 @@ export async function startTestServer(
     network?: ConfigOverrides['network'];
     /** The egress proxy (e.g. `caFile` of a fake internet's HTTPS servers). */
     egressProxy?: ConfigOverrides['egressProxy'];
+    /** Registries builds may reach over plain HTTP (a test registry's `host`). */
+    insecureRegistries?: string[];
   } = {},
 ): Promise<{ server: RunningServer; conn: TestConnection }> {
   const server = await startServer({
@@ -43,6 +45,7 @@ export async function startTestServer(
       ...overrides.network,
     },
     ...(overrides.egressProxy ? { egressProxy: overrides.egressProxy } : {}),
+    ...(overrides.insecureRegistries ? { insecureRegistries: overrides.insecureRegistries } : {}),
   });
   return { server, conn: { apiUrl: server.url, apiKey: overrides.apiKey ?? TEST_API_KEY } };
 }

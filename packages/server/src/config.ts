@@ -31,6 +31,12 @@ export interface ServerConfig {
   network: NetworkConfig;
   /** The egress proxy: extra upstream CAs, connection cap (see network/egress-proxy/egress-setup.ts). */
   egressProxy: EgressProxyConfig;
+  /**
+   * Registries (`host[:port]`) that builds reach over plain HTTP or without checking TLS
+   * (`PADDOCK_INSECURE_REGISTRIES`, comma-separated), like Docker's `insecure-registries`: for a
+   * private registry whose image references cannot say so (E2B's `fromImage`, Dockerfile FROM).
+   */
+  insecureRegistries: string[];
   /** Failpoints to die at (`PADDOCK_FAILPOINTS`, comma-separated; tests only, see failpoints.ts). */
   failpoints: string[];
 }
@@ -89,6 +95,12 @@ export function loadConfig(overrides: ConfigOverrides = {}, env: NodeJS.ProcessE
     maxPortTokenMs: overrides.maxPortTokenMs ?? envInt(env, 'PADDOCK_MAX_PORT_TOKEN_MS') ?? 7 * 24 * 3_600_000,
     network: loadNetworkConfig(overrides.network, env),
     egressProxy: loadEgressProxyConfig(overrides.egressProxy, env),
+    insecureRegistries:
+      overrides.insecureRegistries ??
+      (env.PADDOCK_INSECURE_REGISTRIES ?? '')
+        .split(',')
+        .map((r) => r.trim())
+        .filter((r) => r !== ''),
     failpoints: overrides.failpoints ?? (env.PADDOCK_FAILPOINTS ?? '').split(',').filter((n) => n !== ''),
   };
 }

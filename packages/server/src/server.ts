@@ -108,17 +108,18 @@ export async function startServer(
     container: new CrunRuntime({ dataDir: config.dataDir, cgroupParent: config.cgroupParent }),
     gvisor: new RunscRuntime({ dataDir: config.dataDir, cgroupParent: config.cgroupParent }),
   };
-  const templates = new TemplateRegistry(
+  const templates = new TemplateRegistry({
     paths,
     store,
-    () =>
+    hashesInUse: () =>
       new Set([
         ...store.listSandboxes({ states: LIVE_STATES }).map((r) => r.templateHash),
         ...pauseAndFork.snapshots.baseHashes(),
       ]),
     // `RUN --network` steps get a network like a sandbox's with open egress (made below).
-    sandboxBuildNetworks(() => networks),
-  );
+    buildNetworks: sandboxBuildNetworks(() => networks),
+    insecureRegistries: config.insecureRegistries,
+  });
   // Snapshots are templates too: the service resolves names through them (see pause-and-fork.ts).
   const catalog = {
     resolve: (n: string) => pauseAndFork.snapshots.resolve(n),

@@ -18,6 +18,7 @@ import { resolveImageBase, unpackedImageDigests } from './image-base.js';
 import { importImageArchive } from './image-import.js';
 import { buildImageTemplate, type ImageOverrides, imageLayoutDir } from './image-template.js';
 import { collectImageGarbage } from './images/image-gc.js';
+import { parseImageRef } from './images/image-ref.js';
 import type { ImageSource, RegistryCredentials } from './images/image-types.js';
 import { listBuiltTemplates } from './layout.js';
 import type { BuildContext, BuildPlan } from './plan.js';
@@ -29,6 +30,17 @@ import type { ExternalBase } from './steps/plan-keys.js';
 import { templateBaseResolver } from './steps/template-base.js';
 
 type BuiltMeta = Omit<TemplateInfo, 'name'>;
+
+export interface TemplateRegistryDeps {
+  paths: DataPaths;
+  store: Store;
+  /** Hashes still used by live sandboxes (a template in use cannot be removed). */
+  hashesInUse: () => Set<string>;
+  /** Networks for `RUN --network` build steps; without them such steps are refused. */
+  buildNetworks?: BuildNetworks | undefined;
+  /** Registries (`host[:port]`) pulled from over plain HTTP or with unchecked TLS, for every build. */
+  insecureRegistries?: readonly string[];
+}
 
 /** One plan build: the plan, its context, where it came from and how to reach its images. */
 interface PlanBuild {
@@ -55,14 +67,19 @@ export class TemplateRegistry implements TemplateCatalog {
   /** Limits of the step cache (`DATA/build-cache`), checked after each plan build. */
   buildCacheLimits = { maxAgeMs: BUILD_CACHE_MAX_AGE_MS, maxBytes: BUILD_CACHE_MAX_BYTES };
 
-  constructor(
-    private readonly paths: DataPaths,
-    private readonly store: Store,
-    /** Hashes still used by live sandboxes (a template in use cannot be removed). */
-    private readonly hashesInUse: () => Set<string>,
-    /** Networks for `RUN --network` build steps; without them such steps are refused. */
-    private readonly buildNetworks?: BuildNetworks,
-  ) {}
+  private readonly paths: DataPaths;
+  private readonly store: Store;
+  private readonly hashesInUse: () => Set<string>;
+  private readonly buildNetworks: BuildNetworks | undefined;
+  private readonly insecureRegistries: ReadonlySet<string>;
+
+  constructor(deps: TemplateRegistryDeps) {
+    this.paths = deps.paths;
+    this.store = deps.store;
+    this.hashesInUse = deps.hashesInUse;
+    this.buildNetworks = deps.buildNetworks;
+    this.insecureRegistries = new Set(deps.insecureRegistries ?? []);
+  }
 
   private meta(specHash: string): BuiltMeta | undefined {
     const cached = this.metaCache.get(specHash);
@@ -149,7 +166,7 @@ export class TemplateRegistry implements TemplateCatalog {
       const source: ImageSource = {
         kind: 'registry',
         ref: from.image,
-        ...(from.insecure ? { insecure: true } : {}),
+        ...(from.insecure || this.isInsecure(from.image) ? { insecure: true } : {}),
         ...(opts.registryAuth ? { credentials: opts.registryAuth } : {}),
       };
       return buildImageTemplate({
@@ -173,6 +190,16 @@ export class TemplateRegistry implements TemplateCatalog {
     return this.runPlan({ ...opts, plan, context, source });
   }
 
+  /** Whether the operator listed the registry of `ref` as insecure (`PADDOCK_INSECURE_REGISTRIES`). */
+  private isInsecure(ref: string): boolean {
+    if (this.insecureRegistries.size === 0) return false;
+    try {
+      return this.insecureRegistries.has(parseImageRef(ref).registry);
+    } catch {
+      return false;
+    }
+  }
+
   /**
    * Image bases of one build, with its credentials and `insecure`; memoized, so a spec that
    * looks at its image's config first does not pull twice.
@@ -187,7 +214,7 @@ export class TemplateRegistry implements TemplateCatalog {
         paths: this.paths,
         base: {
           ...base,
-          ...(base.insecure || access.insecureRegistry ? { insecure: true } : {}),
+          ...(base.insecure || access.insecureRegistry || this.isInsecure(base.ref) ? { insecure: true } : {}),
           ...(credentials ? { credentials } : {}),
         },
         signal,
