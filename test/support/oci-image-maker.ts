@@ -108,18 +108,21 @@ export async function tarEntries(entries: readonly LayerEntry[]): Promise<Buffer
   return done;
 }
 
+/** Runs the `zstd` CLI over `data` through temp files (Node 20 has no zstd of its own). */
+async function zstd(args: string[], data: Buffer): Promise<Buffer> {
+  const dir = await mkdtemp(join(tmpdir(), 'paddock-zstd-'));
+  try {
+    await writeFile(join(dir, 'in'), data);
+    await run('zstd', [...args, join(dir, 'in'), '-o', join(dir, 'out')]);
+    return await readFile(join(dir, 'out'));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 async function compress(tar: Buffer, compression: LayerSpec['compression']): Promise<Buffer> {
   if (compression === 'none') return tar;
-  if (compression === 'zstd') {
-    const dir = await mkdtemp(join(tmpdir(), 'paddock-zstd-'));
-    try {
-      await writeFile(join(dir, 'layer.tar'), tar);
-      await run('zstd', ['-q', '-3', join(dir, 'layer.tar'), '-o', join(dir, 'layer.tar.zst')]);
-      return await readFile(join(dir, 'layer.tar.zst'));
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  }
+  if (compression === 'zstd') return zstd(['-q', '-3'], tar);
   return gzipSync(tar, { level: 1 });
 }
 
@@ -304,16 +307,7 @@ function splitRepoTag(repoTag: string): [string, string | undefined] {
 
 async function decompress(data: Buffer, mediaType: string): Promise<Buffer> {
   if (mediaType.endsWith('+gzip')) return gunzipSync(data);
-  if (mediaType.endsWith('+zstd')) {
-    const dir = await mkdtemp(join(tmpdir(), 'paddock-zstd-'));
-    try {
-      await writeFile(join(dir, 'l.zst'), data);
-      await run('zstd', ['-q', '-d', join(dir, 'l.zst'), '-o', join(dir, 'l.tar')]);
-      return await readFile(join(dir, 'l.tar'));
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
-  }
+  if (mediaType.endsWith('+zstd')) return zstd(['-q', '-d'], data);
   return data;
 }
 

@@ -3,13 +3,11 @@ import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { TemplateBuildEvent } from '@paddock/protocol';
 import type { DataPaths } from '../paths.js';
-import { UID_BASE, UID_COUNT } from '../runtime/uid-map.js';
-import { imageLayoutDir } from './image-template.js';
+import { imageLayoutDir, unpackForSandboxes } from './image-template.js';
 import { whileImageInUse } from './images/image-gc.js';
 import type { ImageConfig } from './images/image-types.js';
 import { readStoredImage } from './images/oci-layout.js';
 import { copyIntoLayout } from './images/skopeo-copy.js';
-import { unpackImage } from './images/unpack-image.js';
 import { removeTree } from './layout.js';
 import type { BuildBase } from './plan.js';
 
@@ -64,11 +62,10 @@ export async function resolveImageBase(options: {
     const scratch = `${dir}.tmp-${randomBytes(6).toString('hex')}`;
     await mkdir(join(scratch, 'rootfs'), { recursive: true, mode: 0o755 });
     try {
-      await unpackImage({
+      await unpackForSandboxes({
         layoutDir,
         image,
         target: join(scratch, 'rootfs'),
-        idShift: { base: UID_BASE, count: UID_COUNT },
         signal,
         onProgress: (p) =>
           emit({

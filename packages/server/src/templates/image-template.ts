@@ -9,7 +9,7 @@ import { whileImageInUse } from './images/image-gc.js';
 import type { ImageConfig, ImageProgress, ImageSource } from './images/image-types.js';
 import { readStoredImage } from './images/oci-layout.js';
 import { copyIntoLayout } from './images/skopeo-copy.js';
-import { unpackImage } from './images/unpack-image.js';
+import { type UnpackImageOptions, unpackImage } from './images/unpack-image.js';
 import { type BuiltTemplate, readBuiltTemplate, removeTree, scratchDir, writeMeta } from './layout.js';
 import { canonicalJson } from './spec.js';
 
@@ -81,11 +81,10 @@ async function unpackAsTemplate(
   const scratch = scratchDir(paths, hash, 'tmp');
   await mkdir(join(scratch, 'rootfs'), { recursive: true, mode: 0o755 });
   try {
-    await unpackImage({
+    await unpackForSandboxes({
       layoutDir,
       image,
       target: join(scratch, 'rootfs'),
-      idShift: { base: UID_BASE, count: UID_COUNT },
       signal,
       onProgress: (p) => progress('unpack', unpackMessage(p), p),
     });
@@ -104,6 +103,11 @@ async function unpackAsTemplate(
     await removeTree(scratch);
     throw err;
   }
+}
+
+/** Unpacks an image as sandboxes see it: every owner shifted into their user namespace's range. */
+export function unpackForSandboxes(options: Omit<UnpackImageOptions, 'idShift'>): ReturnType<typeof unpackImage> {
+  return unpackImage({ ...options, idShift: { base: UID_BASE, count: UID_COUNT } });
 }
 
 /** The content hash naming an image template: the manifest digest plus what the template adds. */
