@@ -6,6 +6,7 @@ import type { RunningServer } from '@paddock/server';
 // The real, unmodified SDK, pinned in the root package.json: e2b 2.51.0, configured only by
 // the E2B_* environment variables set in before().
 import { AuthenticationError, Sandbox, SandboxNotFoundError, type SandboxOpts } from 'e2b';
+import { e2bApi } from '../support/e2b-api.js';
 import { startTestServer, type TestConnection, waitFor } from '../support/server.js';
 
 const PINNED = { e2b: '2.51.0' } as const;
@@ -23,22 +24,7 @@ async function create(opts: SandboxOpts = {}): Promise<Sandbox> {
 }
 
 /** A raw control-plane call, as the Python SDK or curl would send it. */
-async function api(method: string, path: string, body?: unknown, key: string | null = API_KEY) {
-  const headers: Record<string, string> = {};
-  if (key !== null) headers['x-api-key'] = key;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${server.url}${path}`, {
-    method,
-    headers,
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  return {
-    status: res.status,
-    headers: res.headers,
-    json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined,
-  };
-}
+const api = e2bApi(() => server.url, API_KEY);
 
 before(async () => {
   ({ server, conn } = await startTestServer({ apiKey: API_KEY }));

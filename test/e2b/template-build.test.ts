@@ -10,6 +10,7 @@ import type { RunningServer } from '@paddock/server';
 import { BuildError, type LogEntry, Sandbox, Template, TemplateError, waitForFile } from 'e2b';
 import tar from 'tar-stream';
 import { baseTemplateImage } from '../support/base-image.js';
+import { e2bApi } from '../support/e2b-api.js';
 import type { MadeImage } from '../support/oci-image-maker.js';
 import { startTestServer } from '../support/server.js';
 import { startTestRegistry, type TestRegistry } from '../support/test-registry.js';
@@ -26,18 +27,8 @@ let registry: TestRegistry;
 let image: MadeImage;
 const REGISTRY_PASSWORD = 'e2b-registry-pw';
 
-async function api(method: string, path: string, body?: unknown, key: string | null = API_KEY) {
-  const headers: Record<string, string> = {};
-  if (key !== null) headers['x-api-key'] = key;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(`${server.url}${path}`, {
-    method,
-    headers,
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  const text = await res.text();
-  return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
-}
+/** A raw control-plane call, as the Python SDK or curl would send it. */
+const api = e2bApi(() => server.url, API_KEY);
 
 /** A build asked for through the raw API, as the SDK's first call does. */
 async function requestBuild(name: string): Promise<{ templateID: string; buildID: string }> {
