@@ -271,3 +271,23 @@ def test_template_build_and_remove(server: dict) -> None:
     assert name not in [t.name for t in Template.list()]
     with pytest.raises(paddock.TemplateBuildError, match="no-such-package-zzz"):
         Template.build(f"{name}-bad", {"packages": ["no-such-package-zzz"]})
+
+
+def test_template_build_dockerfile_and_import(server: dict, make_sandbox) -> None:
+    name = f"py-df-{suite_metadata()['suite'][-8:]}"
+    dockerfile = "FROM base\nARG WHO=nobody\nCOPY greet.sh /opt/greet.sh\nRUN /opt/greet.sh \"$WHO\" > /opt/greeting\n"
+    script = (b"#!/bin/sh\necho hello $1\n", 0o755)
+    try:
+        result = Template.build_dockerfile(name, dockerfile, context={"greet.sh": script}, build_args={"WHO": "py"})
+        assert (result.template.source or {}).get("kind") == "dockerfile"
+        again = Template.build_dockerfile(name, dockerfile, context={"greet.sh": script}, build_args={"WHO": "py"})
+        assert again.cached
+        sbx = make_sandbox(template=name)
+        assert sbx.files.read("/opt/greeting") == "hello py\n"
+        sbx.kill()  # a template in use cannot be removed
+    finally:
+        Template.remove(name)
+    with pytest.raises(paddock.InvalidArgumentError, match="line 2"):
+        Template.build_dockerfile(f"{name}-bad", "FROM base\nFROBNICATE x\n")
+    with pytest.raises(paddock.InvalidArgumentError, match="not an image archive"):
+        Template.import_archive(f"{name}-junk", b"not a tar" * 100)

@@ -8,7 +8,14 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Optional
 
 from .._callbacks import settle
-from .._templates_common import BuildEventCallback, build_body, template_path
+from .._templates_common import (
+    BuildEventCallback,
+    ContextFile,
+    build_body,
+    dockerfile_body,
+    import_path,
+    template_path,
+)
 from .._transport import SyncTransport, wait_for
 from .._wire import NdjsonSplitter
 from ..connection_config import ConnectionConfig
@@ -24,6 +31,31 @@ def _lines(chunks: Iterator[bytes]) -> Iterator[Any]:
             yield raw
     for raw in splitter.close():
         yield raw
+
+
+def _follow_build(
+    config: ConnectionConfig,
+    body: Optional[dict[str, Any]],
+    on_event: Optional[BuildEventCallback],
+    upload: Optional[tuple[str, bytes]] = None,
+) -> TemplateBuildResult:
+    """Starts a build (a JSON body, or an upload to a path) and follows its events to the result."""
+    transport = SyncTransport(config)
+    wait = wait_for(transport.config, None, None)
+    try:
+        if upload is None:
+            response = transport.open("POST", "/v1/templates", wait, json=body)
+        else:
+            response = transport.open("POST", upload[0], wait, content=upload[1])
+        for raw in _lines(transport.iter_body(response, wait)):
+            event = decode_template_event(raw)
+            if on_event is not None:
+                settle(on_event(event))
+            if isinstance(event, TemplateBuildResult):
+                return event
+    finally:
+        transport.close()
+    raise InternalError("INTERNAL", "the template build stream ended without a result")
 
 
 class Template:
@@ -66,20 +98,64 @@ class Template:
         Raises:
             TemplateBuildError: the build failed; the message names the package or step.
         """
-        transport = SyncTransport(ConnectionConfig.resolve(api_url, api_key, request_timeout))
-        wait = wait_for(transport.config, None, None)
-        try:
-            body = build_body(name, spec, context_files, registry_auth)
-            response = transport.open("POST", "/v1/templates", wait, json=body)
-            for raw in _lines(transport.iter_body(response, wait)):
-                event = decode_template_event(raw)
-                if on_event is not None:
-                    settle(on_event(event))
-                if isinstance(event, TemplateBuildResult):
-                    return event
-        finally:
-            transport.close()
-        raise InternalError("INTERNAL", "the template build stream ended without a result")
+        body = build_body(name, spec, context_files, registry_auth)
+        return _follow_build(ConnectionConfig.resolve(api_url, api_key, request_timeout), body, on_event)
+
+    @staticmethod
+    def build_dockerfile(
+        name: str,
+        dockerfile: str,
+        *,
+        context: Optional[Mapping[str, ContextFile]] = None,
+        build_args: Optional[Mapping[str, str]] = None,
+        registry_auth: Optional[Mapping[str, str]] = None,
+        insecure_registry: bool = False,
+        on_event: Optional[BuildEventCallback] = None,
+        api_url: Optional[str] = None,
+        api_key: Optional[str] = None,
+        request_timeout: Optional[float] = None,
+    ) -> TemplateBuildResult:
+        """Builds a template from a Dockerfile; each step is cached, so a rebuild after editing a
+        late line reruns only what follows it. ``FROM base`` starts from the template ``base``.
+
+        Args:
+            dockerfile: the Dockerfile's text.
+            context: the build context by relative path: bytes, or ``(bytes, mode)``; a
+                ``.dockerignore`` in it is honoured.
+            build_args: values for the Dockerfile's ``ARG``s.
+            registry_auth: ``{"username": ..., "password": ...}`` for the registry of ``FROM``
+                images; used for this build only, never stored.
+            insecure_registry: allow a plain-HTTP or self-signed registry for ``FROM`` images.
+
+        Example::
+
+            dockerfile = "FROM base\\nCOPY app.py /app/\\n"
+            Template.build_dockerfile("web", dockerfile, context={"app.py": b"print(1)"})
+        """
+        body = dockerfile_body(
+            name,
+            dockerfile,
+            context=context,
+            build_args=build_args,
+            registry_auth=registry_auth,
+            insecure_registry=insecure_registry,
+        )
+        return _follow_build(ConnectionConfig.resolve(api_url, api_key, request_timeout), body, on_event)
+
+    @staticmethod
+    def import_archive(
+        name: str,
+        archive: bytes,
+        *,
+        on_event: Optional[BuildEventCallback] = None,
+        api_url: Optional[str] = None,
+        api_key: Optional[str] = None,
+        request_timeout: Optional[float] = None,
+    ) -> TemplateBuildResult:
+        """Makes a template from an image archive without a registry: the bytes of a
+        ``docker save`` tarball or of an OCI layout packed as a tar."""
+        config = ConnectionConfig.resolve(api_url, api_key, request_timeout)
+        return _follow_build(config, None, on_event, upload=(import_path(name), bytes(archive)))
 
     @staticmethod
     def list(
