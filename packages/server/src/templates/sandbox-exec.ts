@@ -19,6 +19,8 @@ export interface RootfsCommand {
    * resolv.conf of its resolver; without it the command has loopback only.
    */
   network?: { netnsPath: string; resolvConf: string } | undefined;
+  /** A host dir bound read-only at /dev/.paddock-tools (the build tools: setpriv and its libraries). */
+  tools?: string;
   signal?: AbortSignal | undefined;
   onLine?: (line: string) => void;
 }
@@ -66,6 +68,7 @@ export async function runInRootfs(command: RootfsCommand): Promise<ProcessResult
         '/',
         '--dev',
         '/dev',
+        ...(command.tools === undefined ? [] : ['--ro-bind', command.tools, '/dev/.paddock-tools']),
         '--proc',
         '/proc',
         '--unshare-pid',

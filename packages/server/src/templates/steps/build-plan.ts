@@ -120,6 +120,7 @@ async function applyStep(job: {
   const { signal } = options;
   if (step.kind === 'run') {
     await runStep({
+      paths: options.paths,
       merged,
       step,
       state: planned.state,

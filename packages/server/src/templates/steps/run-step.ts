@@ -1,14 +1,17 @@
 import { PaddockError } from '@paddock/protocol';
+import type { DataPaths } from '../../paths.js';
 import { DEFAULT_PATH } from '../build-steps.js';
 import type { BuildStep } from '../plan.js';
 import { runInRootfs } from '../sandbox-exec.js';
 import type { BuildNetworks } from './build-network.js';
+import { asUserArgv, buildTools } from './build-tools.js';
 import { makeDirInside, resolveUser } from './rootfs-files.js';
 import type { StageState } from './stage-state.js';
 
 type RunStep = Extract<BuildStep, { kind: 'run' }>;
 
 export interface RunJob {
+  paths: DataPaths;
   merged: string;
   step: RunStep;
   state: StageState;
@@ -36,19 +39,10 @@ export async function runStep(job: RunJob): Promise<void> {
   const command = typeof step.command === 'string' ? ['/bin/sh', '-c', step.command] : step.command;
   const user = state.user === undefined ? undefined : resolveUser(job.merged, state.user);
   const asUser = user !== undefined && user.uid !== 0;
-  // bwrap needs root of the namespace to set the sandbox up; setpriv (util-linux, in the image)
-  // drops to the user for the command itself, so files it makes belong to that user. An image
-  // without it fails with bwrap's "execvp /usr/bin/setpriv" in the step's output.
-  const argv = asUser
-    ? [
-        '/usr/bin/setpriv',
-        `--reuid=${user.uid}`,
-        `--regid=${user.gid}`,
-        user.known ? '--init-groups' : '--clear-groups',
-        '--',
-        ...command,
-      ]
-    : command;
+  // bwrap needs root of the namespace to set the sandbox up; the host's setpriv (with its own
+  // libraries and loader, mounted in bwrap's /dev) then drops to the user for the command, so
+  // files it makes belong to that user, in any image.
+  const argv = asUser ? asUserArgv(user, command) : command;
   const env = {
     PATH: DEFAULT_PATH,
     HOME: user?.home ?? '/root',
@@ -64,6 +58,7 @@ export async function runStep(job: RunJob): Promise<void> {
       env,
       cwd: state.workdir,
       network,
+      ...(asUser ? { tools: await buildTools(job.paths) } : {}),
       signal: job.signal,
       onLine: job.onLine,
     });
