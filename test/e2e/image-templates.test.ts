@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -193,6 +193,36 @@ describe('the CLI', () => {
     assert.match(cli.stdout, /^img-cli (\(cached\) )?[0-9a-f]{16}\n$/);
     assert.match(cli.stderr, /fetching/);
     assert.ok(!cli.stderr.includes(PASSWORD));
+  });
+
+  it('builds --dockerfile with --context (honouring .dockerignore) and --build-arg', async () => {
+    names.push('img-cli-dockerfile');
+    const dir = await mkdtemp(join(scratch, 'context-'));
+    await writeFile(
+      join(dir, 'Dockerfile'),
+      'FROM base\nARG WHO\nCOPY . /opt/ctx/\nRUN echo "hi $WHO" > /opt/ctx/greeting\n',
+    );
+    await writeFile(join(dir, 'kept.txt'), 'kept\n');
+    await writeFile(join(dir, 'secret.env'), 'TOKEN=x\n');
+    await writeFile(join(dir, '.dockerignore'), '*.env\n');
+    const args = [
+      'template',
+      'build',
+      '-f',
+      join(dir, 'Dockerfile'),
+      '--context',
+      dir,
+      '--build-arg',
+      'WHO=cli',
+      '-n',
+      'img-cli-dockerfile',
+    ];
+    const cli = await runCli(args, { env: cliEnv() });
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.match(cli.stdout, /^img-cli-dockerfile [0-9a-f]{16}\n$/);
+    await using sbx = await Sandbox.create({ ...server.conn, template: 'img-cli-dockerfile' });
+    const out = await sbx.commands.run('cat /opt/ctx/greeting /opt/ctx/kept.txt; ls /opt/ctx');
+    assert.equal(out.stdout, 'hi cli\nkept\nDockerfile\ngreeting\nkept.txt\n');
   });
 
   it('without credentials the registry refuses, and the CLI says so', async () => {
