@@ -16,13 +16,14 @@ import { filterContext } from './dockerfile/build-context.js';
 import { parseDockerfile } from './dockerfile/parse-dockerfile.js';
 import { resolveImageBase, unpackedImageDigests } from './image-base.js';
 import { importImageArchive } from './image-import.js';
-import { buildImageTemplate, type ImageOverrides, imageLayoutDir } from './image-template.js';
+import { buildImageTemplate, imageLayoutDir } from './image-template.js';
 import { collectImageGarbage } from './images/image-gc.js';
 import { parseImageRef } from './images/image-ref.js';
 import type { ImageSource, RegistryCredentials } from './images/image-types.js';
 import { listBuiltTemplates } from './layout.js';
 import type { BuildContext, BuildPlan } from './plan.js';
 import { isDebianSpec, validateTemplateSpec } from './spec.js';
+import { imageOverrides, specPlan } from './spec-plan.js';
 import type { BuildNetworks } from './steps/build-network.js';
 import { buildPlan, type ResolvedBase } from './steps/build-plan.js';
 import { pruneBuildCache } from './steps/layer-cache.js';
@@ -318,46 +319,4 @@ export class TemplateRegistry implements TemplateCatalog {
     ];
     await collectImageGarbage(imageLayoutDir(this.paths), keep);
   }
-}
-
-/** The spec fields that a template from an image sets over the image's own config. */
-function imageOverrides(spec: TemplateSpec): ImageOverrides {
-  return {
-    ...(Object.keys(spec.env).length > 0 ? { env: spec.env } : {}),
-    ...(spec.workdir ? { workdir: spec.workdir } : {}),
-    ...(spec.user ? { user: spec.user } : {}),
-    ...(spec.start ? { start: spec.start } : {}),
-  };
-}
-
-/**
- * A spec over an image or a template as a plan: its files and run steps as root (what specs
- * promise), then its env, workdir, user and start command as the template's defaults.
- */
-function specPlan(
-  spec: TemplateSpec,
-  options: { base: ExternalBase; files: Record<string, string>; user: string },
-): { plan: BuildPlan; context: BuildContext } {
-  const context = new Map<string, { data: Uint8Array; mode: number }>();
-  const steps: BuildPlan['stages'][number]['steps'] = [{ kind: 'user', user: 'root' }];
-  if (Object.keys(spec.env).length > 0) steps.push({ kind: 'env', vars: spec.env });
-  spec.files.forEach((file, i) => {
-    const mode = file.mode ?? 0o644;
-    if (file.content !== undefined) {
-      steps.push({ kind: 'write', dest: file.dest, content: new TextEncoder().encode(file.content), mode });
-      return;
-    }
-    const b64 = file.src === undefined ? undefined : options.files[file.src];
-    if (b64 === undefined) {
-      throw new PaddockError('INVALID_ARGUMENT', `files[${i}].src: context file "${file.src}" was not provided`);
-    }
-    steps.push({ kind: 'write', dest: file.dest, content: Buffer.from(b64, 'base64'), mode });
-  });
-  for (const command of spec.run) steps.push({ kind: 'run', command });
-  if (spec.workdir) steps.push({ kind: 'workdir', path: spec.workdir });
-  steps.push({ kind: 'user', user: options.user });
-  return {
-    plan: { stages: [{ base: options.base, steps }], ...(spec.start ? { start: spec.start } : {}) },
-    context,
-  };
 }
