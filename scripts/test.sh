@@ -31,7 +31,8 @@ node --import tsx --test --test-concurrency=1 --test-reporter=spec \
   test/security/*.test.ts
 
 echo "test: Python SDK (pytest on Debian's python3, against a real server)"
-/usr/bin/python3 -m pytest -q -p no:cacheprovider python/tests
+# This checkout's SDK first: the machine-wide .pth points at whichever checkout ran set-up last.
+PYTHONPATH="$PWD/python/src${PYTHONPATH:+:$PYTHONPATH}" /usr/bin/python3 -m pytest -q -p no:cacheprovider python/tests
 
 echo "test: leak check"
 node --import tsx test/leak-check.ts

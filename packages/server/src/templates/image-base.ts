@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { TemplateBuildEvent } from '@paddock/protocol';
 import type { DataPaths } from '../paths.js';
 import { imageLayoutDir, unpackForSandboxes } from './image-template.js';
-import { whileImageInUse } from './images/image-gc.js';
+import { withPulledImage } from './images/image-gc.js';
 import type { ImageConfig } from './images/image-types.js';
 import { readStoredImage } from './images/oci-layout.js';
 import { copyIntoLayout } from './images/skopeo-copy.js';
@@ -40,53 +40,69 @@ export async function resolveImageBase(options: {
   const emit = options.emit ?? (() => {});
   const layoutDir = imageLayoutDir(paths);
   emit({ type: 'progress', step: 'pull', message: `fetching ${base.ref}` });
-  const { manifestDigest } = await copyIntoLayout({
-    source: {
-      kind: 'registry',
-      ref: base.ref,
-      ...(base.insecure ? { insecure: true } : {}),
-      ...(base.credentials ? { credentials: base.credentials } : {}),
-      ...(base.authFile ? { authFile: base.authFile } : {}),
+  // From the pull until unpacked (then the unpacked dir keeps it), GC stays off its blobs.
+  return withPulledImage(
+    async () => {
+      const { manifestDigest } = await copyIntoLayout({
+        source: {
+          kind: 'registry',
+          ref: base.ref,
+          ...(base.insecure ? { insecure: true } : {}),
+          ...(base.credentials ? { credentials: base.credentials } : {}),
+          ...(base.authFile ? { authFile: base.authFile } : {}),
+        },
+        layoutDir,
+        signal,
+        onProgress: (p) =>
+          emit({ type: 'progress', step: 'pull', message: `pulled ${p.layersDone}/${p.layersTotal} layer(s)`, ...p }),
+      });
+      return manifestDigest;
     },
-    layoutDir,
-    signal,
-    onProgress: (p) =>
-      emit({ type: 'progress', step: 'pull', message: `pulled ${p.layersDone}/${p.layersTotal} layer(s)`, ...p }),
-  });
+    (manifestDigest) => unpackedBase({ paths, manifestDigest, signal, emit }),
+  );
+}
+
+/** The unpacked base of a pulled image: made once per digest, published by rename. */
+async function unpackedBase(options: {
+  paths: DataPaths;
+  manifestDigest: string;
+  signal: AbortSignal;
+  emit: (event: TemplateBuildEvent) => void;
+}): Promise<UnpackedImage> {
+  const { paths, manifestDigest, signal, emit } = options;
+  const layoutDir = imageLayoutDir(paths);
   const dir = join(unpackedImagesDir(paths), manifestDigest.replace(/^sha256:/, ''));
   const rootfs = join(dir, 'rootfs');
   const known = await readConfig(dir);
   if (known !== undefined) return { rootfs, config: known, key: manifestDigest };
-  return whileImageInUse(manifestDigest, async () => {
-    const image = readStoredImage(layoutDir, manifestDigest);
-    const scratch = `${dir}.tmp-${randomBytes(6).toString('hex')}`;
-    await mkdir(join(scratch, 'rootfs'), { recursive: true, mode: 0o755 });
-    try {
-      await unpackForSandboxes({
-        layoutDir,
-        image,
-        target: join(scratch, 'rootfs'),
-        signal,
-        onProgress: (p) =>
-          emit({
-            type: 'progress',
-            step: 'unpack',
-            message: `unpacked ${p.layersDone}/${p.layersTotal} layer(s)`,
-            ...p,
-          }),
-      });
-      await writeFile(join(scratch, 'config.json'), JSON.stringify(image.config));
-      // Another build may have unpacked the same digest meanwhile; its copy is as good.
-      if ((await readConfig(dir)) === undefined) {
-        await removeTree(dir);
-        await rename(scratch, dir);
-      } else await removeTree(scratch);
-    } catch (err) {
-      await removeTree(scratch);
-      throw err;
-    }
-    return { rootfs, config: image.config, key: manifestDigest };
-  });
+  const image = readStoredImage(layoutDir, manifestDigest);
+  const scratch = `${dir}.tmp-${randomBytes(6).toString('hex')}`;
+  await mkdir(join(scratch, 'rootfs'), { recursive: true, mode: 0o755 });
+  try {
+    await unpackForSandboxes({
+      layoutDir,
+      image,
+      target: join(scratch, 'rootfs'),
+      signal,
+      onProgress: (p) =>
+        emit({
+          type: 'progress',
+          step: 'unpack',
+          message: `unpacked ${p.layersDone}/${p.layersTotal} layer(s)`,
+          ...p,
+        }),
+    });
+    await writeFile(join(scratch, 'config.json'), JSON.stringify(image.config));
+    // Another build may have unpacked the same digest meanwhile; its copy is as good.
+    if ((await readConfig(dir)) === undefined) {
+      await removeTree(dir);
+      await rename(scratch, dir);
+    } else await removeTree(scratch);
+  } catch (err) {
+    await removeTree(scratch);
+    throw err;
+  }
+  return { rootfs, config: image.config, key: manifestDigest };
 }
 
 async function readConfig(dir: string): Promise<ImageConfig | undefined> {

@@ -5,7 +5,7 @@ import type { TemplateBuildEvent, TemplateStart } from '@paddock/protocol';
 import type { DataPaths } from '../paths.js';
 import { UID_BASE, UID_COUNT } from '../runtime/uid-map.js';
 import { DEFAULT_PATH, diskUsageBytes, publish } from './build-steps.js';
-import { whileImageInUse } from './images/image-gc.js';
+import { withPulledImage } from './images/image-gc.js';
 import type { ImageConfig, ImageProgress, ImageSource } from './images/image-types.js';
 import { readStoredImage } from './images/oci-layout.js';
 import { copyIntoLayout } from './images/skopeo-copy.js';
@@ -52,14 +52,19 @@ export async function buildImageTemplate(job: ImageTemplateJob): Promise<{ info:
   const progress = progressOf(job);
 
   progress('pull', `fetching ${describeSource(job.source)}`);
-  const pulled = await copyIntoLayout({
-    source: job.source,
-    layoutDir,
-    signal,
-    onProgress: (p) => progress('pull', pullMessage(p), p),
-  });
-  // Until published, the image is no template's: keep GC off its blobs.
-  return whileImageInUse(pulled.manifestDigest, () => unpackAsTemplate(job, pulled.manifestDigest));
+  // From the pull until published, the image is no template's: keep GC off its blobs.
+  return withPulledImage(
+    async () => {
+      const pulled = await copyIntoLayout({
+        source: job.source,
+        layoutDir,
+        signal,
+        onProgress: (p) => progress('pull', pullMessage(p), p),
+      });
+      return pulled.manifestDigest;
+    },
+    (digest) => unpackAsTemplate(job, digest),
+  );
 }
 
 async function unpackAsTemplate(

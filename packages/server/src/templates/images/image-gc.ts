@@ -16,10 +16,37 @@ export async function whileImageInUse<T>(digest: string, work: () => Promise<T>)
   }
 }
 
+/** Start times of pulls whose image is not marked in use yet (its digest is not known). */
+const pullsInFlight = new Map<symbol, number>();
+
+/**
+ * Pulls an image and keeps it from GC while `work` uses it: from the moment the pull starts
+ * (blobs it writes are newer than that) until `work` is done (by its digest).
+ */
+export async function withPulledImage<T>(
+  pull: () => Promise<string>,
+  work: (digest: string) => Promise<T>,
+): Promise<T> {
+  const token = Symbol('pull');
+  pullsInFlight.set(token, Date.now());
+  try {
+    const digest = await pull();
+    return await whileImageInUse(digest, () => work(digest));
+  } finally {
+    pullsInFlight.delete(token);
+  }
+}
+
 /**
  * Collects the shared layout's garbage under the lock that pulls take, so it never races a
- * pull writing blobs, and keeps images being unpacked. Returns the bytes freed.
+ * pull writing blobs; keeps images being unpacked, and every blob written since the oldest pull
+ * still in flight began. Returns the bytes freed.
  */
 export function collectImageGarbage(layoutDir: string, keep: Iterable<string>): Promise<number> {
-  return withLayoutLock(layoutDir, async () => collectGarbage(layoutDir, [...new Set([...keep, ...inUse.keys()])]));
+  return withLayoutLock(layoutDir, async () => {
+    const oldestPull = Math.min(...pullsInFlight.values());
+    // A second of slack for filesystems with coarse mtimes.
+    const grace = pullsInFlight.size === 0 ? {} : { graceMs: Date.now() - oldestPull + 1_000 };
+    return collectGarbage(layoutDir, [...new Set([...keep, ...inUse.keys()])], grace);
+  });
 }
