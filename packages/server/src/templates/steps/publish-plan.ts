@@ -55,8 +55,8 @@ export async function publishPlan(job: PublishJob): Promise<BuiltTemplate> {
       createdAt: new Date().toISOString(),
       env: { PATH: DEFAULT_PATH, ...state.env },
       workdir: state.workdir,
-      // Sandboxes know users by name or uid (their /etc/passwd); a `uid:gid` keeps the uid.
-      user: state.user?.split(':')[0] ?? job.sandboxUser ?? 'root',
+      // The agent takes USER as Docker writes it: a name or uid, with `:group` or not.
+      user: state.user ?? job.sandboxUser ?? 'root',
       source: job.source,
       ...(state.entrypoint === undefined ? {} : { entrypoint: state.entrypoint }),
       ...(state.cmd === undefined ? {} : { cmd: state.cmd }),
