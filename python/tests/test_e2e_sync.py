@@ -291,3 +291,10 @@ def test_template_build_dockerfile_and_import(server: dict, make_sandbox) -> Non
         Template.build_dockerfile(f"{name}-bad", "FROM base\nFROBNICATE x\n")
     with pytest.raises(paddock.InvalidArgumentError, match="not an image archive"):
         Template.import_archive(f"{name}-junk", b"not a tar" * 100)
+
+
+def test_template_import_archive_streams_a_file(tmp_path) -> None:
+    junk = tmp_path / "junk.tar"
+    junk.write_bytes(b"not a tar either" * 200_000)  # 3 MiB: several pieces of the upload
+    with pytest.raises(paddock.InvalidArgumentError, match="not an image archive"):
+        Template.import_archive("py-import-junk", junk)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import builtins
+import os
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from .._callbacks import async_settle
 from .._templates_common import (
@@ -32,11 +33,18 @@ async def _lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[Any]:
         yield raw
 
 
+async def _file_chunks(path: str) -> AsyncIterator[bytes]:
+    """A file's bytes in 1 MiB pieces, for an upload that never holds the file in memory."""
+    with open(path, "rb") as file:
+        while chunk := file.read(1 << 20):
+            yield chunk
+
+
 async def _follow_build(
     config: ConnectionConfig,
     body: Optional[dict[str, Any]],
     on_event: Optional[BuildEventCallback],
-    upload: Optional[tuple[str, bytes]] = None,
+    upload: Optional[tuple[str, Any]] = None,
 ) -> TemplateBuildResult:
     """Starts a build (a JSON body, or an upload to a path) and follows its events to the result."""
     transport = AsyncTransport(config)
@@ -144,17 +152,18 @@ class AsyncTemplate:
     @staticmethod
     async def import_archive(
         name: str,
-        archive: bytes,
+        archive: Union[bytes, str, os.PathLike[str]],
         *,
         on_event: Optional[BuildEventCallback] = None,
         api_url: Optional[str] = None,
         api_key: Optional[str] = None,
         request_timeout: Optional[float] = None,
     ) -> TemplateBuildResult:
-        """Makes a template from an image archive without a registry: the bytes of a
-        ``docker save`` tarball or of an OCI layout packed as a tar."""
+        """Makes a template from an image archive without a registry: a ``docker save``
+        tarball or an OCI layout packed as a tar, given as bytes or as a path (streamed)."""
         config = ConnectionConfig.resolve(api_url, api_key, request_timeout)
-        return await _follow_build(config, None, on_event, upload=(import_path(name), bytes(archive)))
+        body = bytes(archive) if isinstance(archive, (bytes, bytearray)) else _file_chunks(os.fspath(archive))
+        return await _follow_build(config, None, on_event, upload=(import_path(name), body))
 
     @staticmethod
     async def list(
