@@ -271,11 +271,22 @@ describe('code interpreter: contexts', () => {
     const elapsedMs = Date.now() - started;
     assert.ok(elapsedMs < 2_800, `two 1.5 s cells in ${elapsedMs} ms`);
 
+    // The second cell is sent once the first one runs (two requests sent at once may arrive in
+    // either order): it must wait for the first to finish, not run beside it.
     const order: string[] = [];
-    await Promise.all([
-      sbx.runCode('time.sleep(0.5); q = "first"', { context: a }).then(() => order.push('first')),
-      sbx.runCode('q', { context: a }).then((ex) => order.push(`second saw ${ex.text}`)),
-    ]);
+    let firstRuns = (): void => {};
+    const running = new Promise<void>((resolve) => {
+      firstRuns = resolve;
+    });
+    const first = sbx
+      .runCode('print("running", flush=True); time.sleep(0.5); q = "first"', {
+        context: a,
+        onStdout: () => firstRuns(),
+      })
+      .then(() => order.push('first'));
+    await running;
+    const second = sbx.runCode('q', { context: a }).then((ex) => order.push(`second saw ${ex.text}`));
+    await Promise.all([first, second]);
     assert.deepEqual(order, ['first', "second saw 'first'"]);
     await Promise.all([sbx.codeContexts.remove(a), sbx.codeContexts.remove(b)]);
   });
