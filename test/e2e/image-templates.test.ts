@@ -289,7 +289,8 @@ describe('import without a registry', () => {
     const cli = await runCli(['template', 'import', archive, '-n', 'img-imported', '--json'], { env: cliEnv() });
     assert.equal(cli.code, 0, cli.stderr);
     assert.match(cli.stderr, /received/);
-    assert.equal(JSON.parse(cli.stdout).source.kind, 'image');
+    const source = JSON.parse(cli.stdout).source;
+    assert.deepEqual({ kind: source.kind, ref: source.ref }, { kind: 'image', ref: 'uploaded docker-archive' });
     await using sbx = await Sandbox.create({ ...server.conn, template: 'img-imported' });
     assert.equal((await sbx.commands.run('echo $FROM_IMAGE')).stdout, 'yes\n');
   });

@@ -147,8 +147,9 @@ function progressOf(job: ImageTemplateJob) {
     job.emit({ type: 'progress', step, message, ...(counts ? countsOf(counts) : {}) });
 }
 
+/** The ref as given, or what kind of archive was uploaded (never the server's spool path). */
 function describeSource(source: ImageSource): string {
-  return source.kind === 'registry' ? source.ref : `${source.kind} ${source.path}`;
+  return source.kind === 'registry' ? source.ref : `uploaded ${source.kind}`;
 }
 
 function countsOf(p: ImageProgress) {
