@@ -41,11 +41,24 @@ export async function runInRootfs(command: RootfsCommand): Promise<ProcessResult
   const holder = await startUserNamespace();
   try {
     // Root of the namespace cannot walk a path through host dirs that only host root may
-    // enter (e.g. a data dir with mode 0700), so host root binds the rootfs onto
-    // /mnt in the holder's private mount namespace, and bwrap starts from there.
+    // enter (e.g. a data dir with mode 0700), so host root binds what bwrap needs into the
+    // holder's private mount namespace: the rootfs onto /mnt, the step's tools and resolv.conf
+    // onto a tmpfs over /run (the host's /run is untouched), and bwrap starts from there.
     const bind = await runProcess({
       file: '/usr/bin/nsenter',
-      args: [`--target=${holder.pid}`, '--mount', '--', '/usr/bin/mount', '--bind', '--', command.rootfs, SANDBOX_ROOT],
+      args: [
+        `--target=${holder.pid}`,
+        '--mount',
+        '--',
+        '/bin/sh',
+        '-c',
+        BIND_SCRIPT,
+        'sh',
+        command.rootfs,
+        SANDBOX_ROOT,
+        command.tools ?? '',
+        command.network?.resolvConf ?? '',
+      ],
       env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' },
       signal: command.signal,
     });
@@ -68,11 +81,13 @@ export async function runInRootfs(command: RootfsCommand): Promise<ProcessResult
         '/',
         '--dev',
         '/dev',
-        ...(command.tools === undefined ? [] : ['--ro-bind', command.tools, '/dev/.paddock-tools']),
+        ...(command.tools === undefined ? [] : ['--ro-bind', `${HOLDER_BINDS}/tools`, '/dev/.paddock-tools']),
         '--proc',
         '/proc',
         '--unshare-pid',
-        ...(network === undefined ? ['--unshare-net'] : ['--ro-bind', network.resolvConf, '/etc/resolv.conf']),
+        ...(network === undefined
+          ? ['--unshare-net']
+          : ['--ro-bind', `${HOLDER_BINDS}/resolv.conf`, '/etc/resolv.conf']),
         '--unshare-ipc',
         '--unshare-uts',
         '--hostname',
@@ -102,6 +117,16 @@ interface NamespaceHolder {
 
 /** Where the rootfs is bound in the holder's mount namespace (the host's /mnt is untouched). */
 const SANDBOX_ROOT = '/mnt';
+/** A tmpfs in the holder's mount namespace for the other host paths a step sees. */
+const HOLDER_BINDS = '/run';
+/** $1 rootfs → $2; $3 tools dir and $4 resolv.conf (each optional) onto a tmpfs at /run. */
+const BIND_SCRIPT = [
+  'set -e',
+  'mount --bind -- "$1" "$2"',
+  'if [ -n "$3$4" ]; then mount -t tmpfs -o mode=0755,size=1m paddock-build /run; fi',
+  'if [ -n "$3" ]; then mkdir /run/tools; mount --bind -- "$3" /run/tools; fi',
+  'if [ -n "$4" ]; then : > /run/resolv.conf; mount --bind -- "$4" /run/resolv.conf; fi',
+].join('\n');
 
 /** Longest wait for the holder to enter its new user namespace. */
 const HOLDER_READY_MS = 5_000;
