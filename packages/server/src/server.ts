@@ -15,6 +15,7 @@ import { armFailpoints } from './core/failpoints.js';
 import { newSandboxId } from './core/ids.js';
 import type { Logger } from './core/logger.js';
 import { sandboxLifecycle } from './core/pause/lifecycle.js';
+import { stoppedServing } from './core/pause/pause-resume.js';
 import { reconcile } from './core/reconcile.js';
 import { LIVE_STATES, type SandboxService } from './core/sandbox-service.js';
 import type { Runtime } from './core/seams/runtime.js';
@@ -208,6 +209,12 @@ export async function startServer(
   const agentFor = (record: SandboxRecord): AgentClient => {
     let client = agents.get(record.id);
     if (!client) {
+      // The check may be a few awaits old (a command reads the OOM counter first): a pause or
+      // hibernate since then dropped the interrupted client, and a new one would talk to a
+      // frozen agent and hang. The transitional state is stored before the agent is dropped.
+      const now = service.get(record.id).state;
+      if (now === 'pausing' || now === 'paused') throw stoppedServing(record, 'paused');
+      if (now === 'hibernating' || now === 'hibernated') throw stoppedServing(record, 'hibernated');
       client = new AgentClient(service.runtimeFor(record.isolation).agentSocket(record.id));
       agents.set(record.id, client);
     }
