@@ -212,7 +212,8 @@ export async function startServer(
       // The check may be a few awaits old (a command reads the OOM counter first): a pause or
       // hibernate since then dropped the interrupted client, and a new one would talk to a
       // frozen agent and hang. The transitional state is stored before the agent is dropped.
-      const now = service.get(record.id).state;
+      // (From the store: a pooled spare, or a sandbox still booting, is no user's to `get`.)
+      const now = store.getSandbox(record.id)?.state;
       if (now === 'pausing' || now === 'paused') throw stoppedServing(record, 'paused');
       if (now === 'hibernating' || now === 'hibernated') throw stoppedServing(record, 'hibernated');
       client = new AgentClient(service.runtimeFor(record.isolation).agentSocket(record.id));
