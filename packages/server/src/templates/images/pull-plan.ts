@@ -37,7 +37,8 @@ export async function readPullPlan(options: {
     const lines: string[] = [];
     const result = await runProcess({
       file: 'skopeo',
-      args,
+      // skopeo 1.9 ignores TMPDIR for archive sources and would leave /var/tmp/oci* behind.
+      args: ['--tmpdir', options.env.TMPDIR ?? '/var/tmp', ...args],
       env: options.env,
       signal: options.signal,
       onLine: (line) => lines.push(line),

@@ -95,7 +95,8 @@ async function copyLocked(copy: LockedCopy): Promise<{ manifestDigest: string }>
   try {
     const result = await runProcess({
       file: 'skopeo',
-      args,
+      // skopeo 1.9 ignores TMPDIR for archive sources and would leave /var/tmp/oci* behind.
+      args: ['--tmpdir', copy.workDir, ...args],
       env: copy.env,
       signal: options.signal,
       tailLines: 20,
