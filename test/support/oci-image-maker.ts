@@ -174,6 +174,15 @@ async function writeImageBlobs(
       history: layers.map(() => ({ created: '2026-01-01T00:00:00Z', created_by: 'paddock oci-image-maker' })),
     }),
   );
+  return { ...(await writeConfigAndManifest(layoutDir, config, layers)), layers };
+}
+
+/** Writes an image's config blob and its manifest (over `layers`); returns their descriptors. */
+async function writeConfigAndManifest(
+  layoutDir: string,
+  config: Buffer,
+  layers: readonly BlobRef[],
+): Promise<{ manifest: BlobRef; configDigest: string }> {
   const configDigest = await writeBlob(layoutDir, config);
   const manifest = Buffer.from(
     JSON.stringify({
@@ -184,11 +193,7 @@ async function writeImageBlobs(
     }),
   );
   const manifestDigest = await writeBlob(layoutDir, manifest);
-  return {
-    manifest: { mediaType: MEDIA.manifest, digest: manifestDigest, size: manifest.length },
-    configDigest,
-    layers,
-  };
+  return { manifest: { mediaType: MEDIA.manifest, digest: manifestDigest, size: manifest.length }, configDigest };
 }
 
 function cleanupOf(path: string): () => Promise<void> {
@@ -409,22 +414,10 @@ export async function makeImageFromTree(options: {
       rootfs: { type: 'layers', diff_ids: [diffId] },
     }),
   );
-  const configDigest = await writeBlob(layoutDir, config);
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: MEDIA.manifest,
-      config: { mediaType: MEDIA.config, digest: configDigest, size: config.length },
-      layers: layers.map(({ mediaType, digest, size: s }) => ({ mediaType, digest, size: s })),
-    }),
-  );
-  const manifestDigest = await writeBlob(layoutDir, manifest);
+  const { manifest, configDigest } = await writeConfigAndManifest(layoutDir, config, layers);
   const tag = options.tag ?? 'latest';
-  await writeIndex(layoutDir, {
-    tag,
-    top: { mediaType: MEDIA.manifest, digest: manifestDigest, size: manifest.length },
-  });
-  return { layoutDir, tag, manifestDigest, configDigest, layers, cleanup: cleanupOf(layoutDir) };
+  await writeIndex(layoutDir, { tag, top: manifest });
+  return { layoutDir, tag, manifestDigest: manifest.digest, configDigest, layers, cleanup: cleanupOf(layoutDir) };
 }
 
 function fileDigest(path: string): Promise<string> {
